@@ -1,0 +1,91 @@
+"""The ``hls-translate`` command: one entry point, one sub-command per job.
+
+Each sub-command lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``.
+Modules are imported only when their sub-command runs (``hls-translate predict`` never imports torch),
+and they import heavy libraries inside ``run``.  Errors of the library (:class:`HLSTranslateError`) are
+printed as one line (``error: ...``) with exit status 2; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from . import __version__
+
+
+def _info():
+    from .core import cmd_info
+    return cmd_info
+
+
+def _predict():
+    from .core import cmd_predict
+    return cmd_predict
+
+
+def _export():
+    from .training import cmd_export
+    return cmd_export
+
+
+def _train():
+    from .training import cmd_train
+    return cmd_train
+
+
+def _evaluate():
+    from .training import cmd_evaluate
+    return cmd_evaluate
+
+
+#: (name, one-line help, loader of the module that implements it)
+COMMANDS: Tuple[Tuple[str, str, Callable[[], object]], ...] = (
+    ("predict", "synthesize band(s) of a raster with an exported ONNX model (tiled, blended)", _predict),
+    ("info", "print the metadata embedded in an exported model", _info),
+    ("train", "train a model from a YAML config (one CPU/GPU, or DDP under torchrun)", _train),
+    ("export", "export a training checkpoint to ONNX with embedded metadata", _export),
+    ("evaluate", "evaluate a model on held-out scenes against a linear baseline", _evaluate),
+)
+
+
+def build_parser(argv: Sequence[str]) -> Tuple[argparse.ArgumentParser, Optional[object]]:
+    parser = argparse.ArgumentParser(
+        prog="hls-translate", description="Synthesize spectral bands of HLS / Sentinel-2 / Landsat imagery.")
+    parser.add_argument("--version", action="version", version=f"hls_translate {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = None
+    wanted = next((a for a in argv if not a.startswith("-")), None)
+    for name, help_text, loader in COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == wanted:  # only the chosen command's module is imported
+            chosen = loader()
+            chosen.add_arguments(p)
+    return parser, chosen
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from .core.errors import HLSTranslateError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, module = build_parser(argv)
+    args = parser.parse_args(argv)
+    if module is None:
+        parser.print_help()
+        return 1
+    try:
+        return int(module.run(args) or 0)
+    except HLSTranslateError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,326 @@
+"""Self-describing model metadata: one JSON document inside every exported ONNX file.
+
+The document lives in the ONNX model's ``metadata_props`` under the key :data:`METADATA_KEY`.
+:func:`parse_metadata` turns it into one typed, frozen :class:`ModelMetadata`; :func:`read_metadata`
+reads it straight from an ``.onnx`` file without onnx or onnxruntime (the plugin and ``info`` command
+use it), refusing files without it or with a newer schema.
+
+Tensor contract (``io`` of the document)
+---------------------------------------
+Every model takes and returns *physical values* (reflectance, degC): normalization lives inside the
+model.  Spatial sizes must be multiples of ``tiling.stride``.
+
+* Conditional models (``conditional: true``, the ``adain`` family) take three inputs:
+
+  - role ``bands``: float32 ``[N, C, H, W]``, channel ``i`` holds band class ``tensor.bands[i]``
+    (normally all catalogue classes); absent bands hold any value (0 is customary);
+  - role ``presence``: float32 ``[N, C]``, 1 where the band is supplied, 0 where not;
+  - role ``target``: int64 ``[N]``, the band class id to synthesize for each item;
+
+  and return role ``output``: float32 ``[N, 1, H, W]``, the target band.
+
+* Fixed models (pix2pix, CycleGAN, ...) take role ``bands`` ``[N, C_in, H, W]`` (classes in
+  ``tensor.bands``) and return role ``output`` ``[N, C_out, H, W]`` (classes in the output's ``bands``).
+  Label-map models (SPADE) take role ``labels`` instead: ``[N, K, H, W]`` one-hot over ``labels``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+
+from .bands import BAND_CLASSES, NUM_CLASSES, band_class, describe_catalogue
+from .errors import ModelMetadataError
+
+METADATA_KEY = "hls_translate"
+SCHEMA_NAME = "hls_translate.model"
+SCHEMA_VERSION = 1
+
+TENSOR_ROLES = ("bands", "presence", "target", "labels", "output")
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output tensor of the model."""
+
+    name: str
+    role: str
+    dtype: str
+    shape: Tuple[Union[int, str], ...]  # symbolic dimensions are strings ("N", "H", "W")
+    bands: Tuple[int, ...] = ()  # band class ids along the channel axis (bands/presence/output roles)
+    labels: Tuple[str, ...] = ()  # class names along the channel axis (labels role)
+
+
+@dataclass(frozen=True)
+class TilingHint:
+    """How to tile a raster for this model."""
+
+    tile_size: int  # recommended tile edge in pixels (a multiple of stride)
+    overlap: int  # recommended overlap between neighbouring tiles, from the receptive field
+    stride: int  # input height and width must be multiples of this
+    receptive_field: int  # pixels
+
+
+@dataclass(frozen=True)
+class BandStats:
+    """Normalization statistics of one band class in physical units (as baked into the model)."""
+
+    mean: float
+    std: float
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    family: str
+    architecture: str
+    model_version: str
+    conditional: bool
+    inputs: Tuple[TensorSpec, ...]
+    outputs: Tuple[TensorSpec, ...]
+    source_bands: Tuple[int, ...]  # band classes the model accepts as input
+    target_bands: Tuple[int, ...]  # band classes the model can synthesize
+    tiling: TilingHint
+    units: str = "physical"
+    nodata: float = -9999.0  # value used for nodata in rasters written with this model
+    normalization: Mapping[int, BandStats] = field(default_factory=dict)
+    catalogue: Tuple[Mapping[str, Any], ...] = ()
+    description: str = ""
+    created: str = ""
+    config: Mapping[str, Any] = field(default_factory=dict)  # architecture hyperparameters
+    training: Mapping[str, Any] = field(default_factory=dict)  # data summary, steps, held-out scenes
+    metrics: Mapping[str, Any] = field(default_factory=dict)  # validation metrics when known
+    schema_version: int = SCHEMA_VERSION
+
+    # -- convenience ---------------------------------------------------------------------------
+    def input(self, role: str) -> TensorSpec:
+        for t in self.inputs:
+            if t.role == role:
+                return t
+        raise ModelMetadataError(f"model has no input of role {role!r} (inputs: "
+                                 f"{', '.join(f'{t.name}:{t.role}' for t in self.inputs)})")
+
+    def has_input(self, role: str) -> bool:
+        return any(t.role == role for t in self.inputs)
+
+    @property
+    def output(self) -> TensorSpec:
+        return self.outputs[0]
+
+    def band_key(self, class_id: int) -> str:
+        return band_class(class_id).key
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = asdict(self)
+        d = {"schema": SCHEMA_NAME, **d}
+        d["normalization"] = {str(k): asdict(v) for k, v in self.normalization.items()}
+        d["inputs"] = [_tensor_dict(t) for t in self.inputs]
+        d["outputs"] = [_tensor_dict(t) for t in self.outputs]
+        d["catalogue"] = list(self.catalogue) or describe_catalogue()
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, sort_keys=False)
+
+    def summary(self) -> str:
+        """A few human lines (what ``hls-translate info`` prints before the JSON)."""
+        t = self.tiling
+        lines = [
+            f"family:        {self.family} ({self.architecture}), model version {self.model_version}",
+            f"conditional:   {'yes: target chosen at inference' if self.conditional else 'no: fixed bands'}",
+            f"inputs:        {', '.join(f'{s.name} {s.role} {list(s.shape)}' for s in self.inputs)}",
+            f"outputs:       {', '.join(f'{s.name} {s.role} {list(s.shape)}' for s in self.outputs)}",
+            f"source bands:  {', '.join(band_class(i).key for i in self.source_bands)}",
+            f"target bands:  {', '.join(band_class(i).key for i in self.target_bands)}",
+            f"units:         {self.units}; nodata {self.nodata:g}",
+            f"tiling:        tile {t.tile_size}, overlap {t.overlap}, stride {t.stride}, "
+            f"receptive field {t.receptive_field} px",
+        ]
+        if self.training:
+            lines.append(f"training:      {json.dumps(self.training, sort_keys=True)[:300]}")
+        if self.metrics:
+            lines.append(f"metrics:       {json.dumps(self.metrics, sort_keys=True)[:300]}")
+        return "\n".join(lines)
+
+
+def _tensor_dict(t: TensorSpec) -> Dict[str, Any]:
+    d = {"name": t.name, "role": t.role, "dtype": t.dtype, "shape": list(t.shape)}
+    if t.bands:
+        d["bands"] = list(t.bands)
+    if t.labels:
+        d["labels"] = list(t.labels)
+    return d
+
+
+# --- parsing -----------------------------------------------------------------------------------------
+def _req(d: Mapping[str, Any], key: str, where: str):
+    if key not in d:
+        raise ModelMetadataError(f"model metadata: {where} lacks required key {key!r}")
+    return d[key]
+
+
+def _class_ids(values: Sequence[Any], where: str) -> Tuple[int, ...]:
+    out = []
+    for v in values:
+        if not isinstance(v, int) or not 0 <= v < NUM_CLASSES:
+            raise ModelMetadataError(f"model metadata: {where} has band class {v!r}, not an id in 0..{NUM_CLASSES - 1}")
+        out.append(v)
+    return tuple(out)
+
+
+def _tensor(d: Mapping[str, Any], where: str) -> TensorSpec:
+    role = _req(d, "role", where)
+    if role not in TENSOR_ROLES:
+        raise ModelMetadataError(f"model metadata: {where} has unknown role {role!r} (known: {', '.join(TENSOR_ROLES)})")
+    return TensorSpec(name=str(_req(d, "name", where)), role=role, dtype=str(_req(d, "dtype", where)),
+                      shape=tuple(_req(d, "shape", where)), bands=_class_ids(d.get("bands", ()), where),
+                      labels=tuple(str(x) for x in d.get("labels", ())))
+
+
+def parse_metadata(doc: Union[str, bytes, Mapping[str, Any]], source: str = "model") -> ModelMetadata:
+    """Parse the metadata document (JSON text or already-decoded dict) into :class:`ModelMetadata`."""
+    if isinstance(doc, (str, bytes)):
+        try:
+            doc = json.loads(doc)
+        except ValueError as exc:
+            raise ModelMetadataError(f"{source}: metadata is not valid JSON ({exc})") from None
+    if not isinstance(doc, Mapping):
+        raise ModelMetadataError(f"{source}: metadata is not a JSON object")
+    if doc.get("schema") != SCHEMA_NAME:
+        raise ModelMetadataError(f"{source}: metadata schema is {doc.get('schema')!r}, expected {SCHEMA_NAME!r}")
+    version = doc.get("schema_version")
+    if not isinstance(version, int):
+        raise ModelMetadataError(f"{source}: metadata lacks an integer schema_version")
+    if version > SCHEMA_VERSION:
+        raise ModelMetadataError(
+            f"{source}: metadata schema version {version} is newer than this hls_translate understands "
+            f"({SCHEMA_VERSION}); upgrade the hls_translate plugin/package to use this model")
+    try:
+        tiling = _req(doc, "tiling", "document")
+        md = ModelMetadata(
+            family=str(_req(doc, "family", "document")),
+            architecture=str(_req(doc, "architecture", "document")),
+            model_version=str(_req(doc, "model_version", "document")),
+            conditional=bool(_req(doc, "conditional", "document")),
+            inputs=tuple(_tensor(t, f"input {i}") for i, t in enumerate(_req(doc, "inputs", "document"))),
+            outputs=tuple(_tensor(t, f"output {i}") for i, t in enumerate(_req(doc, "outputs", "document"))),
+            source_bands=_class_ids(_req(doc, "source_bands", "document"), "source_bands"),
+            target_bands=_class_ids(_req(doc, "target_bands", "document"), "target_bands"),
+            tiling=TilingHint(**{f.name: int(_req(tiling, f.name, "tiling")) for f in fields(TilingHint)}),
+            units=str(doc.get("units", "physical")),
+            nodata=float(doc.get("nodata", -9999.0)),
+            normalization={int(k): BandStats(float(v["mean"]), float(v["std"]))
+                           for k, v in (doc.get("normalization") or {}).items()},
+            catalogue=tuple(doc.get("catalogue") or ()),
+            description=str(doc.get("description", "")),
+            created=str(doc.get("created", "")),
+            config=dict(doc.get("config") or {}),
+            training=dict(doc.get("training") or {}),
+            metrics=dict(doc.get("metrics") or {}),
+            schema_version=version,
+        )
+    except (TypeError, KeyError, ValueError) as exc:
+        if isinstance(exc, ModelMetadataError):
+            raise
+        raise ModelMetadataError(f"{source}: malformed metadata ({exc})") from None
+    if not md.outputs:
+        raise ModelMetadataError(f"{source}: metadata declares no outputs")
+    _check_catalogue(md, source)
+    if md.conditional:
+        for role in ("bands", "presence", "target"):
+            md.input(role)
+    return md
+
+
+def _check_catalogue(md: ModelMetadata, source: str) -> None:
+    """A model trained on an older catalogue must agree with ours on every class id it uses."""
+    ours = {b.id: b.key for b in BAND_CLASSES}
+    for entry in md.catalogue:
+        cid, key = entry.get("id"), entry.get("key")
+        if cid in ours and ours[cid] != key:
+            raise ModelMetadataError(
+                f"{source}: band class {cid} is {key!r} in the model but {ours[cid]!r} here; "
+                "the model was made with an incompatible band catalogue")
+
+
+# --- reading from an ONNX file without onnx/onnxruntime ------------------------------------------------
+def _varint(buf: bytes, i: int) -> Tuple[int, int]:
+    shift = result = 0
+    while True:
+        if i >= len(buf):
+            raise ValueError("truncated varint")
+        b = buf[i]
+        i += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, i
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _fields(buf: bytes):
+    """Yield (field_number, wire_type, value) of a protobuf message (values of length-delimited fields
+    are memoryviews)."""
+    i, n = 0, len(buf)
+    mv = memoryview(buf)
+    while i < n:
+        key, i = _varint(buf, i)
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            val, i = _varint(buf, i)
+        elif wt == 1:
+            val, i = None, i + 8
+        elif wt == 2:
+            ln, i = _varint(buf, i)
+            if i + ln > n:
+                raise ValueError("truncated field")
+            val, i = mv[i:i + ln], i + ln
+        elif wt == 5:
+            val, i = None, i + 4
+        else:
+            raise ValueError(f"unsupported wire type {wt}")
+        if num == 0:
+            raise ValueError("field number 0")
+        yield num, wt, val
+
+
+def onnx_metadata_props(path: str) -> Dict[str, str]:
+    """The ``metadata_props`` of an ONNX file (ModelProto field 14), read with a tiny protobuf reader."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ModelMetadataError(f"model file not found: {path}")
+    if os.path.isdir(path):
+        raise ModelMetadataError(f"{path} is a folder, not an ONNX model file")
+    with open(path, "rb") as f:
+        buf = f.read()
+    props: Dict[str, str] = {}
+    seen_graph = False
+    try:
+        for num, wt, val in _fields(buf):
+            if num == 7 and wt == 2:
+                seen_graph = True
+            elif num == 14 and wt == 2:
+                k = v = ""
+                for n2, w2, v2 in _fields(bytes(val)):
+                    if n2 == 1 and w2 == 2:
+                        k = bytes(v2).decode("utf-8")
+                    elif n2 == 2 and w2 == 2:
+                        v = bytes(v2).decode("utf-8")
+                props[k] = v
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelMetadataError(f"{path} is not an ONNX model (cannot parse it: {exc})") from None
+    if not seen_graph:
+        raise ModelMetadataError(f"{path} is not an ONNX model (no graph found)")
+    return props
+
+
+def read_metadata(path: str) -> ModelMetadata:
+    """Read and parse the metadata of an exported model file; refuse a file without it."""
+    props = onnx_metadata_props(path)
+    if METADATA_KEY not in props:
+        raise ModelMetadataError(
+            f"{path} has no hls_translate metadata (metadata key {METADATA_KEY!r}); only models exported "
+            "with `hls-translate export` describe their bands, units and tiling, so others are refused")
+    return parse_metadata(props[METADATA_KEY], source=os.path.basename(path))

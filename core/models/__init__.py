@@ -1,0 +1,10 @@
+"""Model definitions (PyTorch).  Importing this package imports torch and registers every family.
+
+Use :func:`create_model` (``create_model("adain_unet", width=32)``) and :func:`list_models`.
+"""
+
+from .registry import ModelEntry, create_model, list_models, make_config, model_entry, register_model
+
+# Family modules register their models on import; add new families here.
+
+__all__ = ["ModelEntry", "create_model", "list_models", "make_config", "model_entry", "register_model"]
