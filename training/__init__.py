@@ -1,0 +1,1 @@
+"""Training, export and evaluation (PyTorch).  Run as ``python -m hls_translate.training COMMAND``."""
