@@ -22,6 +22,7 @@ numberings; :func:`resolve_band` refuses to guess those without a sensor.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
@@ -250,9 +251,9 @@ def resolve_band(name: str, sensor_id: Optional[str] = None) -> BandClass:
     m = re.match(r"^([A-Za-z0-9]+)[:.](.+)$", text)
     if m and m.group(1).upper() in SENSORS:
         return sensor_band(m.group(1), m.group(2)).band_class
-    if sensor_id:
-        return sensor_band(sensor_id, text).band_class
     code = normalize_code(text)
+    if sensor_id and code is not None:
+        return sensor_band(sensor_id, text).band_class
     if code is not None:
         meanings = {}
         for numbering, sid in (("sentinel2", "S30"), ("landsat", "L30")):
@@ -301,7 +302,11 @@ def guess_sensor(names: Iterable[str], hint: str = "") -> Optional[str]:
         return "S2"
     if re.search(r"(^|[^A-Z0-9])L[COTE]0[89]_|LANDSAT", text):
         return "LANDSAT"
-    codes = {normalize_code(n) for n in names}
+    codes = set()
+    for n in names:
+        stem = os.path.splitext(os.path.basename(str(n)))[0]
+        codes.add(normalize_code(stem))
+        codes.add(normalize_code(re.split(r"[_.\-]", stem)[-1]))
     if codes & {"B8A", "B12"}:
         return "S2"
     return None

@@ -9,7 +9,9 @@ here; :func:`load_yaml` imports PyYAML only when called.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
+import re
 import sys
 import typing
 from typing import Any, Dict, Mapping, Sequence, Type, TypeVar, Union
@@ -17,6 +19,7 @@ from typing import Any, Dict, Mapping, Sequence, Type, TypeVar, Union
 from .errors import ConfigError
 
 T = TypeVar("T")
+_FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _NONE = type(None)
 
 
@@ -53,7 +56,7 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key}: expected a mapping of {tp.__name__} fields, got {value!r}")
         return from_dict(tp, value, key)
-    if origin in (tuple, list, Sequence, typing.Sequence) or tp in (tuple, list):
+    if origin in (tuple, list, collections.abc.Sequence) or tp in (tuple, list):
         if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
         if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
@@ -62,7 +65,7 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             return tuple(_convert(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
         item = args[0] if args else Any
         return tuple(_convert(v, item, f"{key}[{i}]") for i, v in enumerate(value))
-    if origin in (dict, Mapping, typing.Mapping) or tp is dict:
+    if origin in (dict, collections.abc.Mapping) or tp is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
         kt, vt = args if args else (Any, Any)
@@ -78,6 +81,8 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str) and _FLOAT_RE.match(value.strip()):
+            return float(value)  # PyYAML (YAML 1.1) reads 3e-4 as a string
         raise ConfigError(f"{key}: expected a number, got {value!r}")
     if tp is str:
         if isinstance(value, str):

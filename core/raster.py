@@ -440,8 +440,8 @@ def band_sources_of(path: str, sensor: Optional[str] = None, band_map: Optional[
                 found = (resolve_band(code, sensor or None), code)
                 m = re.search(r"(SR_|ST_)B\d+", base, re.IGNORECASE)
                 code_text = m.group(0) if m else code
-        if found is None:
-            continue
+        if found is None or (band_map and explicit is None):
+            continue  # an explicit mapping names exactly the bands to use
         cls, code = found
         scale, offset = _scale_offset(info, i, cls, sensor, code_text)
         out.append(BandSource(path=path, index=i + 1, band=cls, sensor=sensor, code=code, grid=info.grid,
@@ -646,7 +646,11 @@ def open_scene(inputs, *, sensor: Optional[str] = None, band_map: Optional[Mappi
     if not sources:
         raise MissingBandError(f"no spectral bands identified in: {', '.join(paths)}")
     if reference is not None:
-        ref_cls = _bands.band_class(reference) if not isinstance(reference, Grid) else None
+        ref_sensor = sensor or next((s.sensor for s in sources if s.sensor), None)
+        ref_cls = None
+        if not isinstance(reference, Grid):
+            ref_cls = (_bands.band_class(reference) if isinstance(reference, (int, BandClass))
+                       else resolve_band(str(reference), ref_sensor))
         if ref_cls is not None:
             matches = [s for s in sources if s.band == ref_cls]
             if not matches:
@@ -831,6 +835,8 @@ class RasterWriter:
             elif self.nodata == hi:
                 hi -= 1
             out = np.clip(np.nan_to_num(dn, nan=0.0), lo, hi).astype(_DTYPES[self.dtype])
+            # a valid value that rounds onto the nodata value is moved one step away from it
+            out[(out == self.nodata) & ~bad] = self.nodata + (1 if self.nodata < hi else -1)
         out[bad] = self.nodata
         return out
 

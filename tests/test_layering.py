@@ -1,0 +1,67 @@
+"""The layering rule: the plugin side needs neither torch nor rasterio, and core never imports qgis."""
+
+import ast
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+# modules that are torch territory by design
+TORCH_SIDE = ("core/models/", "training/")
+
+
+def _modules(folder):
+    for p in sorted((REPO / folder).rglob("*.py")):
+        rel = p.relative_to(REPO).as_posix()
+        if rel.startswith(TORCH_SIDE) or "__pycache__" in rel:
+            continue
+        mod = "hls_translate." + rel[:-3].replace("/", ".")
+        yield mod[: -len(".__init__")] if mod.endswith(".__init__") else mod
+
+
+def _imported_names(path):
+    tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                yield a.name, node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module, node.lineno
+
+
+def test_core_never_imports_qgis():
+    offenders = [f"{p.relative_to(REPO)}:{line} imports {name}"
+                 for p in (REPO / "core").rglob("*.py")
+                 for name, line in _imported_names(p)
+                 if name.split(".")[0] in ("qgis", "PyQt5", "PyQt6")]
+    assert not offenders, offenders
+
+
+def test_inference_side_imports_without_torch_and_rasterio():
+    modules = list(_modules("core")) + list(_modules("processing_provider")) + ["hls_translate", "hls_translate.cli"]
+    assert "hls_translate.core.raster" in modules and "hls_translate.core.metadata" in modules
+    code = textwrap.dedent(f"""
+        import importlib, importlib.abc, sys
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("torch", "rasterio", "torchvision", "tensorboard"):
+                    raise ImportError(f"{{name}} is blocked by the layering test")
+                return None
+        sys.meta_path.insert(0, Block())
+        for m in {modules!r}:
+            importlib.import_module(m)
+        leaked = sorted(n for n in sys.modules if n.split(".")[0] in ("torch", "rasterio"))
+        assert not leaked, leaked
+        from hls_translate.core import raster
+        s = raster.open_scene({str(REPO / "resources" / "sample" / "spain_l1c_crop")!r})
+        v, m = s.read("B8A")
+        assert m.all() and 0 < float(v.mean()) < 1
+        print("ok", len({modules!r}))
+    """)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("ok")
