@@ -14,7 +14,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 def _shared_data() -> pathlib.Path:
     env = os.environ.get("HLS_TRANSLATE_DATA")
     candidates = [pathlib.Path(env)] if env else []
-    candidates += [REPO.parent / "shared" / "data", REPO / "shared" / "data"]
+    candidates += [REPO.parent / "shared" / "data", REPO / "shared" / "data", pathlib.Path("/work/shared/data")]
     for c in candidates:
         if (c / "README.md").is_file():
             return c
