@@ -6,5 +6,6 @@ Use :func:`create_model` (``create_model("adain_unet", width=32)``) and :func:`l
 from .registry import ModelEntry, create_model, list_models, make_config, model_entry, register_model
 
 # Family modules register their models on import; add new families here.
+from . import adain  # noqa: E402,F401  (adain_unet)
 
 __all__ = ["ModelEntry", "create_model", "list_models", "make_config", "model_entry", "register_model"]

@@ -1,0 +1,337 @@
+"""The conditional AdaIN translator: one U-Net for every source -> target band pair.
+
+``forward(bands [N, 15, H, W], present [N, 15], target [N]) -> [N, 1, H, W]``, all in physical units
+(see ``docs/architecture.md``; the design is explained in ``docs/models.md``):
+
+1. Inputs are normalized with the per-class statistics stored in the model (buffers ``norm_mean``,
+   ``norm_std``, set from training data with :meth:`AdaINUNet.set_normalization`); absent bands are
+   replaced by 0 with ``where`` (their values, even NaN, never reach the output).
+2. The SOURCE code is the presence-weighted mean of a learned source-class embedding (a single source
+   band: exactly its row) through a small MLP; every encoder norm is a conditional instance norm whose
+   (gamma, beta) come from it.
+3. The TARGET code is a learned target-class embedding row through a small MLP; every decoder norm is a
+   conditional instance norm whose (gamma, beta) come from it, one row per item, so a batch may mix targets.
+4. A target-conditioned 1x1 head reads the last decoder features together with the normalized inputs
+   (instance norms drop each tile's brightness; this path keeps absolute levels), and the result is
+   de-normalized with the TARGET class's statistics.
+
+Height and width must be multiples of :attr:`AdaINUNet.stride` (``2 ** depth``) and at least twice it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Dict, Literal, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..bands import BAND_CLASSES, NUM_CLASSES, band_class, resolve_band
+from ..errors import BandError, ModelError
+from ..metadata import TensorSpec
+from .layers import MLP, ConditionalPointwise, ConvNormAct
+from .registry import register_model
+
+#: Placeholder statistics of a class never seen in training data: (mean, std) in physical units.
+PRIOR_REFLECTANCE = (0.15, 0.10)
+PRIOR_THERMAL = (20.0, 15.0)  # degC
+MIN_STD = 1e-6
+
+
+@dataclass(frozen=True)
+class AdaINConfig:
+    """Hyperparameters of ``adain_unet`` (every field may be set from YAML under ``model:``)."""
+
+    width: int = 16  # channels at full resolution; doubled at every level down
+    depth: int = 3  # number of 2x downsamplings; stride = 2 ** depth
+    embed_dim: int = 32  # size of the band-class embeddings and condition codes
+    max_channels: int = 256  # cap on the channel count of deep levels
+    negative_slope: float = 0.2  # LeakyReLU
+    padding_mode: Literal["reflect", "replicate", "zeros"] = "reflect"
+    upsample: Literal["bilinear", "nearest"] = "bilinear"
+    source_bands: Tuple[str, ...] = ()  # band classes accepted as input (names/keys); empty: all
+    target_bands: Tuple[str, ...] = ()  # band classes it may synthesize; empty: all
+    tile_size: int = 256  # recommended inference tile edge (pixels), written to the model metadata
+
+    def __post_init__(self):
+        if self.width < 1:
+            raise ValueError(f"width must be >= 1, got {self.width}")
+        if not 1 <= self.depth <= 6:
+            raise ValueError(f"depth must be 1..6, got {self.depth}")
+        if self.embed_dim < 1:
+            raise ValueError(f"embed_dim must be >= 1, got {self.embed_dim}")
+        if self.max_channels < self.width:
+            raise ValueError(f"max_channels ({self.max_channels}) must be >= width ({self.width})")
+        stride = 2 ** self.depth
+        if self.tile_size < 2 * stride or self.tile_size % stride:
+            raise ValueError(f"tile_size must be a multiple of the stride {stride} and at least {2 * stride}, "
+                             f"got {self.tile_size}")
+        for key in ("source_bands", "target_bands"):
+            _band_ids(getattr(self, key), key)
+
+    @property
+    def stride(self) -> int:
+        return 2 ** self.depth
+
+    @property
+    def source_ids(self) -> Tuple[int, ...]:
+        return _band_ids(self.source_bands, "source_bands") or tuple(range(NUM_CLASSES))
+
+    @property
+    def target_ids(self) -> Tuple[int, ...]:
+        return _band_ids(self.target_bands, "target_bands") or tuple(range(NUM_CLASSES))
+
+    def channels(self) -> Tuple[int, ...]:
+        """Channels of each level, full resolution first, bottleneck last (``depth + 1`` entries)."""
+        return tuple(min(self.width * 2 ** i, self.max_channels) for i in range(self.depth + 1))
+
+
+def _band_ids(names: Sequence[Any], key: str) -> Tuple[int, ...]:
+    out = []
+    for n in names:
+        try:
+            cid = band_class(n).id if isinstance(n, int) else resolve_band(str(n)).id
+        except BandError as exc:
+            raise ValueError(f"{key}: {exc}") from None
+        if cid in out:
+            raise ValueError(f"{key}: band {BAND_CLASSES[cid].key} is listed twice")
+        out.append(cid)
+    return tuple(sorted(out))
+
+
+class EncoderLevel(nn.Module):
+    """(stride-2) ConvNormAct -> ConvNormAct, both conditioned on the source code."""
+
+    def __init__(self, in_ch: int, out_ch: int, cond_dim: int, downsample: bool, cfg: AdaINConfig):
+        super().__init__()
+        kw = dict(padding_mode=cfg.padding_mode, negative_slope=cfg.negative_slope)
+        self.conv1 = ConvNormAct(in_ch, out_ch, cond_dim, stride=2 if downsample else 1, **kw)
+        self.conv2 = ConvNormAct(out_ch, out_ch, cond_dim, **kw)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.conv1(x, cond), cond)
+
+
+class DecoderLevel(nn.Module):
+    """2x upsample -> ConvNormAct -> concat skip -> ConvNormAct, both conditioned on the target code."""
+
+    def __init__(self, in_ch: int, skip_ch: int, out_ch: int, cond_dim: int, cfg: AdaINConfig):
+        super().__init__()
+        kw = dict(padding_mode=cfg.padding_mode, negative_slope=cfg.negative_slope)
+        self.mode = cfg.upsample
+        self.conv1 = ConvNormAct(in_ch, out_ch, cond_dim, **kw)
+        self.conv2 = ConvNormAct(out_ch + skip_ch, out_ch, cond_dim, **kw)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        if self.mode == "nearest":
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        else:
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        x = self.conv1(x, cond)
+        return self.conv2(torch.cat([x, skip], dim=1), cond)
+
+
+class AdaINUNet(nn.Module):
+    """Class-conditional U-Net translating any subset of band classes into any one band class."""
+
+    def __init__(self, cfg: AdaINConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.num_classes = NUM_CLASSES
+        ch = cfg.channels()
+        d = cfg.embed_dim
+        self.source_embedding = nn.Embedding(NUM_CLASSES, d)
+        self.target_embedding = nn.Embedding(NUM_CLASSES, d)
+        self.source_mlp = MLP(d, d, negative_slope=cfg.negative_slope)
+        self.target_mlp = MLP(d, d, negative_slope=cfg.negative_slope)
+        self.encoder = nn.ModuleList(
+            [EncoderLevel(NUM_CLASSES, ch[0], d, downsample=False, cfg=cfg)]
+            + [EncoderLevel(ch[i - 1], ch[i], d, downsample=True, cfg=cfg) for i in range(1, cfg.depth + 1)])
+        self.decoder = nn.ModuleList(
+            [DecoderLevel(ch[i + 1], ch[i], ch[i], d, cfg) for i in reversed(range(cfg.depth))])
+        self.head = ConditionalPointwise(ch[0] + NUM_CLASSES, 1, d)
+        mean, std = zip(*(PRIOR_THERMAL if b.is_thermal else PRIOR_REFLECTANCE for b in BAND_CLASSES))
+        self.register_buffer("norm_mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("norm_std", torch.tensor(std, dtype=torch.float32))
+        # 1 where norm_mean/norm_std come from data (set_normalization), 0 where they are priors
+        self.register_buffer("norm_fitted", torch.zeros(NUM_CLASSES, dtype=torch.float32))
+        src = torch.zeros(NUM_CLASSES, dtype=torch.float32)
+        src[list(cfg.source_ids)] = 1.0
+        self.register_buffer("source_mask", src, persistent=False)  # derived from the config
+
+    # -- geometry ---------------------------------------------------------------------------------
+    @property
+    def stride(self) -> int:
+        """Input height and width must be multiples of this (and at least twice it)."""
+        return self.cfg.stride
+
+    def receptive_field(self) -> int:
+        """Theoretical receptive field (pixels) of one output pixel through the convolutions.
+
+        Walks the network: a 3x3 convolution adds 2 steps of the current jump, a stride-2 one then
+        doubles the jump, a 2x upsample adds (kernel footprint - 1) coarse steps (bilinear: 1, nearest: 0)
+        and halves the jump.  Instance norms make every output depend weakly on the whole tile besides.
+        """
+        rf, jump = 1, 1
+        rf += 2 * 2 * jump  # level 0: two 3x3 convolutions
+        for _ in range(self.cfg.depth):  # down: stride-2 3x3 then 3x3
+            rf += 2 * jump
+            jump *= 2
+            rf += 2 * jump
+        up = 1 if self.cfg.upsample == "bilinear" else 0
+        for _ in range(self.cfg.depth):  # up: resample, 3x3, 3x3 (after the skip concat)
+            rf += up * jump
+            jump //= 2
+            rf += 2 * 2 * jump
+        return rf
+
+    def tiling(self) -> Dict[str, int]:
+        """Recommended tiling: tile size, overlap (the receptive field's context radius rounded up to a
+        multiple of the stride), stride and receptive field."""
+        rf = self.receptive_field()
+        s = self.stride
+        overlap = int(math.ceil(((rf - 1) / 2) / s) * s)
+        return {"tile_size": self.cfg.tile_size, "overlap": overlap, "stride": s, "receptive_field": rf}
+
+    def check_input_size(self, height: int, width: int) -> None:
+        s = self.stride
+        for name, v in (("height", height), ("width", width)):
+            if v % s or v < 2 * s:
+                raise ModelError(f"input {name} {v} must be a multiple of the model stride {s} and at least {2 * s}")
+
+    # -- normalization ------------------------------------------------------------------------------
+    def set_normalization(self, mean: Union[Sequence[float], Mapping[Any, Any], torch.Tensor],
+                          std: Optional[Union[Sequence[float], torch.Tensor]] = None) -> None:
+        """Set per-class statistics (physical units) from training data.
+
+        Either ``mean`` and ``std`` as 15 values each in class-id order (NaN where a class was not seen:
+        its prior is kept and it stays unfitted), or one mapping ``{class: (mean, std)}`` keyed by class
+        id / key / name (values may also be objects with ``.mean`` and ``.std``).
+        """
+        if isinstance(mean, Mapping):
+            if std is not None:
+                raise TypeError("set_normalization: pass either a mapping of per-class stats or mean and std")
+            m = [math.nan] * NUM_CLASSES
+            s = [math.nan] * NUM_CLASSES
+            for k, v in mean.items():
+                cid = band_class(k).id if isinstance(k, int) else resolve_band(str(k)).id
+                mv, sv = (v.mean, v.std) if hasattr(v, "mean") and hasattr(v, "std") else v
+                m[cid], s[cid] = float(mv), float(sv)
+        else:
+            if std is None:
+                raise TypeError("set_normalization: std is required with a sequence of means")
+            m = [float(x) for x in torch.as_tensor(mean, dtype=torch.float64).reshape(-1).tolist()]
+            s = [float(x) for x in torch.as_tensor(std, dtype=torch.float64).reshape(-1).tolist()]
+            if len(m) != NUM_CLASSES or len(s) != NUM_CLASSES:
+                raise ModelError(f"set_normalization: expected {NUM_CLASSES} means and stds (one per band class), "
+                                 f"got {len(m)} and {len(s)}")
+        for cid in range(NUM_CLASSES):
+            mv, sv = m[cid], s[cid]
+            if math.isnan(mv) and math.isnan(sv):
+                continue
+            key = BAND_CLASSES[cid].key
+            if not (math.isfinite(mv) and math.isfinite(sv)):
+                raise ModelError(f"set_normalization: band {key} has a non-finite mean/std ({mv}, {sv})")
+            if sv < MIN_STD:
+                raise ModelError(f"set_normalization: band {key} has std {sv:g} (< {MIN_STD:g}); a constant band "
+                                 "cannot be normalized, leave it out of the statistics")
+            with torch.no_grad():
+                self.norm_mean[cid] = mv
+                self.norm_std[cid] = sv
+                self.norm_fitted[cid] = 1.0
+
+    def normalization(self) -> Dict[int, Tuple[float, float]]:
+        """``{class id: (mean, std)}`` of the classes whose statistics were set from data."""
+        return {i: (float(self.norm_mean[i]), float(self.norm_std[i]))
+                for i in range(NUM_CLASSES) if float(self.norm_fitted[i]) > 0.5}
+
+    # -- export -------------------------------------------------------------------------------------
+    conditional = True
+    input_names = ("bands", "present", "target")
+    output_names = ("output",)
+
+    def io_specs(self) -> Tuple[Tuple[TensorSpec, ...], Tuple[TensorSpec, ...]]:
+        """The ONNX inputs and outputs as metadata :class:`TensorSpec` (symbolic N, H, W)."""
+        every = tuple(range(NUM_CLASSES))
+        inputs = (TensorSpec("bands", "bands", "float32", ("N", NUM_CLASSES, "H", "W"), bands=every),
+                  TensorSpec("present", "presence", "float32", ("N", NUM_CLASSES), bands=every),
+                  TensorSpec("target", "target", "int64", ("N",)))
+        return inputs, (TensorSpec("output", "output", "float32", ("N", 1, "H", "W")),)
+
+    def dynamic_axes(self) -> Dict[str, Dict[int, str]]:
+        return {"bands": {0: "N", 2: "H", 3: "W"}, "present": {0: "N"}, "target": {0: "N"},
+                "output": {0: "N", 2: "H", 3: "W"}}
+
+    def example_inputs(self, batch: int, height: int, width: int,
+                       generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, ...]:
+        """Plausible inputs: physical values around each class's statistics, varied presence sets (the
+        first item has a single source band) and targets cycling over the fitted target classes."""
+        self.check_input_size(height, width)
+        g = generator or torch.Generator().manual_seed(0)
+        sources = self.usable_sources() or self.cfg.source_ids
+        targets = self.usable_targets() or self.cfg.target_ids
+        z = torch.randn(batch, NUM_CLASSES, height, width, generator=g)
+        bands = self.norm_mean.reshape(1, -1, 1, 1) + z * self.norm_std.reshape(1, -1, 1, 1)
+        present = torch.zeros(batch, NUM_CLASSES)
+        for i in range(batch):
+            k = 1 if i == 0 else int(torch.randint(1, len(sources) + 1, (1,), generator=g))
+            pick = torch.randperm(len(sources), generator=g)[:k]
+            present[i, [sources[j] for j in pick.tolist()]] = 1.0
+        target = torch.tensor([targets[i % len(targets)] for i in range(batch)], dtype=torch.int64)
+        return bands, present, target
+
+    def usable_sources(self) -> Tuple[int, ...]:
+        """Source classes allowed by the config whose statistics were set from data."""
+        fitted = self.normalization()
+        return tuple(i for i in self.cfg.source_ids if i in fitted)
+
+    def usable_targets(self) -> Tuple[int, ...]:
+        """Target classes allowed by the config whose statistics were set from data."""
+        fitted = self.normalization()
+        return tuple(i for i in self.cfg.target_ids if i in fitted)
+
+    def export_copy(self) -> "AdaINUNet":
+        """An eval-mode float32 copy for export in which source classes without fitted statistics are
+        masked out (an exported model ignores bands it never saw in training)."""
+        import copy
+
+        m = copy.deepcopy(self).cpu().float().eval()
+        with torch.no_grad():
+            m.source_mask.mul_((m.norm_fitted > 0.5).to(m.source_mask.dtype))
+        return m
+
+    # -- forward ------------------------------------------------------------------------------------
+    def condition_codes(self, present: torch.Tensor, target: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(source code, target code), each ``[N, embed_dim]``, for a binarized presence mask."""
+        weights = present / present.sum(dim=1, keepdim=True).clamp(min=1.0)
+        src = self.source_mlp(torch.matmul(weights, self.source_embedding.weight))
+        tgt = self.target_mlp(self.target_embedding(target))
+        return src, tgt
+
+    def forward(self, bands: torch.Tensor, present: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        p = (present > 0.5).to(bands.dtype) * self.source_mask
+        mean = self.norm_mean.reshape(1, -1, 1, 1)
+        std = self.norm_std.reshape(1, -1, 1, 1)
+        x = torch.where(p[:, :, None, None] > 0.5, (bands - mean) / std, torch.zeros_like(bands))
+        src, tgt = self.condition_codes(p, target)
+        skips = []
+        h = x
+        for level in self.encoder:
+            h = level(h, src)
+            skips.append(h)
+        h = skips.pop()  # bottleneck
+        for level in self.decoder:
+            h = level(h, skips.pop(), tgt)
+        y = self.head(torch.cat([h, x], dim=1), tgt)
+        return y * self.norm_std[target].reshape(-1, 1, 1, 1) + self.norm_mean[target].reshape(-1, 1, 1, 1)
+
+
+@register_model("adain_unet", family="adain", config=AdaINConfig)
+def adain_unet(cfg: AdaINConfig) -> AdaINUNet:
+    """Conditional AdaIN U-Net: any subset of band classes in, any one band class out (chosen per item)."""
+    return AdaINUNet(cfg)
+
+
+__all__ = ["AdaINConfig", "AdaINUNet", "adain_unet"]

@@ -1,0 +1,239 @@
+"""Export a model (or a training checkpoint) to one self-describing ONNX file.
+
+:func:`export_model` traces the model with PyTorch's TorchScript-based ONNX exporter
+(``torch.onnx.export(..., dynamo=False)``: present in torch 2.13 and needing no ``onnxscript``), with
+dynamic batch, height and width, embeds the :class:`~..core.metadata.ModelMetadata` JSON under
+:data:`~..core.metadata.METADATA_KEY`, checks the file with ``onnx.checker`` and compares ONNX Runtime
+with torch on two input sizes before the file appears, atomically, at its path.
+
+:func:`export_checkpoint` does the same for a checkpoint written by the trainer
+(``training/checkpoint.py``), carrying its training summary and validation metrics into the metadata.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import tempfile
+import warnings
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from ..core.bands import BAND_CLASSES, describe_catalogue
+from ..core.config import to_dict
+from ..core.errors import ModelError
+from ..core.metadata import METADATA_KEY, BandStats, ModelMetadata, TilingHint, parse_metadata
+
+MIN_OPSET = 17
+DEFAULT_OPSET = 17
+#: Parity tolerance of the export-time check, in units of the target band's standard deviation.
+VERIFY_TOL = 1e-3
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain JSON data from checkpoint dicts (tensors, numpy scalars, tuples, paths)."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "tolist"):  # numpy / torch scalars and arrays
+        return _jsonable(obj.tolist())
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return str(obj)
+
+
+def _require_exportable(model) -> None:
+    needed = ("io_specs", "dynamic_axes", "example_inputs", "export_copy", "tiling", "normalization",
+              "usable_sources", "usable_targets", "input_names", "output_names")
+    missing = [n for n in needed if not hasattr(model, n)]
+    if missing:
+        raise ModelError(f"{type(model).__name__} cannot be exported: it lacks {', '.join(missing)}")
+    if not getattr(model, "model_name", None):
+        raise ModelError("export needs a model built with create_model(name, ...) (it records the name and config)")
+
+
+def build_metadata(model, *, model_version: str = "0", training: Optional[Mapping[str, Any]] = None,
+                   metrics: Optional[Mapping[str, Any]] = None, description: str = "",
+                   created: Optional[str] = None) -> ModelMetadata:
+    """The metadata document describing ``model`` (no file is written)."""
+    _require_exportable(model)
+    fitted = model.normalization()
+    if not fitted:
+        raise ModelError(
+            f"{model.model_name}: its normalization statistics were never set from data "
+            "(model.set_normalization(...)); an exported model must carry the statistics it was trained with")
+    sources, targets = model.usable_sources(), model.usable_targets()
+    if not sources or not targets:
+        raise ModelError(f"{model.model_name}: no {'source' if not sources else 'target'} band class both allowed "
+                         f"by the config and with statistics from data (fitted: "
+                         f"{', '.join(BAND_CLASSES[i].key for i in fitted)})")
+    inputs, outputs = model.io_specs()
+    tiling = model.tiling()
+    config = to_dict(model.config)
+    if not description:
+        description = (f"{model.model_name}: synthesizes one of {len(targets)} band classes "
+                       f"({', '.join(BAND_CLASSES[i].key for i in targets)}) from any subset of "
+                       f"{len(sources)} input band classes; inputs and output in physical units")
+    return ModelMetadata(
+        family=str(model.model_family),
+        architecture=str(model.model_name),
+        model_version=str(model_version),
+        conditional=bool(model.conditional),
+        inputs=inputs,
+        outputs=outputs,
+        source_bands=tuple(sources),
+        target_bands=tuple(targets),
+        tiling=TilingHint(**{k: int(tiling[k]) for k in ("tile_size", "overlap", "stride", "receptive_field")}),
+        units="physical",
+        normalization={i: BandStats(mean=m, std=s) for i, (m, s) in sorted(fitted.items())},
+        catalogue=tuple(describe_catalogue()),
+        description=description,
+        created=created or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        config=_jsonable(config),
+        training=_jsonable(dict(training or {})),
+        metrics=_jsonable(dict(metrics or {})),
+    )
+
+
+def _torch_export(model, inputs, path: str, opset: int) -> None:
+    import torch
+
+    with warnings.catch_warnings():
+        # Known, harmless messages of the TorchScript exporter: the deprecation notice, instance norm
+        # "train=True" (instance norm always uses the input's statistics, which is what we want), and
+        # a note that strided slices are not constant-folded.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
+        warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based ONNX export.*")
+        warnings.filterwarnings("ignore", message=r".*operator 'instance_norm' is set to train=True.*")
+        warnings.filterwarnings("ignore", message=r".*Constant folding - Only steps=1.*")
+        try:
+            torch.onnx.export(model, tuple(inputs), path, dynamo=False, opset_version=opset,
+                              input_names=list(model.input_names), output_names=list(model.output_names),
+                              dynamic_axes=model.dynamic_axes(), do_constant_folding=True)
+        except TypeError as exc:  # pragma: no cover - a torch without the TorchScript exporter
+            raise ModelError(f"this torch ({torch.__version__}) cannot export with the TorchScript-based "
+                             f"ONNX exporter ({exc})") from None
+
+
+def _verify(model, path: str, sizes: Tuple[Tuple[int, int], ...], tol: float) -> Dict[str, float]:
+    """Run ONNX Runtime and torch on the same inputs; raise if they differ by more than ``tol`` target
+    standard deviations.  Returns the largest differences seen (physical and normalized)."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    g = torch.Generator().manual_seed(1234)
+    worst = {"max_abs_diff": 0.0, "max_norm_diff": 0.0}
+    for h, w in sizes:
+        inputs = model.example_inputs(3, h, w, generator=g)
+        with torch.no_grad():
+            ref = model(*inputs).numpy()
+        feeds = {name: t.numpy() for name, t in zip(model.input_names, inputs)}
+        out = sess.run(None, feeds)[0]
+        if out.shape != ref.shape:
+            raise ModelError(f"export check: ONNX Runtime output shape {out.shape} != torch {ref.shape} at {h}x{w}")
+        target = inputs[-1]
+        std = model.norm_std[target].numpy().reshape(-1, 1, 1, 1)
+        diff = np.abs(out.astype(np.float64) - ref)
+        norm = float((diff / std).max())
+        worst["max_abs_diff"] = max(worst["max_abs_diff"], float(diff.max()))
+        worst["max_norm_diff"] = max(worst["max_norm_diff"], norm)
+        if not np.isfinite(out).all() or norm > tol:
+            raise ModelError(f"export check failed: ONNX Runtime differs from torch by {norm:.3g} target standard "
+                             f"deviations at {h}x{w} (tolerance {tol:g})")
+    return worst
+
+
+def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version: str = "0",
+                 training: Optional[Mapping[str, Any]] = None, metrics: Optional[Mapping[str, Any]] = None,
+                 description: str = "", verify: bool = True) -> ModelMetadata:
+    """Export ``model`` (built by ``create_model``, statistics set) to ``path``; returns its metadata.
+
+    The file is written to a temporary name in the destination folder, checked (``onnx.checker``, and
+    with ``verify`` ONNX Runtime against torch at two sizes) and renamed into place, so ``path`` either
+    holds the previous file or the finished new one.
+    """
+    import onnx
+
+    if not isinstance(opset, int) or opset < MIN_OPSET:
+        raise ModelError(f"opset must be an integer >= {MIN_OPSET}, got {opset!r}")
+    path = os.path.abspath(os.fspath(path))
+    if os.path.isdir(path):
+        raise ModelError(f"output {path} is a folder; give the path of the .onnx file to write")
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        raise ModelError(f"output folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ModelError(f"output folder {folder} is not writable")
+    metadata = build_metadata(model, model_version=model_version, training=training, metrics=metrics,
+                              description=description)
+    parse_metadata(metadata.to_json(), source="export")  # what readers will see must parse
+    m = model.export_copy()
+    s = m.stride
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part", dir=folder)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the model file is an ordinary shared file
+    try:
+        _torch_export(m, m.example_inputs(2, 4 * s, 4 * s), tmp, opset)
+        proto = onnx.load(tmp)
+        del proto.metadata_props[:]
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = METADATA_KEY, metadata.to_json()
+        proto.doc_string = metadata.description
+        proto.producer_name = "hls_translate"
+        onnx.checker.check_model(proto, full_check=True)
+        with open(tmp, "wb") as f:
+            f.write(proto.SerializeToString())
+            f.flush()
+            os.fsync(f.fileno())
+        if verify:
+            _verify(m, tmp, ((4 * s, 4 * s), (6 * s, 10 * s)), VERIFY_TOL)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return metadata
+
+
+def default_model_version(state: Mapping[str, Any]) -> str:
+    step = state.get("step")
+    return f"step{int(step)}" if isinstance(step, int) else "0"
+
+
+def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET, model_version: Optional[str] = None,
+                      description: str = "", verify: bool = True) -> ModelMetadata:
+    """Export a trainer checkpoint; its ``training_summary`` (plus step/epoch) and ``metrics`` go into the
+    metadata.  ``model_version`` defaults to ``step<N>``."""
+    from .checkpoint import load_checkpoint, model_from_checkpoint
+
+    state = load_checkpoint(checkpoint)
+    try:
+        model = model_from_checkpoint(state)
+    except RuntimeError as exc:  # load_state_dict: missing/unexpected keys, shape mismatch
+        raise ModelError(f"{checkpoint}: its model_state does not fit model {state['model_name']!r} "
+                         f"with its model_config ({str(exc).splitlines()[0]})") from None
+    training = dict(state.get("training_summary") or {})
+    for key in ("step", "epoch"):
+        if key in state and key not in training:
+            training[key] = state[key]
+    training.setdefault("checkpoint", os.path.basename(os.fspath(checkpoint)))
+    return export_model(model, path, opset=opset, model_version=model_version or default_model_version(state),
+                        training=training, metrics=state.get("metrics") or {}, description=description,
+                        verify=verify)
+
+
+__all__ = ["export_model", "export_checkpoint", "build_metadata", "default_model_version", "MIN_OPSET",
+           "DEFAULT_OPSET"]
