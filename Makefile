@@ -35,7 +35,7 @@ plugin-zip: system-deps $(STAMP)
 	$(PY) scripts/build_plugin_zip.py --out dist
 
 bench: system-deps $(STAMP)
-	$(PY) -m bench.run_all
+	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f; done
 
 clean:
 	rm -rf $(VENV) dist $(OUT) .pytest_cache
