@@ -152,6 +152,19 @@ def _verify(model, path: str, sizes: Tuple[Tuple[int, int], ...], tol: float) ->
     return worst
 
 
+def check_output_path(path: str) -> str:
+    """The absolute output path, after checking that its folder exists and is writable."""
+    path = os.path.abspath(os.fspath(path))
+    if os.path.isdir(path):
+        raise ModelError(f"output {path} is a folder; give the path of the .onnx file to write")
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        raise ModelError(f"output folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ModelError(f"output folder {folder} is not writable")
+    return path
+
+
 def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version: str = "0",
                  training: Optional[Mapping[str, Any]] = None, metrics: Optional[Mapping[str, Any]] = None,
                  description: str = "", verify: bool = True) -> ModelMetadata:
@@ -165,14 +178,8 @@ def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version:
 
     if not isinstance(opset, int) or opset < MIN_OPSET:
         raise ModelError(f"opset must be an integer >= {MIN_OPSET}, got {opset!r}")
-    path = os.path.abspath(os.fspath(path))
-    if os.path.isdir(path):
-        raise ModelError(f"output {path} is a folder; give the path of the .onnx file to write")
+    path = check_output_path(path)
     folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
-        raise ModelError(f"output folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ModelError(f"output folder {folder} is not writable")
     metadata = build_metadata(model, model_version=model_version, training=training, metrics=metrics,
                               description=description)
     parse_metadata(metadata.to_json(), source="export")  # what readers will see must parse
@@ -219,6 +226,9 @@ def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET,
     metadata.  ``model_version`` defaults to ``step<N>``."""
     from .checkpoint import load_checkpoint, model_from_checkpoint
 
+    check_output_path(path)
+    if not isinstance(opset, int) or opset < MIN_OPSET:
+        raise ModelError(f"opset must be an integer >= {MIN_OPSET}, got {opset!r}")
     state = load_checkpoint(checkpoint)
     try:
         model = model_from_checkpoint(state)
@@ -235,5 +245,5 @@ def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET,
                         verify=verify)
 
 
-__all__ = ["export_model", "export_checkpoint", "build_metadata", "default_model_version", "MIN_OPSET",
-           "DEFAULT_OPSET"]
+__all__ = ["export_model", "export_checkpoint", "build_metadata", "check_output_path", "default_model_version",
+           "MIN_OPSET", "DEFAULT_OPSET"]

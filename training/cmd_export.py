@@ -1,0 +1,35 @@
+"""``hls-translate export --checkpoint CKPT --out MODEL.onnx``: a training checkpoint -> one ONNX file.
+
+The file carries its metadata (bands, units, normalization, tiling, training summary, validation
+metrics); see :mod:`training.export`.  torch and onnx are imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, metavar="CKPT",
+                        help="checkpoint written by `hls-translate train` (e.g. runs/NAME/best.pt)")
+    parser.add_argument("--out", required=True, metavar="MODEL.onnx", help="ONNX file to write (replaced atomically)")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset, 17 or later (default 17)")
+    parser.add_argument("--model-version", default=None, metavar="V",
+                        help="version string recorded in the metadata (default: step<N> of the checkpoint)")
+    parser.add_argument("--description", default="", help="one-line description recorded in the metadata")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="skip the ONNX Runtime vs torch comparison done before the file is written")
+    parser.add_argument("--json", action="store_true", help="print the embedded metadata as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .export import export_checkpoint
+
+    md = export_checkpoint(args.checkpoint, args.out, opset=args.opset, model_version=args.model_version,
+                           description=args.description, verify=not args.no_verify)
+    if args.json:
+        print(md.to_json())
+    else:
+        print(f"wrote {args.out}")
+        print(md.summary())
+    return 0
