@@ -1,0 +1,260 @@
+"""The training configuration: one YAML file read into typed, frozen dataclasses.
+
+``load_train_config(path, overrides)`` reads the YAML, applies ``key=value`` overrides from the command
+line (``optim.lr=1e-3``, ``run.steps=200``), builds :class:`TrainConfig` with
+:func:`hls_translate.core.config.from_dict` (an unknown key or a value of the wrong type raises
+:class:`~hls_translate.core.errors.ConfigError` naming the dotted key) and then checks what the types
+cannot say (ranges, band names, that the model's hyperparameters are valid for the named model, that
+no scene is both trained on and held out).  All of that happens before any data is read.
+
+Sections (every key is documented in ``docs/training.md``)::
+
+    run:        out_dir, steps, batch_size, seed, device, amp, log/validation/checkpoint cadence
+    data:       root, train scenes, validation (held-out) scenes, grid/resampling, chips, band sampling
+    model:      name (registry) and params (the model's config dataclass)
+    optim:      Adam, learning-rate schedule, gradient clipping
+    loss:       L1 weight, optional PatchGAN adversarial loss
+    validation: how the held-out scenes are scored during training
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Literal, Mapping, Optional, Sequence, Tuple
+
+from ..core import bands as _bands
+from ..core.config import apply_overrides, from_dict, load_yaml, to_dict
+from ..core.errors import BandError, ConfigError
+from ..core.raster import RESAMPLING_METHODS
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    """One training or validation scene, or a group of them (``path`` with a glob pattern).
+
+    ``path`` is a multi-band file with band descriptions, a folder of per-band files (one HLS granule,
+    ``*_B05.tif``-style names, ...), or a glob pattern whose every match is one such scene.  Relative
+    paths are read against ``data.root``.
+    """
+
+    path: str
+    name: str = ""  # label in logs and summaries (default: the file or folder name)
+    sensor: Optional[str] = None  # S30, L30, S2, LANDSAT (default: guessed from names)
+    level: str = ""  # processing level for the summary: "TOA" (L1C) or "surface" (L2A, HLS); "" = guess
+    resampling: Optional[str] = None  # overrides data.resampling for this scene
+    reference: Optional[str] = None  # overrides data.reference for this scene
+    band_map: Mapping[Any, str] = field(default_factory=dict)  # band number (or file name) -> band name
+    use_qa: bool = True  # mask pixels flagged by the scene's Fmask/SCL layer
+    weight: float = 1.0  # share of training samples drawn from this spec (all its matches together)
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """A fixed task: synthesize ``target`` from exactly the ``sources``."""
+
+    sources: Tuple[str, ...]
+    target: str
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train: Tuple[SceneSpec, ...]
+    validation: Tuple[SceneSpec, ...] = ()  # held-out scenes: scored, never trained on
+    root: str = "."  # folder that relative scene paths are read against ($VARS and ~ expanded)
+    resampling: str = "bilinear"  # how bands at other resolutions are brought onto the reference grid
+    reference: str = "finest"  # grid of this band (name), or "finest": the finest-resolution band
+    chip_size: int = 64  # training chip edge in pixels (a multiple of the model stride)
+    min_valid_fraction: float = 0.9  # chips with fewer pixels valid in every band are skipped
+    band_naming: str = "S2"  # sensor on whose numbering bare codes (B05) in this config are read
+    targets: Tuple[str, ...] = ()  # band classes trained as targets (empty: every band of the data)
+    sources: Tuple[str, ...] = ()  # band classes usable as sources (empty: every band of the data)
+    pairs: Tuple[PairSpec, ...] = ()  # when set, every sample is one of these fixed tasks
+    target_sampling: Literal["uniform_class", "per_scene"] = "uniform_class"
+    p_all_sources: float = 0.5  # probability that the sources are all other bands of the chip
+    augment: bool = True  # random flips and 90-degree rotations of chips
+
+    def band_ids(self, names: Sequence[str], key: str) -> Tuple[int, ...]:
+        return tuple(resolve_config_band(n, self.band_naming, key) for n in names)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    out_dir: str  # run folder: config.yaml, checkpoints, TensorBoard logs, log.jsonl
+    steps: int = 1000  # optimizer steps in total
+    batch_size: int = 16  # chips per step PER PROCESS (global batch = batch_size x world size)
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: Literal["auto", "off", "bf16", "fp16"] = "auto"  # auto: bf16 on CUDA if supported, else fp16; off on CPU
+    threads: int = 0  # torch CPU threads per process (0: torch's default)
+    log_every: int = 20  # steps between log lines / scalars
+    validate_every: int = 250  # steps between validations (0: only at the end)
+    checkpoint_every: int = 250  # steps between last.pt writes (0: only at the end)
+    tensorboard: bool = True
+    progress: bool = True  # progress bar with ETA on stderr (rank 0)
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    name: str = "adain_unet"  # registry name (hls_translate.core.models.list_models())
+    params: Mapping[str, Any] = field(default_factory=dict)  # the model's config dataclass fields
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = 2e-3
+    betas: Tuple[float, float] = (0.9, 0.99)
+    weight_decay: float = 0.0
+    schedule: Literal["cosine", "constant"] = "cosine"
+    warmup_steps: int = 100  # linear warm-up from 0
+    min_lr_ratio: float = 0.05  # cosine floor as a fraction of lr
+    grad_clip: float = 1.0  # max global gradient norm (0: off)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    l1: float = 1.0  # weight of the L1 loss on normalized values (each target scaled by its std)
+    adversarial: float = 0.0  # weight of the PatchGAN loss on the generator (0: no discriminator)
+    gan_mode: Literal["lsgan", "vanilla"] = "lsgan"
+    disc_width: int = 64  # channels of the first discriminator layer
+    disc_layers: int = 3  # stride-2 layers (3: the 70x70 PatchGAN of pix2pix)
+    disc_lr: float = 0.0  # discriminator learning rate (0: same as optim.lr)
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    max_size: int = 512  # held-out scenes are scored on a centred crop of at most this many pixels a side
+    targets: Tuple[str, ...] = ()  # targets scored (empty: every band the held-out scene has)
+    metric: Literal["rmse", "rmse_norm"] = "rmse"  # best checkpoint: lowest mean of this over targets
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    run: RunConfig
+    data: DataConfig
+    model: ModelSection = field(default_factory=ModelSection)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+
+
+# --- loading and checking -----------------------------------------------------------------------------
+def resolve_config_band(name: str, naming: str, key: str) -> int:
+    """Band class id of a band named in the config (bare codes read on ``naming``'s numbering)."""
+    try:
+        if _bands.normalize_code(str(name)) and ":" not in str(name):
+            return _bands.resolve_band(str(name), naming).id
+        return _bands.resolve_band(str(name)).id
+    except BandError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def _check(cond: bool, key: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"{key}: {msg}")
+
+
+def validate(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
+    """Range and cross-field checks; returns ``cfg`` with ``data.root`` made absolute."""
+    r, d, o, l, v = cfg.run, cfg.data, cfg.optim, cfg.loss, cfg.validation
+    _check(bool(r.out_dir.strip()), "run.out_dir", "must name a folder")
+    _check(r.steps >= 1, "run.steps", f"must be >= 1, got {r.steps}")
+    _check(r.batch_size >= 1, "run.batch_size", f"must be >= 1, got {r.batch_size}")
+    _check(r.threads >= 0, "run.threads", f"must be >= 0, got {r.threads}")
+    for k in ("log_every", "validate_every", "checkpoint_every"):
+        _check(getattr(r, k) >= 0, f"run.{k}", f"must be >= 0, got {getattr(r, k)}")
+    _check(r.log_every >= 1, "run.log_every", "must be >= 1")
+    _check(len(d.train) >= 1, "data.train", "needs at least one scene")
+    _check(d.resampling in RESAMPLING_METHODS, "data.resampling",
+           f"{d.resampling!r} is not one of {', '.join(RESAMPLING_METHODS)}")
+    _check(d.chip_size >= 8, "data.chip_size", f"must be >= 8, got {d.chip_size}")
+    _check(0.0 < d.min_valid_fraction <= 1.0, "data.min_valid_fraction", f"must be in (0, 1], got {d.min_valid_fraction}")
+    _check(0.0 <= d.p_all_sources <= 1.0, "data.p_all_sources", f"must be in [0, 1], got {d.p_all_sources}")
+    _check(d.band_naming.upper() in _bands.SENSORS, "data.band_naming",
+           f"{d.band_naming!r} is not a sensor ({', '.join(_bands.SENSORS)})")
+    if d.reference != "finest":
+        resolve_config_band(d.reference, d.band_naming, "data.reference")
+    d.band_ids(d.targets, "data.targets")
+    d.band_ids(d.sources, "data.sources")
+    for i, p in enumerate(d.pairs):
+        key = f"data.pairs[{i}]"
+        _check(len(p.sources) >= 1, f"{key}.sources", "needs at least one band")
+        src = d.band_ids(p.sources, f"{key}.sources")
+        tgt = resolve_config_band(p.target, d.band_naming, f"{key}.target")
+        _check(tgt not in src, key, "the target is also a source")
+        _check(len(set(src)) == len(src), f"{key}.sources", "a band is listed twice")
+    for group, specs in (("train", d.train), ("validation", d.validation)):
+        for i, s in enumerate(specs):
+            key = f"data.{group}[{i}]"
+            _check(bool(s.path.strip()), f"{key}.path", "is empty")
+            _check(s.weight > 0, f"{key}.weight", f"must be > 0, got {s.weight}")
+            if s.resampling is not None:
+                _check(s.resampling in RESAMPLING_METHODS, f"{key}.resampling",
+                       f"{s.resampling!r} is not one of {', '.join(RESAMPLING_METHODS)}")
+            if s.sensor is not None:
+                _check(s.sensor.upper() in _bands.SENSORS, f"{key}.sensor",
+                       f"{s.sensor!r} is not a sensor ({', '.join(_bands.SENSORS)})")
+            _check(s.level in ("", "TOA", "surface"), f"{key}.level", f"must be TOA, surface or empty, got {s.level!r}")
+            if s.reference not in (None, "finest"):
+                resolve_config_band(s.reference, d.band_naming, f"{key}.reference")
+    _check(o.lr > 0, "optim.lr", f"must be > 0, got {o.lr}")
+    _check(all(0 <= b < 1 for b in o.betas), "optim.betas", f"must be in [0, 1), got {o.betas}")
+    _check(o.warmup_steps >= 0, "optim.warmup_steps", "must be >= 0")
+    _check(0 <= o.min_lr_ratio <= 1, "optim.min_lr_ratio", "must be in [0, 1]")
+    _check(o.grad_clip >= 0, "optim.grad_clip", "must be >= 0")
+    _check(l.l1 >= 0 and l.adversarial >= 0, "loss", "weights must be >= 0")
+    _check(l.l1 > 0 or l.adversarial > 0, "loss", "at least one of l1 and adversarial must be > 0")
+    _check(l.disc_layers >= 1 and l.disc_width >= 1, "loss.disc_layers", "disc_layers and disc_width must be >= 1")
+    _check(v.max_size >= 16, "validation.max_size", f"must be >= 16, got {v.max_size}")
+    d.band_ids(v.targets, "validation.targets")
+    if check_model:
+        stride = model_stride(cfg)
+        _check(d.chip_size % stride == 0 and d.chip_size >= 2 * stride, "data.chip_size",
+               f"{d.chip_size} must be a multiple of the model stride {stride} and at least {2 * stride}")
+    root = os.path.abspath(os.path.expanduser(os.path.expandvars(d.root)))
+    train_paths = {os.path.normpath(os.path.join(root, s.path)) for s in d.train}
+    for i, s in enumerate(d.validation):
+        _check(os.path.normpath(os.path.join(root, s.path)) not in train_paths, f"data.validation[{i}].path",
+               f"{s.path} is also a training scene; held-out scenes must never be trained on")
+    return dataclasses.replace(cfg, data=dataclasses.replace(d, root=root))
+
+
+def model_stride(cfg: TrainConfig) -> int:
+    """Build the model's config dataclass (checks ``model.params`` names and types) and return its stride."""
+    from ..core.models import make_config  # imports torch: only the training side calls this
+
+    try:
+        mcfg = make_config(cfg.model.name, cfg.model.params)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace(f"model {cfg.model.name}", "model.params", 1)) from None
+    except Exception as exc:  # noqa: BLE001 - unknown model name
+        from ..core.errors import HLSTranslateError
+        if isinstance(exc, HLSTranslateError):
+            raise ConfigError(f"model.name: {exc}") from None
+        raise
+    return int(getattr(mcfg, "stride", 1))
+
+
+def load_train_config(path: Optional[str], overrides: Sequence[str] = (), base: Optional[Mapping[str, Any]] = None,
+                      check_model: bool = True) -> TrainConfig:
+    """YAML ``path`` (or the mapping ``base``) + overrides -> checked :class:`TrainConfig`."""
+    data = load_yaml(path) if path is not None else dict(base or {})
+    cfg = from_dict(TrainConfig, apply_overrides(data, overrides))
+    return validate(cfg, check_model=check_model)
+
+
+def config_to_yaml(cfg: TrainConfig) -> str:
+    import yaml
+
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=None, width=110)
+
+
+def config_from_dict(data: Mapping[str, Any], check_model: bool = True) -> TrainConfig:
+    """The config stored in a checkpoint (a plain dict) back into :class:`TrainConfig`."""
+    return validate(from_dict(TrainConfig, data), check_model=check_model)
+
+
+__all__ = ["SceneSpec", "PairSpec", "DataConfig", "RunConfig", "ModelSection", "OptimConfig", "LossConfig",
+           "ValidationConfig", "TrainConfig", "load_train_config", "config_from_dict", "config_to_yaml",
+           "validate", "resolve_config_band", "model_stride"]

@@ -1,0 +1,516 @@
+"""Training data: scenes into memory, valid chips, normalization statistics, a resumable chip sampler.
+
+The scenes of a config are small (the largest real one is 1098 x 1098 x 12 bands), so each is read once
+with :func:`hls_translate.core.raster.open_scene` onto one grid (``data.reference`` / ``data.resampling``)
+and kept in memory as float32 physical values plus a validity mask (nodata, fill, non-finite, and the
+scene's Fmask/SCL QA layer when it has one).
+
+Chips
+    A chip position is a candidate when at least ``data.min_valid_fraction`` of its pixels are valid in
+    every band of the scene (summed-area table, so every pixel offset is considered, not a coarse grid).
+    A scene without a single candidate is an error naming the scene, raised before training starts.
+
+Samples
+    Sample number ``g`` (counted over all processes) is a pure function of ``(seed, g)``: its own
+    ``numpy`` generator draws the task, the scene, the chip position and a flip/rotation.  Process ``r``
+    of ``W`` at step ``t`` takes ``g = (t * W + r) * B + i``, so shards are disjoint (like a
+    DistributedSampler), nothing depends on worker timing, and the sampler's whole state is the next step.
+
+Tasks (documented in ``docs/training.md``)
+    * ``data.pairs`` set: each sample is one of the fixed (sources -> target) pairs, uniformly.
+    * otherwise the target class is drawn uniformly among the trainable target classes
+      (``target_sampling: uniform_class``; a class present in few scenes, such as cirrus, is not starved)
+      or uniformly among the bands of a weighted-random scene (``per_scene``); the sources are, with
+      probability ``p_all_sources``, every other band of the chip, otherwise a uniformly random subset
+      of size ``k`` with ``k`` uniform in ``1 .. n-1`` (``n`` = other bands available).
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..core import bands as _bands
+from ..core.errors import HLSTranslateError
+from ..core.raster import Grid, Window, open_scene
+from .config import DataConfig, SceneSpec, TrainConfig, resolve_config_band
+
+NUM_CLASSES = _bands.NUM_CLASSES
+SURFACE_NOTE = ("HLS v2.0 is surface reflectance; scenes of level 'TOA' (Sentinel-2 L1C) are top-of-atmosphere "
+                "reflectance, so a model trained on them has seen both")
+
+
+class DataError(HLSTranslateError):
+    """Training or evaluation data that cannot be used (a missing path, a scene without valid chips, ...)."""
+
+
+# --- scenes ------------------------------------------------------------------------------------------
+@dataclass
+class SceneData:
+    """One scene in memory: physical values and validity of every band it has, on one grid."""
+
+    name: str
+    key: str  # the config entry it comes from, e.g. "data.train[2]"
+    spec_index: int
+    band_ids: Tuple[int, ...]  # class id of each channel
+    values: np.ndarray  # [C, H, W] float32, physical units; invalid pixels are filled (see fill_invalid)
+    valid: np.ndarray  # [C, H, W] bool
+    grid: Grid
+    sensor: str
+    level: str  # "TOA", "surface" or ""
+    paths: Tuple[str, ...]
+    resampling: str
+    reference: str
+    weight: float = 1.0  # sampling weight (spec weight split among the spec's matches by chip count)
+    chip_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    chip_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+
+    def channel(self, class_id: int) -> int:
+        return self.band_ids.index(class_id)
+
+    def has(self, class_id: int) -> bool:
+        return class_id in self.band_ids
+
+    @property
+    def all_valid(self) -> np.ndarray:
+        return self.valid.all(axis=0)
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        return self.values.shape[1], self.values.shape[2]
+
+    def codes(self) -> List[str]:
+        return [band_code(c, self.sensor) for c in self.band_ids]
+
+    def summary(self, root: str = "") -> Dict[str, Any]:
+        def rel(p: str) -> str:
+            return os.path.relpath(p, root) if root and os.path.abspath(p).startswith(root) else p
+
+        return {"name": self.name, "config_key": self.key, "sensor": self.sensor or "unknown",
+                "level": self.level or "unknown", "bands": self.codes(),
+                "size": [self.grid.width, self.grid.height], "resolution": list(self.grid.res),
+                "crs": _crs_label(self.grid.crs_wkt), "resampling": self.resampling, "reference": self.reference,
+                "valid_fraction": round(float(self.all_valid.mean()), 4), "chips": int(len(self.chip_rows)),
+                "weight": round(self.weight, 6), "files": sorted({rel(p) for p in self.paths})[:20]}
+
+
+def band_code(class_id: int, sensor: str = "") -> str:
+    """Sentinel-2 style code (``B8A``) of a class where one exists, else its key."""
+    for sid in ([sensor] if sensor in _bands.SENSORS else []) + ["S2", "LANDSAT"]:
+        sb = _bands.sensor_band_for_class(sid, class_id)
+        if sb is not None:
+            return sb.code if sid in ("S2", "S30") or sid == sensor else f"{sid}:{sb.code}"
+    return _bands.BAND_CLASSES[class_id].key
+
+
+def _crs_label(wkt: str) -> str:
+    import re
+
+    m = re.search(r'(?:ID\["EPSG",|AUTHORITY\["EPSG",")(\d+)"?\]\]\s*$', wkt or "")
+    return f"EPSG:{m.group(1)}" if m else ("(none)" if not wkt else "custom")
+
+
+def _guess_level(paths: Sequence[str]) -> str:
+    text = " ".join(paths).upper()
+    if "L2A" in text or "HLS." in text or "_SR_" in text:
+        return "surface"
+    if "L1C" in text or "L1TP" in text:
+        return "TOA"
+    return ""
+
+
+def expand_spec(spec: SceneSpec, root: str, key: str) -> List[str]:
+    """The scene paths a spec names (a glob matches several); missing paths raise :class:`DataError`."""
+    path = os.path.expanduser(os.path.expandvars(spec.path))
+    full = path if os.path.isabs(path) else os.path.join(root, path)
+    if any(ch in spec.path for ch in "*?["):
+        matches = sorted(glob.glob(full))
+        if not matches:
+            raise DataError(f"{key}.path: the pattern {full} matches nothing")
+        return matches
+    if not os.path.exists(full):
+        what = "folder" if not os.path.splitext(full)[1] else "file"
+        raise DataError(f"{key}.path: {what} {full} does not exist (data.root is {root})")
+    return [full]
+
+
+def check_paths(cfg: DataConfig) -> Dict[str, List[str]]:
+    """Expand every scene spec of ``cfg`` (fails on the first missing path, before anything is read)."""
+    if not os.path.isdir(cfg.root):
+        raise DataError(f"data.root: folder {cfg.root} does not exist")
+    out: Dict[str, List[str]] = {}
+    for group, specs in (("train", cfg.train), ("validation", cfg.validation)):
+        for i, s in enumerate(specs):
+            key = f"data.{group}[{i}]"
+            out[key] = expand_spec(s, cfg.root, key)
+    return out
+
+
+def load_scene(path: str, spec: SceneSpec, cfg: DataConfig, key: str, spec_index: int = 0) -> SceneData:
+    """Read one scene into memory on one grid (see the module docstring)."""
+    reference = spec.reference or cfg.reference
+    resampling = spec.resampling or cfg.resampling
+    ref = None if reference == "finest" else _bands.band_class(resolve_config_band(reference, cfg.band_naming, key))
+    band_map = {(int(k) if str(k).isdigit() else k): v for k, v in spec.band_map.items()} or None
+    try:
+        scene = open_scene(path, sensor=spec.sensor, band_map=band_map, reference=ref, resampling=resampling,
+                           use_qa=spec.use_qa)
+    except HLSTranslateError as exc:
+        raise DataError(f"{key} ({path}): {exc}") from None
+    with scene:
+        ids = tuple(b.id for b in scene.bands)
+        values, valid = scene.read_stack([b.id for b in scene.bands])
+        paths = tuple(sorted({s.path for s in scene.sources.values()} | ({scene.qa.path} if scene.qa else set())))
+        name = spec.name if spec.name and len(paths) and not any(ch in spec.path for ch in "*?[") else scene.name
+        if spec.name and any(ch in spec.path for ch in "*?["):
+            name = f"{spec.name}/{scene.name}"
+        values[~valid] = np.nan
+        return SceneData(name=name, key=key, spec_index=spec_index, band_ids=ids, values=values, valid=valid,
+                         grid=scene.grid, sensor=scene.sensor, level=spec.level or _guess_level(paths), paths=paths,
+                         resampling=resampling, reference=reference if reference != "finest" else "finest")
+
+
+def find_chips(scene: SceneData, chip: int, min_valid: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of every chip origin whose chip is at least ``min_valid`` valid in all bands."""
+    h, w = scene.shape
+    if h < chip or w < chip:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32)
+    ok = scene.all_valid.astype(np.int32)
+    sat = np.zeros((h + 1, w + 1), dtype=np.int64)
+    sat[1:, 1:] = ok.cumsum(axis=0).cumsum(axis=1)
+    counts = sat[chip:, chip:] - sat[:-chip, chip:] - sat[chip:, :-chip] + sat[:-chip, :-chip]
+    rows, cols = np.nonzero(counts >= math.ceil(min_valid * chip * chip))
+    return rows.astype(np.int32), cols.astype(np.int32)
+
+
+def load_scenes(specs: Sequence[SceneSpec], cfg: DataConfig, group: str, chip: Optional[int] = None,
+                log=None) -> List[SceneData]:
+    """Load every scene of ``specs`` (``group`` is ``train`` or ``validation``, for messages).
+
+    With ``chip`` set, find the valid chips of each scene (a scene without any is a :class:`DataError`)
+    and split each spec's weight among its scenes in proportion to their chip counts.
+    """
+    out: List[SceneData] = []
+    for i, spec in enumerate(specs):
+        key = f"data.{group}[{i}]"
+        scenes = [load_scene(p, spec, cfg, key, i) for p in expand_spec(spec, cfg.root, key)]
+        if chip is not None:
+            for s in scenes:
+                s.chip_rows, s.chip_cols = find_chips(s, chip, cfg.min_valid_fraction)
+                if len(s.chip_rows) == 0:
+                    h, w = s.shape
+                    if h < chip or w < chip:
+                        why = f"it is {w}x{h} px, smaller than data.chip_size {chip}"
+                    else:
+                        why = (f"no {chip}x{chip} chip is at least {cfg.min_valid_fraction:.0%} valid in every band "
+                               f"(valid in all bands: {s.all_valid.mean():.1%} of pixels); nodata, fill or "
+                               "QA-flagged cloud cover it")
+                    raise DataError(f"{key}: scene {s.name} ({s.paths[0]}) has no usable chips: {why}")
+            total = sum(len(s.chip_rows) for s in scenes)
+            for s in scenes:
+                s.weight = spec.weight * len(s.chip_rows) / total
+        else:
+            for s in scenes:
+                s.weight = spec.weight / len(scenes)
+        if log:
+            for s in scenes:
+                log(f"{key}: {s.name}: {len(s.band_ids)} bands ({', '.join(s.codes())}), {s.grid.describe()}, "
+                    f"valid {s.all_valid.mean():.1%}" + (f", {len(s.chip_rows)} chip positions" if chip else ""))
+        out.extend(scenes)
+    return out
+
+
+# --- statistics ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BandStatistics:
+    """Per-class mean/std (physical units) over valid training pixels; NaN for classes never seen."""
+
+    mean: Tuple[float, ...]
+    std: Tuple[float, ...]
+    pixels: Tuple[int, ...]
+
+    def fitted(self) -> Tuple[int, ...]:
+        return tuple(i for i in range(NUM_CLASSES) if self.pixels[i] > 0)
+
+    def as_dict(self) -> Dict[str, Dict[str, float]]:
+        return {_bands.BAND_CLASSES[i].key: {"mean": self.mean[i], "std": self.std[i], "pixels": self.pixels[i]}
+                for i in self.fitted()}
+
+
+def band_statistics(scenes: Sequence[SceneData]) -> BandStatistics:
+    """Mean and std of each class over the valid pixels of ``scenes``, each scene weighted by its sampling
+    weight (so the statistics describe the distribution the model is trained on)."""
+    wsum = np.zeros(NUM_CLASSES)
+    m1 = np.zeros(NUM_CLASSES)
+    m2 = np.zeros(NUM_CLASSES)
+    npx = np.zeros(NUM_CLASSES, dtype=np.int64)
+    for s in scenes:
+        for ch, cid in enumerate(s.band_ids):
+            v = s.values[ch][s.valid[ch]].astype(np.float64)
+            if v.size == 0:
+                continue
+            wsum[cid] += s.weight
+            m1[cid] += s.weight * v.mean()
+            m2[cid] += s.weight * np.mean(v * v)
+            npx[cid] += v.size
+    mean = np.full(NUM_CLASSES, np.nan)
+    std = np.full(NUM_CLASSES, np.nan)
+    seen = wsum > 0
+    mean[seen] = m1[seen] / wsum[seen]
+    std[seen] = np.sqrt(np.maximum(m2[seen] / wsum[seen] - mean[seen] ** 2, 0.0))
+    for cid in np.nonzero(seen)[0]:
+        if std[cid] < 1e-6:
+            raise DataError(f"band {_bands.BAND_CLASSES[cid].key} is constant ({mean[cid]:g}) over the training "
+                            "scenes; it cannot be normalized or learned")
+    return BandStatistics(tuple(float(x) for x in mean), tuple(float(x) for x in std), tuple(int(x) for x in npx))
+
+
+def fill_invalid(scenes: Sequence[SceneData], stats: BandStatistics) -> None:
+    """Replace invalid pixels by the class mean (normalized 0), so they carry no signal into the model."""
+    for s in scenes:
+        for ch, cid in enumerate(s.band_ids):
+            bad = ~s.valid[ch]
+            if bad.any():
+                s.values[ch][bad] = stats.mean[cid] if not math.isnan(stats.mean[cid]) else 0.0
+
+
+# --- tasks and sampling ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Task:
+    target: int
+    sources: Tuple[int, ...]
+
+
+class TaskPlan:
+    """Which (sources -> target) tasks a config trains, resolved against the loaded scenes and model."""
+
+    def __init__(self, scenes: Sequence[SceneData], cfg: DataConfig, model_sources: Sequence[int] = (),
+                 model_targets: Sequence[int] = ()):
+        self.cfg = cfg
+        self.scenes = list(scenes)
+        have = sorted({c for s in scenes for c in s.band_ids})
+        allowed_src = set(cfg.band_ids(cfg.sources, "data.sources") or have)
+        allowed_tgt = set(cfg.band_ids(cfg.targets, "data.targets") or have)
+        if model_sources:
+            allowed_src &= set(model_sources)
+        if model_targets:
+            allowed_tgt &= set(model_targets)
+        self.sources = tuple(c for c in have if c in allowed_src)
+        self.pairs: Tuple[Task, ...] = ()
+        if cfg.pairs:
+            pairs = []
+            for i, p in enumerate(cfg.pairs):
+                src = cfg.band_ids(p.sources, f"data.pairs[{i}].sources")
+                tgt = resolve_config_band(p.target, cfg.band_naming, f"data.pairs[{i}].target")
+                if not any(all(s.has(c) for c in src + (tgt,)) for s in scenes):
+                    raise DataError(f"data.pairs[{i}]: no training scene has all of "
+                                    f"{', '.join(band_code(c) for c in src + (tgt,))}")
+                if model_sources and not set(src) <= set(model_sources):
+                    raise DataError(f"data.pairs[{i}]: the model does not accept some of these sources")
+                pairs.append(Task(tgt, tuple(sorted(src))))
+            self.pairs = tuple(pairs)
+            self.targets = tuple(sorted({t.target for t in self.pairs}))
+        else:
+            self.targets = tuple(c for c in have if c in allowed_tgt)
+            if not self.targets:
+                raise DataError("no trainable target band: data.targets, the model's target_bands and the bands of "
+                                "the training scenes have none in common")
+            for t in self.targets:
+                if not any(s.has(t) and len([c for c in s.band_ids if c != t and c in allowed_src]) for s in scenes):
+                    raise DataError(f"target {band_code(t)}: no training scene has it together with a source band")
+        w = np.array([s.weight for s in scenes], dtype=np.float64)
+        self.scene_p = w / w.sum()
+        # per target (uniform_class) / per pair: the scenes that can serve it, with probabilities
+        self._eligible: Dict[Any, Tuple[np.ndarray, np.ndarray]] = {}
+        keys: List[Any] = list(self.pairs) if self.pairs else list(self.targets)
+        for k in keys:
+            need = (k.target,) + k.sources if isinstance(k, Task) else (k,)
+            idx = np.array([i for i, s in enumerate(scenes) if all(s.has(c) for c in need)], dtype=np.int64)
+            p = w[idx] / w[idx].sum()
+            self._eligible[k] = (idx, np.cumsum(p))
+
+    def draw(self, rng: np.random.Generator) -> Tuple[int, Task]:
+        """(scene index, task) for one sample."""
+        cfg = self.cfg
+        if self.pairs:
+            task = self.pairs[int(rng.integers(len(self.pairs)))]
+            idx, cp = self._eligible[task]
+            return int(idx[_pick(cp, rng)]), task
+        if cfg.target_sampling == "uniform_class":
+            target = self.targets[int(rng.integers(len(self.targets)))]
+            idx, cp = self._eligible[target]
+            si = int(idx[_pick(cp, rng)])
+        else:
+            while True:  # a scene with at least one trainable target (every scene has, in practice)
+                si = _pick(np.cumsum(self.scene_p), rng)
+                cands = [c for c in self.scenes[si].band_ids if c in self.targets]
+                if cands:
+                    break
+            target = cands[int(rng.integers(len(cands)))]
+        others = [c for c in self.scenes[si].band_ids if c != target and c in self.sources]
+        n = len(others)
+        if n == 1 or rng.random() < cfg.p_all_sources:
+            src = tuple(others)
+        else:
+            k = int(rng.integers(1, n))  # 1 .. n-1
+            src = tuple(sorted(others[j] for j in rng.choice(n, size=k, replace=False)))
+        return si, Task(target, src)
+
+    def summary(self) -> Dict[str, Any]:
+        if self.pairs:
+            return {"mode": "pairs", "pairs": [{"sources": [band_code(c) for c in t.sources],
+                                                "target": band_code(t.target)} for t in self.pairs]}
+        return {"mode": "all_pairs", "target_sampling": self.cfg.target_sampling,
+                "targets": [band_code(c) for c in self.targets], "sources": [band_code(c) for c in self.sources],
+                "p_all_sources": self.cfg.p_all_sources,
+                "subset_distribution": "all other bands with probability p_all_sources, else a random subset "
+                                       "of size k ~ uniform(1, n-1)"}
+
+
+def _pick(cumprob: np.ndarray, rng: np.random.Generator) -> int:
+    return int(min(np.searchsorted(cumprob, rng.random() * cumprob[-1], side="right"), len(cumprob) - 1))
+
+
+@dataclass
+class Batch:
+    """One step's chips, ready for the model (numpy; the trainer moves them to the device)."""
+
+    bands: np.ndarray  # [B, 15, h, w] float32 physical; absent classes hold 0
+    present: np.ndarray  # [B, 15] float32
+    target: np.ndarray  # [B] int64
+    real: np.ndarray  # [B, 1, h, w] float32 physical
+    mask: np.ndarray  # [B, 1, h, w] bool: target valid and every source valid
+    scenes: Tuple[int, ...] = ()
+
+
+class ChipSampler:
+    """Deterministic, shardable, resumable stream of training batches (see the module docstring)."""
+
+    def __init__(self, scenes: Sequence[SceneData], plan: TaskPlan, chip_size: int, batch_size: int,
+                 seed: int = 0, rank: int = 0, world_size: int = 1, augment: bool = True):
+        self.scenes = list(scenes)
+        self.plan = plan
+        self.chip = chip_size
+        self.batch_size = batch_size
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.augment = augment
+        self.step = 0
+
+    def sample(self, g: int):
+        """(scene index, row, col, augmentation 0..7, task) of global sample ``g``."""
+        rng = np.random.default_rng([self.seed, g])
+        si, task = self.plan.draw(rng)
+        s = self.scenes[si]
+        j = int(rng.integers(len(s.chip_rows)))
+        aug = int(rng.integers(8)) if self.augment else 0
+        return si, int(s.chip_rows[j]), int(s.chip_cols[j]), aug, task
+
+    def batch(self, step: int) -> Batch:
+        b, k = self.batch_size, self.chip
+        bands = np.zeros((b, NUM_CLASSES, k, k), dtype=np.float32)
+        present = np.zeros((b, NUM_CLASSES), dtype=np.float32)
+        target = np.zeros(b, dtype=np.int64)
+        real = np.zeros((b, 1, k, k), dtype=np.float32)
+        mask = np.zeros((b, 1, k, k), dtype=bool)
+        first = (step * self.world_size + self.rank) * b
+        picked = []
+        for i in range(b):
+            si, r, c, aug, task = self.sample(first + i)
+            s = self.scenes[si]
+            picked.append(si)
+            chs = [s.channel(cid) for cid in task.sources]
+            tch = s.channel(task.target)
+            vals = _augment(s.values[:, r:r + k, c:c + k], aug)
+            ok = _augment(s.valid[:, r:r + k, c:c + k], aug)
+            bands[i, list(task.sources)] = vals[chs]
+            present[i, list(task.sources)] = 1.0
+            target[i] = task.target
+            real[i, 0] = vals[tch]
+            mask[i, 0] = ok[tch] & ok[chs].all(axis=0)
+        return Batch(bands, present, target, real, mask, tuple(picked))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> Batch:
+        out = self.batch(self.step)
+        self.step += 1
+        return out
+
+    def state_dict(self) -> Dict[str, int]:
+        return {"step": self.step, "seed": self.seed, "world_size": self.world_size, "batch_size": self.batch_size}
+
+    def load_state_dict(self, state: Mapping[str, int]) -> None:
+        if int(state["seed"]) != self.seed:
+            raise DataError(f"sampler state has seed {state['seed']}, this run uses {self.seed}")
+        self.step = int(state["step"])
+
+
+def _augment(a: np.ndarray, aug: int) -> np.ndarray:
+    """One of the 8 flips/rotations of the last two axes of ``a``."""
+    if aug & 3:
+        a = np.rot90(a, aug & 3, axes=(-2, -1))
+    if aug & 4:
+        a = a[..., ::-1]
+    return a
+
+
+# --- everything a run needs ---------------------------------------------------------------------------------
+@dataclass
+class TrainingData:
+    train: List[SceneData]
+    validation: List[SceneData]
+    stats: BandStatistics
+    plan: TaskPlan
+    root: str
+
+    def summary(self, cfg: TrainConfig) -> Dict[str, Any]:
+        levels = sorted({s.level or "unknown" for s in self.train})
+        return {
+            "train_scenes": [s.summary(self.root) for s in self.train],
+            "held_out_scenes": [s.summary(self.root) for s in self.validation],
+            "grid": {"reference": cfg.data.reference, "resampling": cfg.data.resampling,
+                     "note": "each scene is trained on its own grid: all its bands brought onto the grid of the "
+                             "reference band"},
+            "chip_size": cfg.data.chip_size, "min_valid_fraction": cfg.data.min_valid_fraction,
+            "tasks": self.plan.summary(),
+            "reflectance_levels": levels,
+            "note": SURFACE_NOTE if "TOA" in levels else "",
+            "statistics": self.stats.as_dict(),
+        }
+
+
+def prepare_data(cfg: TrainConfig, model_sources: Sequence[int] = (), model_targets: Sequence[int] = (),
+                 log=None) -> TrainingData:
+    """Check paths, load train + held-out scenes, find chips, compute statistics, plan tasks.
+
+    Every problem (missing folder, unreadable scene, a scene without valid chips, an impossible pair) is
+    raised here, before a model is built.
+    """
+    d = cfg.data
+    check_paths(d)
+    train = load_scenes(d.train, d, "train", chip=d.chip_size, log=log)
+    val = load_scenes(d.validation, d, "validation", chip=None, log=log)
+    train_files = {p for s in train for p in s.paths}
+    for s in val:
+        both = train_files & set(s.paths)
+        if both:
+            raise DataError(f"{s.key}: held-out scene {s.name} shares files with the training scenes: "
+                            f"{', '.join(sorted(both)[:3])}")
+    stats = band_statistics(train)
+    fill_invalid(train, stats)
+    fill_invalid(val, stats)
+    plan = TaskPlan(train, d, model_sources, model_targets)
+    return TrainingData(train, val, stats, plan, d.root)
+
+
+__all__ = ["DataError", "SceneData", "BandStatistics", "Task", "TaskPlan", "Batch", "ChipSampler", "TrainingData",
+           "band_code", "band_statistics", "check_paths", "expand_spec", "fill_invalid", "find_chips", "load_scene",
+           "load_scenes", "prepare_data"]
