@@ -168,24 +168,36 @@ class AdaINUNet(nn.Module):
         return self.cfg.stride
 
     def receptive_field(self) -> int:
-        """Theoretical receptive field (pixels) of one output pixel through the convolutions.
+        """Exact receptive field (pixels) of one output pixel through the convolutions and resamplings.
 
-        Walks the network: a 3x3 convolution adds 2 steps of the current jump, a stride-2 one then
-        doubles the jump, a 2x upsample adds (kernel footprint - 1) coarse steps (bilinear: 1, nearest: 0)
-        and halves the jump.  Instance norms make every output depend weakly on the whole tile besides.
+        Maps the output pixel back, layer by layer, to the interval of input pixels it depends on (3x3
+        conv: one more on each side; stride-2 conv: ``[2lo-1, 2hi+1]``; bilinear 2x upsample, half-pixel
+        centres: ``[floor((lo-1)/2), floor((hi+1)/2)]``; nearest: ``[floor(lo/2), floor(hi/2)]``; a skip
+        concat: the union of both paths), and takes the widest interval over the ``stride`` output
+        positions of one cell of the downsampling grid.  Instance norms make every output depend weakly
+        on the whole tile besides.
         """
-        rf, jump = 1, 1
-        rf += 2 * 2 * jump  # level 0: two 3x3 convolutions
-        for _ in range(self.cfg.depth):  # down: stride-2 3x3 then 3x3
-            rf += 2 * jump
-            jump *= 2
-            rf += 2 * jump
-        up = 1 if self.cfg.upsample == "bilinear" else 0
-        for _ in range(self.cfg.depth):  # up: resample, 3x3, 3x3 (after the skip concat)
-            rf += up * jump
-            jump //= 2
-            rf += 2 * 2 * jump
-        return rf
+        depth, bilinear = self.cfg.depth, self.cfg.upsample == "bilinear"
+
+        def encoder(level: int, lo: int, hi: int) -> Tuple[int, int]:  # encoder output -> input pixels
+            lo, hi = lo - 1, hi + 1  # conv2
+            if level == 0:
+                return lo - 1, hi + 1  # conv1, stride 1
+            return encoder(level - 1, 2 * lo - 1, 2 * hi + 1)  # conv1, stride 2
+
+        def decoder(level: int, lo: int, hi: int) -> Tuple[int, int]:  # decoder output -> input pixels
+            lo, hi = lo - 1, hi + 1  # conv2 over [conv1(up(h)), skip]
+            s_lo, s_hi = encoder(level, lo, hi)
+            lo, hi = lo - 1, hi + 1  # conv1
+            lo, hi = ((lo - 1) // 2, (hi + 1) // 2) if bilinear else (lo // 2, hi // 2)
+            d_lo, d_hi = decoder(level + 1, lo, hi) if level + 1 < depth else encoder(depth, lo, hi)
+            return min(s_lo, d_lo), max(s_hi, d_hi)
+
+        widest = 0
+        for p in range(self.stride):
+            lo, hi = decoder(0, p, p)
+            widest = max(widest, hi - lo + 1, 1)  # the head also reads the input pixel itself
+        return widest
 
     def tiling(self) -> Dict[str, int]:
         """Recommended tiling: tile size, overlap (the receptive field's context radius rounded up to a
@@ -227,7 +239,8 @@ class AdaINUNet(nn.Module):
             if len(m) != NUM_CLASSES or len(s) != NUM_CLASSES:
                 raise ModelError(f"set_normalization: expected {NUM_CLASSES} means and stds (one per band class), "
                                  f"got {len(m)} and {len(s)}")
-        for cid in range(NUM_CLASSES):
+        given = []
+        for cid in range(NUM_CLASSES):  # check everything before changing anything
             mv, sv = m[cid], s[cid]
             if math.isnan(mv) and math.isnan(sv):
                 continue
@@ -237,9 +250,11 @@ class AdaINUNet(nn.Module):
             if sv < MIN_STD:
                 raise ModelError(f"set_normalization: band {key} has std {sv:g} (< {MIN_STD:g}); a constant band "
                                  "cannot be normalized, leave it out of the statistics")
-            with torch.no_grad():
-                self.norm_mean[cid] = mv
-                self.norm_std[cid] = sv
+            given.append(cid)
+        with torch.no_grad():
+            for cid in given:
+                self.norm_mean[cid] = m[cid]
+                self.norm_std[cid] = s[cid]
                 self.norm_fitted[cid] = 1.0
 
     def normalization(self) -> Dict[int, Tuple[float, float]]:
