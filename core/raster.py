@@ -248,12 +248,17 @@ class _GdalHandle:
 
         bands = [ds.GetRasterBand(i + 1) for i in range(ds.RasterCount)]
         gt = tuple(float(v) for v in ds.GetGeoTransform())
+        # A PAM sidecar (.aux.xml, written e.g. when QGIS computes statistics) makes GDAL report scale 1 /
+        # offset 0 for bands that state none; treat that identity pair as "not stated", as the rasterio
+        # backend does, so that integer DN keep their band class's scale.
+        so = [(b.GetScale(), b.GetOffset()) for b in bands]
+        so = [(None, None) if (s in (None, 1.0) and o in (None, 0.0)) else (s, o) for s, o in so]
         grid = Grid(ds.GetProjection() or "", gt, ds.RasterXSize, ds.RasterYSize)
         return RasterInfo(
             path=self.path, driver=ds.GetDriver().ShortName, grid=grid, count=ds.RasterCount,
             dtypes=tuple(np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(b.DataType)).name for b in bands),
-            nodata=tuple(b.GetNoDataValue() for b in bands), scales=tuple(b.GetScale() for b in bands),
-            offsets=tuple(b.GetOffset() for b in bands),
+            nodata=tuple(b.GetNoDataValue() for b in bands), scales=tuple(s for s, _ in so),
+            offsets=tuple(o for _, o in so),
             descriptions=tuple(b.GetDescription() or "" for b in bands),
             band_metadata=tuple(dict(b.GetMetadata() or {}) for b in bands),
             metadata=dict(ds.GetMetadata() or {}))
