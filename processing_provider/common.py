@@ -1,0 +1,279 @@
+"""What the four algorithms share: the algorithm base class, layer -> file adapters, band mappings,
+the bundled model, output naming, and the boundary where library errors become QgsProcessingException.
+
+The algorithms are thin adapters: QGIS layers become file paths, the library (``core``) does the work,
+and every :class:`~..core.errors.HLSTranslateError` is turned into a ``QgsProcessingException`` carrying
+its message (which names the band, file or key at fault).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from qgis.core import (QgsMapLayer, QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
+                       QgsProcessingFeedback, QgsProviderRegistry, QgsRasterLayer)
+from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtGui import QIcon
+
+from ..core import bands as _bands
+from ..core.errors import CancelledError, HLSTranslateError
+
+PROVIDER_ID = "hls_translate"
+PLUGIN_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ICON_PATH = os.path.join(PLUGIN_ROOT, "resources", "icons", "icon.svg")
+#: The model shipped with the plugin (trained by the project; see docs/qgis.md).
+BUNDLED_MODEL = os.path.join(PLUGIN_ROOT, "resources", "models", "hls_translate_default.onnx")
+#: Environment variable that points the MODEL parameter's default at another file (site-wide model).
+MODEL_ENV = "HLS_TRANSLATE_MODEL"
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("hls_translate", text)
+
+
+def default_model_path() -> str:
+    """The model used when the MODEL parameter is left empty: ``$HLS_TRANSLATE_MODEL`` if set, else the
+    bundled one; "" when neither exists (the algorithm then asks for a model file)."""
+    env = os.environ.get(MODEL_ENV, "").strip()
+    if env:
+        return env
+    return BUNDLED_MODEL if os.path.isfile(BUNDLED_MODEL) else ""
+
+
+def model_path(value: str) -> str:
+    """The model file to use for a MODEL parameter value, or a clear error."""
+    path = (value or "").strip() or default_model_path()
+    if not path:
+        raise QgsProcessingException(
+            f"no model given and the bundled model is missing ({BUNDLED_MODEL}); choose an exported .onnx "
+            "model file (made with `hls-translate export`) for the MODEL parameter")
+    if not os.path.isfile(path):
+        raise QgsProcessingException(f"model file not found: {path}")
+    return os.path.abspath(path)
+
+
+def require_onnxruntime() -> None:
+    """Refuse to start a model run when ONNX Runtime cannot be imported, saying how to install it."""
+    try:
+        import onnxruntime  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - ImportError or a broken install
+        from ..qgis_plugin.deps import install_hint
+
+        raise QgsProcessingException(f"{install_hint(['onnxruntime'])}\n(import error: {exc})") from None
+
+
+# --- layers ------------------------------------------------------------------------------------------
+def raster_file(layer: Optional[QgsMapLayer], parameter: str) -> str:
+    """The file behind a raster layer; refuses vector layers, web/database rasters and missing files."""
+    if layer is None:
+        raise QgsProcessingException(f"{parameter}: no layer given (or the layer could not be loaded)")
+    if not isinstance(layer, QgsRasterLayer) or layer.type() != QgsMapLayer.RasterLayer:
+        raise QgsProcessingException(
+            f"{parameter}: layer '{layer.name()}' is not a raster layer (it is a {_layer_kind(layer)} layer); "
+            "choose the raster band files")
+    if not layer.isValid():
+        raise QgsProcessingException(f"{parameter}: raster layer '{layer.name()}' is not valid ({layer.source()})")
+    if layer.providerType() != "gdal":
+        raise QgsProcessingException(
+            f"{parameter}: raster layer '{layer.name()}' comes from the '{layer.providerType()}' data provider "
+            "(web service, database or memory), not from a file; save it as a GeoTIFF first "
+            "(Raster > Conversion > Translate) and use that file")
+    parts = QgsProviderRegistry.instance().decodeUri("gdal", layer.source())
+    path = str(parts.get("path") or layer.source())
+    if parts.get("layerName"):
+        raise QgsProcessingException(
+            f"{parameter}: raster layer '{layer.name()}' is one table of {path}; export it to a GeoTIFF first")
+    if parts.get("vsiPrefix"):
+        path = f"{parts['vsiPrefix']}{path}{parts.get('vsiSuffix') or ''}"
+    elif not os.path.isfile(path):
+        raise QgsProcessingException(
+            f"{parameter}: raster layer '{layer.name()}' is not backed by a file on disk ({layer.source()}); "
+            "save it as a GeoTIFF first")
+    return path
+
+
+def _layer_kind(layer: QgsMapLayer) -> str:
+    return {QgsMapLayer.VectorLayer: "vector", QgsMapLayer.RasterLayer: "raster",
+            QgsMapLayer.PluginLayer: "plugin", QgsMapLayer.MeshLayer: "mesh"}.get(layer.type(), "non-raster")
+
+
+# --- band mapping ------------------------------------------------------------------------------------
+_MAP_SPLIT = re.compile(r"[;,\n]+")
+
+
+def parse_band_mapping(text: str, paths: Sequence[str], layer_names: Sequence[str]) -> Dict:
+    """Parse a BAND_MAPPING value into ``open_scene``'s ``band_map``.
+
+    Entries ``KEY=BAND`` are separated by ``;``, ``,`` or new lines.  With one multi-band input, KEY is a
+    band number (``1=B04; 2=B03``); with several inputs KEY is a layer name, a file name or a file path
+    (``crop_B10.tif=cirrus``).  BAND is any band name the catalogue knows (``B8A``, ``S30:B10``, ``cirrus``).
+    """
+    text = (text or "").strip()
+    if not text:
+        return {}
+    single = len(paths) == 1
+    by_name: Dict[str, str] = {}
+    for p, n in zip(paths, layer_names):
+        by_name[n] = p
+        by_name[os.path.basename(p)] = p
+        by_name[os.path.splitext(os.path.basename(p))[0]] = p
+        by_name[p] = p
+    out: Dict = {}
+    for entry in _MAP_SPLIT.split(text):
+        entry = entry.strip()
+        if not entry:
+            continue
+        if "=" not in entry:
+            raise QgsProcessingException(
+                f"BAND_MAPPING: entry {entry!r} is not KEY=BAND (e.g. '1=B04' for band 1 of a multi-band layer, "
+                "or 'myfile_B10.tif=cirrus' for a single-band layer)")
+        key, band = (s.strip() for s in entry.split("=", 1))
+        if not band:
+            raise QgsProcessingException(f"BAND_MAPPING: entry {entry!r} names no band")
+        if single and key.isdigit():
+            out[int(key)] = band
+        elif key in by_name:
+            out[by_name[key] if not single else ""] = band
+        elif single:
+            raise QgsProcessingException(
+                f"BAND_MAPPING: {key!r} is neither a band number of {os.path.basename(paths[0])} nor its name")
+        else:
+            raise QgsProcessingException(
+                f"BAND_MAPPING: {key!r} matches no input layer; use a layer name or file name: "
+                + ", ".join(os.path.basename(p) for p in paths))
+    return out
+
+
+# --- naming ------------------------------------------------------------------------------------------
+def band_label(cls: _bands.BandClass, sensor: str = "") -> str:
+    """``B10 cirrus`` on a known sensor, else the class name (``Cirrus``)."""
+    if sensor and sensor in _bands.SENSORS:
+        sb = _bands.sensor_band_for_class(sensor, cls)
+        if sb is not None:
+            return sb.label
+    return cls.name
+
+
+def synthesized_layer_name(cls: _bands.BandClass, sensor: str = "") -> str:
+    return f"{band_label(cls, sensor)} (synthesized)"
+
+
+def load_on_completion(context: QgsProcessingContext, path: str, name: str, output: str) -> None:
+    """Make QGIS load ``path`` when the algorithm finishes, under ``name`` whatever the user's
+    "use file name as layer name" setting."""
+    if context.willLoadLayerOnCompletion(path):
+        details = context.layerToLoadOnCompletionDetails(path)
+        details.name = name
+        details.forceName = True
+        details.outputName = output
+    else:
+        details = QgsProcessingContext.LayerDetails(name, context.project(), output)
+        details.forceName = True
+        context.addLayerToLoadOnCompletion(path, details)
+
+
+# --- feedback ----------------------------------------------------------------------------------------
+class Reporter:
+    """Callbacks the engine takes (progress 0..1, cancellation, log lines), bound to a QGIS feedback."""
+
+    def __init__(self, feedback: Optional[QgsProcessingFeedback], start: float = 0.0, end: float = 100.0):
+        self.feedback = feedback or QgsProcessingFeedback()
+        self.start, self.end = start, end
+
+    def progress(self, fraction: float) -> None:
+        f = min(max(float(fraction), 0.0), 1.0)
+        self.feedback.setProgress(self.start + (self.end - self.start) * f)
+
+    def is_cancelled(self) -> bool:
+        return bool(self.feedback.isCanceled())
+
+    def log(self, message: str) -> None:
+        self.feedback.pushInfo(str(message))
+
+
+# --- the algorithm base ------------------------------------------------------------------------------
+class HLSAlgorithm(QgsProcessingAlgorithm):
+    """Base of the provider's algorithms: names, help built from per-parameter help, error boundary."""
+
+    NAME = ""
+    DISPLAY_NAME = ""
+    GROUP = "Band synthesis"
+    GROUP_ID = "synthesis"
+    SUMMARY = ""  # one paragraph: what the algorithm does
+    TAGS: Tuple[str, ...] = ()
+    NEEDS_ONNXRUNTIME = False  # True for the algorithms that run a model
+
+    def name(self):
+        return self.NAME
+
+    def displayName(self):  # noqa: N802
+        return tr(self.DISPLAY_NAME)
+
+    def group(self):
+        return tr(self.GROUP)
+
+    def groupId(self):  # noqa: N802
+        return self.GROUP_ID
+
+    def tags(self):
+        return [tr(t) for t in self.TAGS]
+
+    def icon(self):
+        return QIcon(ICON_PATH)
+
+    def createInstance(self):  # noqa: N802
+        return type(self)()
+
+    def shortDescription(self):  # noqa: N802
+        return tr(self.SUMMARY.split(". ")[0].rstrip(".") + ".")
+
+    def add(self, param, help_text: str, advanced: bool = False):
+        """Add a parameter with its help string (shown as tool tip and in the help panel)."""
+        param.setHelp(tr(help_text))
+        if advanced:
+            param.setFlags(param.flags() | param.FlagAdvanced)
+        self.addParameter(param)
+        return param
+
+    def shortHelpString(self):  # noqa: N802
+        items = []
+        for p in self.parameterDefinitions():
+            if p.help():
+                items.append(f"<li><b>{html.escape(p.description())}</b> (<code>{p.name()}</code>): "
+                             f"{html.escape(p.help())}</li>")
+        outs = [f"<li><code>{o.name()}</code>: {html.escape(o.description())}</li>" for o in self.outputDefinitions()]
+        return (f"<p>{html.escape(tr(self.SUMMARY))}</p><h3>{tr('Parameters')}</h3><ul>{''.join(items)}</ul>"
+                f"<h3>{tr('Outputs')}</h3><ul>{''.join(outs)}</ul>")
+
+    def canExecute(self):  # noqa: N802
+        if self.NEEDS_ONNXRUNTIME:
+            from ..qgis_plugin.deps import install_hint, missing_packages
+
+            missing = [p for p in missing_packages() if p == "onnxruntime"]
+            if missing:
+                return False, install_hint(missing)
+        return True, ""
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        feedback = feedback or QgsProcessingFeedback()
+        if self.NEEDS_ONNXRUNTIME:
+            require_onnxruntime()
+        try:
+            return self.process(parameters, context, feedback)
+        except CancelledError as exc:
+            raise QgsProcessingException(f"cancelled: {exc}") from None
+        except HLSTranslateError as exc:
+            raise QgsProcessingException(str(exc)) from None
+        except MemoryError:
+            raise QgsProcessingException(
+                "out of memory; use a smaller tile size or batch size") from None
+
+    def process(self, parameters, context, feedback) -> dict:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+def keys_of(class_ids: Iterable[int]) -> str:
+    return ", ".join(_bands.band_class(i).key for i in class_ids)

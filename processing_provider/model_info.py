@@ -1,0 +1,95 @@
+"""``hls_translate:model_info``: an exported model's embedded metadata, as text and as outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterFile,
+                       QgsProcessingParameterFileDestination)
+
+from ..core.bands import band_class
+from ..core.metadata import read_metadata
+from .common import HLSAlgorithm, default_model_path, keys_of, model_path
+
+
+class ModelInfo(HLSAlgorithm):
+    NAME = "model_info"
+    DISPLAY_NAME = "Model information"
+    GROUP = "Models"
+    GROUP_ID = "models"
+    SUMMARY = ("Reads the metadata embedded in an exported hls_translate ONNX model (family, bands it reads and "
+               "synthesizes, units, tiling hints, training summary, validation metrics) without running it. "
+               "The values are returned as outputs, so batch scripts (qgis_process --json) can read them.")
+    TAGS = ("onnx", "model", "metadata")
+
+    MODEL = "MODEL"
+    OUTPUT_JSON = "OUTPUT_JSON"
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.add(QgsProcessingParameterFile(
+            self.MODEL, "Model file (.onnx)", extension="onnx", defaultValue=default_model_path() or None,
+            optional=True),
+            "An exported model (`hls-translate export`). Empty: the model bundled with the plugin.")
+        self.add(QgsProcessingParameterFileDestination(
+            self.OUTPUT_JSON, "Metadata as JSON", fileFilter="JSON files (*.json)", optional=True,
+            createByDefault=False),
+            "Optional: write the full metadata document to this JSON file.")
+        for key, desc, cls in (
+                ("FAMILY", "Model family", QgsProcessingOutputString),
+                ("ARCHITECTURE", "Architecture", QgsProcessingOutputString),
+                ("MODEL_VERSION", "Model version", QgsProcessingOutputString),
+                ("CONDITIONAL", "1 if the target band is chosen at inference, else 0", QgsProcessingOutputNumber),
+                ("SOURCE_BANDS", "Band classes the model reads (comma-separated keys)", QgsProcessingOutputString),
+                ("TARGET_BANDS", "Band classes the model synthesizes (comma-separated keys)", QgsProcessingOutputString),
+                ("UNITS", "Units of the values the model reads and writes", QgsProcessingOutputString),
+                ("NODATA", "Nodata value of rasters written with this model", QgsProcessingOutputNumber),
+                ("TILE_SIZE", "Recommended tile size (pixels)", QgsProcessingOutputNumber),
+                ("OVERLAP", "Recommended tile overlap (pixels)", QgsProcessingOutputNumber),
+                ("STRIDE", "Tile sizes must be multiples of this", QgsProcessingOutputNumber),
+                ("RECEPTIVE_FIELD", "Receptive field (pixels)", QgsProcessingOutputNumber),
+                ("SUMMARY", "Human-readable summary", QgsProcessingOutputString),
+                ("METADATA_JSON", "The whole metadata document (JSON text)", QgsProcessingOutputString),
+                ("OUTPUT_JSON", "The JSON file written (empty if none)", QgsProcessingOutputString)):
+            if key != self.OUTPUT_JSON:
+                self.addOutput(cls(key, desc))
+
+    def process(self, parameters, context, feedback):
+        path = model_path(self.parameterAsFile(parameters, self.MODEL, context))
+        md = read_metadata(path)
+        summary = f"model file:    {path}\n" + md.summary()
+        for line in summary.splitlines():
+            feedback.pushInfo(line)
+        doc = md.to_json()
+        out_json = self.parameterAsFileOutput(parameters, self.OUTPUT_JSON, context) if (
+            parameters.get(self.OUTPUT_JSON) not in (None, "")) else ""
+        if out_json:
+            tmp = out_json + ".part"
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(doc)
+            os.replace(tmp, out_json)
+            feedback.pushInfo(f"metadata written to {out_json}")
+        t = md.tiling
+        return {
+            "FAMILY": md.family,
+            "ARCHITECTURE": md.architecture,
+            "MODEL_VERSION": md.model_version,
+            "CONDITIONAL": int(bool(md.conditional)),
+            "SOURCE_BANDS": keys_of(md.source_bands).replace(" ", ""),
+            "TARGET_BANDS": keys_of(md.target_bands).replace(" ", ""),
+            "UNITS": md.units,
+            "NODATA": float(md.nodata),
+            "TILE_SIZE": int(t.tile_size),
+            "OVERLAP": int(t.overlap),
+            "STRIDE": int(t.stride),
+            "RECEPTIVE_FIELD": int(t.receptive_field),
+            "SUMMARY": summary,
+            "METADATA_JSON": doc,
+            self.OUTPUT_JSON: str(out_json),
+        }
+
+
+def target_choices(path: str):
+    """(class key, label) of the bands a model file can synthesize (for dialogs and messages)."""
+    md = read_metadata(path)
+    return [(band_class(i).key, band_class(i).name) for i in md.target_bands]

@@ -1,0 +1,141 @@
+"""The QGIS plugin object: registers the processing provider, adds a menu entry and a toolbar button.
+
+QGIS calls ``classFactory(iface)`` (``iface`` is None inside ``qgis_process``), then ``initProcessing()``
+(headless) or ``initGui()`` (desktop), and ``unload()`` when the plugin is disabled or reloaded.
+Everything added is remembered and removed again in :meth:`HLSTranslatePlugin.unload`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List, Optional
+
+from qgis.core import Qgis, QgsApplication, QgsMessageLog
+
+from .deps import install_hint, missing_packages
+
+PLUGIN_NAME = "HLS Band Translator"
+LOG_TAG = PLUGIN_NAME
+MAIN_ALGORITHM = "hls_translate:synthesize_band"
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ICON_PATH = os.path.join(_ROOT, "resources", "icons", "icon.svg")
+
+#: (algorithm id, menu text) of the menu entries, main one first (it also gets the toolbar button)
+MENU_ENTRIES = (
+    (MAIN_ALGORITHM, "Synthesize HLS band…"),
+    ("hls_translate:translate_raster", "Translate raster with a model…"),
+    ("hls_translate:evaluate_band", "Evaluate a synthesized band…"),
+    ("hls_translate:model_info", "Model information…"),
+)
+
+
+class HLSTranslatePlugin:
+    """Plugin entry object returned by ``classFactory``."""
+
+    def __init__(self, iface):
+        self.iface = iface
+        self.provider = None  # only set when this plugin registered it (so unload removes only ours)
+        self.actions: List[object] = []
+        self.menu_name = f"&{PLUGIN_NAME}"
+        self.missing: List[str] = missing_packages()
+        self._dialogs: List[object] = []
+        self._reported = False
+
+    # -- processing ---------------------------------------------------------------------------------
+    def initProcessing(self):  # noqa: N802 - QGIS API name
+        """Register the processing provider (idempotent; copes with the id being taken)."""
+        if self.provider is not None:
+            return
+        if "numpy" in self.missing:
+            self._report_missing()  # nothing can run without numpy: register nothing
+            return
+        from ..processing_provider.provider import HLSTranslateProvider
+
+        provider = HLSTranslateProvider(missing=self.missing)
+        registry = QgsApplication.processingRegistry()
+        if registry.providerById(provider.id()) is not None:
+            QgsMessageLog.logMessage(
+                f"a processing provider with id '{provider.id()}' is already registered (another copy of this "
+                "plugin?); keeping the existing one", LOG_TAG, Qgis.Warning)
+            return
+        if registry.addProvider(provider):  # on False QGIS has already deleted the object
+            self.provider = provider
+        else:
+            QgsMessageLog.logMessage(f"QGIS refused to register the processing provider '{provider.id()}'",
+                                     LOG_TAG, Qgis.Critical)
+        if self.missing:
+            self._report_missing()
+
+    def _report_missing(self):
+        if self._reported or not self.missing:
+            return
+        self._reported = True
+        text = install_hint(self.missing)
+        QgsMessageLog.logMessage(text, LOG_TAG, Qgis.Critical)
+        if self.iface is not None:
+            bar = self.iface.messageBar()
+            bar.pushMessage(PLUGIN_NAME, f"missing Python package(s): {', '.join(self.missing)}; "
+                            "see 'Show more' for how to install them", text, Qgis.Critical, 0)
+        else:  # qgis_process / scripts: the log may not be shown, so say it on stderr too
+            import sys
+
+            print(f"{PLUGIN_NAME}: {text}", file=sys.stderr)
+
+    # -- GUI ----------------------------------------------------------------------------------------
+    def initGui(self):  # noqa: N802 - QGIS API name
+        self.initProcessing()
+        if self.iface is None:
+            return
+        from qgis.PyQt.QtGui import QIcon
+        from qgis.PyQt.QtWidgets import QAction
+
+        icon = QIcon(ICON_PATH)
+        main_window = self.iface.mainWindow()
+        for i, (alg_id, text) in enumerate(MENU_ENTRIES):
+            action = QAction(icon, text, main_window)
+            action.setObjectName("hls_translate_" + alg_id.split(":")[1])
+            action.setToolTip(text.rstrip("…"))
+            action.triggered.connect(lambda _checked=False, a=alg_id: self.open_dialog(a))
+            self.iface.addPluginToRasterMenu(self.menu_name, action)
+            if i == 0:
+                self.iface.addRasterToolBarIcon(action)
+            self.actions.append(action)
+
+    def open_dialog(self, alg_id: str = MAIN_ALGORITHM):
+        """Open an algorithm's dialog (non-modal); explain instead when it cannot run."""
+        if self.missing and (alg_id in (MAIN_ALGORITHM, "hls_translate:translate_raster") or "numpy" in self.missing):
+            self._reported = False
+            self._report_missing()
+            return None
+        from processing import createAlgorithmDialog
+
+        dlg = createAlgorithmDialog(alg_id, {})
+        if dlg is None:
+            return None
+        self._dialogs = [d for d in self._dialogs if _alive(d)] + [dlg]
+        dlg.show()
+        return dlg
+
+    def unload(self):
+        for action in self.actions:
+            if self.iface is not None:
+                self.iface.removePluginRasterMenu(self.menu_name, action)
+                self.iface.removeRasterToolBarIcon(action)
+            action.deleteLater()
+        self.actions = []
+        for d in self._dialogs:
+            if _alive(d):
+                d.close()
+        self._dialogs = []
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None
+
+
+def _alive(obj) -> bool:
+    try:
+        from qgis.PyQt import sip
+
+        return not sip.isdeleted(obj)
+    except Exception:  # noqa: BLE001
+        return False
