@@ -113,6 +113,10 @@ def _torch_export(model, inputs, path: str, opset: int) -> None:
         warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based ONNX export.*")
         warnings.filterwarnings("ignore", message=r".*operator 'instance_norm' is set to train=True.*")
         warnings.filterwarnings("ignore", message=r".*Constant folding - Only steps=1.*")
+        # instance norm's channel-count and spatial-size checks are Python conditions on shapes; they do
+        # not change the graph (and the export check runs the file at other sizes than the trace's)
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning,
+                                message=r"Converting a tensor to a Python boolean")
         try:
             torch.onnx.export(model, tuple(inputs), path, dynamo=False, opset_version=opset,
                               input_names=list(model.input_names), output_names=list(model.output_names),
@@ -120,6 +124,26 @@ def _torch_export(model, inputs, path: str, opset: int) -> None:
         except TypeError as exc:  # pragma: no cover - a torch without the TorchScript exporter
             raise ModelError(f"this torch ({torch.__version__}) cannot export with the TorchScript-based "
                              f"ONNX exporter ({exc})") from None
+
+
+def _declare_shapes(proto, metadata: ModelMetadata) -> None:
+    """Write the symbolic/fixed dimensions of the metadata's tensor specs into the graph's inputs and
+    outputs (the tracer leaves some output dimensions as generated names)."""
+    specs = {t.name: t for t in (*metadata.inputs, *metadata.outputs)}
+    for value in (*proto.graph.input, *proto.graph.output):
+        spec = specs.get(value.name)
+        if spec is None:
+            raise ModelError(f"exported graph has tensor {value.name!r} that the metadata does not describe")
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) != len(spec.shape):
+            raise ModelError(f"exported tensor {value.name!r} has rank {len(dims)}, metadata says {list(spec.shape)}")
+        for d, want in zip(dims, spec.shape):
+            if isinstance(want, int):
+                d.ClearField("dim_param")
+                d.dim_value = want
+            else:
+                d.ClearField("dim_value")
+                d.dim_param = want
 
 
 def _verify(model, path: str, sizes: Tuple[Tuple[int, int], ...], tol: float) -> Dict[str, float]:
@@ -193,6 +217,7 @@ def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version:
     try:
         _torch_export(m, m.example_inputs(2, 4 * s, 4 * s), tmp, opset)
         proto = onnx.load(tmp)
+        _declare_shapes(proto, metadata)
         del proto.metadata_props[:]
         entry = proto.metadata_props.add()
         entry.key, entry.value = METADATA_KEY, metadata.to_json()
