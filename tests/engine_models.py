@@ -1,0 +1,130 @@
+"""Tiny ONNX models with exactly known outputs, built with ``onnx.helper``, for the inference engine's tests.
+
+* :func:`copy_model` (conditional, the ``adain`` tensor contract): for target class ``t`` it returns the
+  input channel of class ``mapping[t]``, multiplied by that class's ``present`` flag (so an engine that
+  forgets the presence vector gets zeros).  The output passes through SpaceToDepth/DepthToSpace with the
+  model's stride as block size: ONNX Runtime refuses inputs whose height or width is not a multiple of
+  the stride, so a run proves the engine padded its tiles.
+* :func:`fixed_model` (fixed-band contract): ``output = weights @ bands`` per pixel (a 1x1 convolution).
+* :func:`tile_mean_model` (fixed-band): every output pixel is the mean of the input tile; shows what the
+  engine fed the model in place of invalid pixels.
+
+Each embeds a real :class:`~hls_translate.core.metadata.ModelMetadata` document.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from hls_translate.core.bands import NUM_CLASSES, describe_catalogue
+from hls_translate.core.metadata import (METADATA_KEY, BandStats, ModelMetadata, TensorSpec, TilingHint)
+
+OPSET = 17
+
+
+def _save(graph, md: ModelMetadata, path) -> str:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, md.to_json()
+    onnx.checker.check_model(model)
+    path = os.fspath(path)
+    onnx.save(model, path)
+    return path
+
+
+def _stride_gate(x: str, out: str, stride: int, nodes: list) -> None:
+    """out = DepthToSpace(SpaceToDepth(x)): identity that fails unless H, W are multiples of stride."""
+    if stride <= 1:
+        nodes.append(helper.make_node("Identity", [x], [out]))
+        return
+    nodes.append(helper.make_node("SpaceToDepth", [x], [x + "_s2d"], blocksize=stride))
+    nodes.append(helper.make_node("DepthToSpace", [x + "_s2d"], [out], blocksize=stride, mode="DCR"))
+
+
+def _metadata(conditional: bool, inputs, outputs, sources, targets, tile, overlap, stride, means, family):
+    norm = {int(c): BandStats(float(m), 0.1) for c, m in (means or {}).items()}
+    return ModelMetadata(
+        family=family, architecture=f"{family}_test", model_version="test", conditional=conditional,
+        inputs=tuple(inputs), outputs=tuple(outputs), source_bands=tuple(sources), target_bands=tuple(targets),
+        tiling=TilingHint(tile_size=tile, overlap=overlap, stride=stride, receptive_field=1),
+        normalization=norm, catalogue=tuple(describe_catalogue()), description="engine test model")
+
+
+def copy_model(path, mapping: Mapping[int, int], *, tile: int = 64, overlap: int = 16, stride: int = 8,
+               sources: Optional[Sequence[int]] = None, means: Optional[Mapping[int, float]] = None) -> str:
+    """Conditional model: target ``t`` -> input channel ``mapping[t]`` times ``present[mapping[t]]``."""
+    m = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.float32)
+    for t, s in mapping.items():
+        m[t, s] = 1.0
+    nodes = [
+        helper.make_node("Gather", ["M", "target"], ["row"], axis=0),  # [N, 15]
+        helper.make_node("Mul", ["row", "present"], ["row_p"]),
+        helper.make_node("Unsqueeze", ["row_p", "axes23"], ["row4"]),  # [N, 15, 1, 1]
+        helper.make_node("Mul", ["bands", "row4"], ["picked"]),
+        helper.make_node("ReduceSum", ["picked", "axes1"], ["summed"], keepdims=1),  # [N, 1, H, W]
+    ]
+    _stride_gate("summed", "output", stride, nodes)
+    graph = helper.make_graph(
+        nodes, "copy_model",
+        [helper.make_tensor_value_info("bands", TensorProto.FLOAT, ["N", NUM_CLASSES, "H", "W"]),
+         helper.make_tensor_value_info("present", TensorProto.FLOAT, ["N", NUM_CLASSES]),
+         helper.make_tensor_value_info("target", TensorProto.INT64, ["N"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 1, "H", "W"])],
+        initializer=[numpy_helper.from_array(m, "M"),
+                     numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "axes23"),
+                     numpy_helper.from_array(np.array([1], dtype=np.int64), "axes1")])
+    all_ids = tuple(range(NUM_CLASSES))
+    md = _metadata(
+        True,
+        [TensorSpec("bands", "bands", "float32", ("N", NUM_CLASSES, "H", "W"), all_ids),
+         TensorSpec("present", "presence", "float32", ("N", NUM_CLASSES), all_ids),
+         TensorSpec("target", "target", "int64", ("N",))],
+        [TensorSpec("output", "output", "float32", ("N", 1, "H", "W"))],
+        sorted(sources if sources is not None else set(mapping.values())), sorted(mapping), tile, overlap,
+        stride, means, "copy")
+    return _save(graph, md, path)
+
+
+def fixed_model(path, in_bands: Sequence[int], out_bands: Sequence[int], weights: np.ndarray, *,
+                tile: int = 64, overlap: int = 16, stride: int = 4,
+                means: Optional[Mapping[int, float]] = None) -> str:
+    """Fixed-band model: ``output[o] = sum_i weights[o, i] * bands[i]`` per pixel."""
+    w = np.asarray(weights, dtype=np.float32).reshape(len(out_bands), len(in_bands), 1, 1)
+    nodes = [helper.make_node("Conv", ["bands", "W"], ["conv"], kernel_shape=[1, 1])]
+    _stride_gate("conv", "output", stride, nodes)
+    graph = helper.make_graph(
+        nodes, "fixed_model",
+        [helper.make_tensor_value_info("bands", TensorProto.FLOAT, ["N", len(in_bands), "H", "W"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", len(out_bands), "H", "W"])],
+        initializer=[numpy_helper.from_array(w, "W")])
+    md = _metadata(
+        False,
+        [TensorSpec("bands", "bands", "float32", ("N", len(in_bands), "H", "W"), tuple(in_bands))],
+        [TensorSpec("output", "output", "float32", ("N", len(out_bands), "H", "W"), tuple(out_bands))],
+        in_bands, out_bands, tile, overlap, stride, means, "fixed")
+    return _save(graph, md, path)
+
+
+def tile_mean_model(path, band: int, out_band: int, *, tile: int = 64, overlap: int = 0, stride: int = 1,
+                    means: Optional[Mapping[int, float]] = None) -> str:
+    """Fixed-band model whose every output pixel is the mean of its (single-band) input tile."""
+    nodes = [helper.make_node("GlobalAveragePool", ["bands"], ["gap"]),
+             helper.make_node("Mul", ["bands", "zero"], ["zeros"]),
+             helper.make_node("Add", ["zeros", "gap"], ["output"])]
+    graph = helper.make_graph(
+        nodes, "tile_mean_model",
+        [helper.make_tensor_value_info("bands", TensorProto.FLOAT, ["N", 1, "H", "W"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 1, "H", "W"])],
+        initializer=[numpy_helper.from_array(np.zeros((1,), dtype=np.float32), "zero")])
+    md = _metadata(
+        False,
+        [TensorSpec("bands", "bands", "float32", ("N", 1, "H", "W"), (band,))],
+        [TensorSpec("output", "output", "float32", ("N", 1, "H", "W"), (out_band,))],
+        [band], [out_band], tile, overlap, stride, means, "tilemean")
+    return _save(graph, md, path)
