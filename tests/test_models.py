@@ -235,6 +235,13 @@ def test_set_normalization_forms_and_errors():
     means[13], stds[13] = 25.0, 12.0
     m.set_normalization(means, stds)
     assert set(m.normalization()) == {3, 10, 13}
+
+    class Stats:  # the shape of training.data.BandStatistics: per-class sequences, NaN = unseen
+        mean = tuple(0.2 if i == 5 else math.nan for i in range(NUM_CLASSES))
+        std = tuple(0.07 if i == 5 else math.nan for i in range(NUM_CLASSES))
+
+    m.set_normalization(Stats())
+    assert set(m.normalization()) == {3, 5, 10, 13} and m.normalization()[5] == pytest.approx((0.2, 0.07))
     before = m.normalization()
     with pytest.raises(ModelError, match="swir_1 has std 0"):
         m.set_normalization({"blue": (0.1, 0.02), "swir_1": (0.1, 0.0)})

@@ -220,8 +220,11 @@ class AdaINUNet(nn.Module):
 
         Either ``mean`` and ``std`` as 15 values each in class-id order (NaN where a class was not seen:
         its prior is kept and it stays unfitted), or one mapping ``{class: (mean, std)}`` keyed by class
-        id / key / name (values may also be objects with ``.mean`` and ``.std``).
+        id / key / name (values may also be objects with ``.mean`` and ``.std``), or one object whose
+        ``.mean`` and ``.std`` are the two 15-value sequences (``training.data.BandStatistics``).
         """
+        if std is None and not isinstance(mean, Mapping) and hasattr(mean, "mean") and hasattr(mean, "std"):
+            mean, std = mean.mean, mean.std  # a statistics object with per-class sequences
         if isinstance(mean, Mapping):
             if std is not None:
                 raise TypeError("set_normalization: pass either a mapping of per-class stats or mean and std")
