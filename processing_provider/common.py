@@ -28,6 +28,9 @@ ICON_PATH = os.path.join(PLUGIN_ROOT, "resources", "icons", "icon.svg")
 BUNDLED_MODEL = os.path.join(PLUGIN_ROOT, "resources", "models", "hls_translate_default.onnx")
 #: Environment variable that points the MODEL parameter's default at another file (site-wide model).
 MODEL_ENV = "HLS_TRANSLATE_MODEL"
+#: File filter of MODEL parameters: *.onnx first; other names are let through so that a wrong file gets
+#: a message saying what is wrong with it rather than QGIS's bare "Incorrect parameter value".
+MODEL_FILTER = "ONNX models (*.onnx);;All files (*)"
 
 
 def tr(text: str) -> str:

@@ -27,6 +27,8 @@ RESAMPLING_CHOICES = ("none (the rasters must be on one grid)", "nearest", "bili
 #: SSIM window radius of core.metrics.ssim (sigma 1.5)
 SSIM_SIGMA = 1.5
 SSIM_RADIUS = int(3.5 * SSIM_SIGMA + 0.5)
+#: pixels read per strip (about 16 MB per float32 array); strips are at least 2 * SSIM_RADIUS + 1 rows
+STRIP_PIXELS = 4 << 20
 
 
 def _full_windows(valid: np.ndarray, radius: int) -> int:
@@ -197,7 +199,7 @@ class EvaluateBand(HLSAlgorithm):
                 f"{label} synthesized minus reference", metadata={"units": cls.units, "HLS_TRANSLATE_KIND": "difference"})],
                 dtype="float32", metadata={"SYNTHESIZED": syn_path, "REFERENCE": ref_path})
         acc = _Accumulator(data_range)
-        strip = max(64, min(grid.height, (4 << 20) // max(1, grid.width)))
+        strip = max(2 * SSIM_RADIUS + 1, min(grid.height, STRIP_PIXELS // max(1, grid.width)))
         R = SSIM_RADIUS
         try:
             for r0 in range(0, grid.height, strip):

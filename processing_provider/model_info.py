@@ -10,7 +10,7 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, Qgs
 
 from ..core.bands import band_class
 from ..core.metadata import read_metadata
-from .common import HLSAlgorithm, default_model_path, keys_of, model_path
+from .common import MODEL_FILTER, HLSAlgorithm, default_model_path, keys_of, model_path
 
 
 class ModelInfo(HLSAlgorithm):
@@ -28,7 +28,7 @@ class ModelInfo(HLSAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFile(
-            self.MODEL, "Model file (.onnx)", extension="onnx", defaultValue=default_model_path() or None,
+            self.MODEL, "Model file (.onnx)", fileFilter=MODEL_FILTER, defaultValue=default_model_path() or None,
             optional=True),
             "An exported model (`hls-translate export`). Empty: the model bundled with the plugin.")
         self.add(QgsProcessingParameterFileDestination(

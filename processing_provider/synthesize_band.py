@@ -18,8 +18,8 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutpu
 from ..core import bands as _bands
 from ..core.metadata import read_metadata
 from ..core.raster import RESAMPLING_METHODS, open_scene
-from .common import (BUNDLED_MODEL, HLSAlgorithm, Reporter, default_model_path, load_on_completion, model_path,
-                     parse_band_mapping, raster_file, synthesized_layer_name)
+from .common import (BUNDLED_MODEL, MODEL_FILTER, HLSAlgorithm, Reporter, default_model_path, load_on_completion,
+                     model_path, parse_band_mapping, raster_file, synthesized_layer_name)
 
 #: Targets offered: every catalogue class, by its sensor-neutral key (stable for scripts whatever the model;
 #: the chosen model's metadata decides which of them it can synthesize, checked before any work).
@@ -28,6 +28,7 @@ BLENDS = ("cosine", "gaussian", "mean", "crop")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "int16")
 FORMATS = ("GTiff", "COG")
+SENSOR_CHOICES = ("auto",) + tuple(_bands.SENSORS)
 RESAMPLINGS = ("none (inputs must share one grid)",) + tuple(RESAMPLING_METHODS)
 
 
@@ -75,6 +76,7 @@ class SynthesizeBand(HLSAlgorithm):
     GAP_FILL = "GAP_FILL"
     RESAMPLING = "RESAMPLING"
     MASK_QA = "MASK_QA"
+    SENSOR = "SENSOR"
     DEVICE = "DEVICE"
     THREADS = "THREADS"
     DATA_TYPE = "DATA_TYPE"
@@ -94,13 +96,14 @@ class SynthesizeBand(HLSAlgorithm):
                  "BAND is a band code read on the scene's sensor (B8A), sensor-qualified (S30:B10, L30:B05) "
                  "or a band class (nir_narrow, cirrus).")
         default_model = default_model_path()
-        self.add(QgsProcessingParameterFile(self.MODEL, "Model (.onnx)", extension="onnx",
+        self.add(QgsProcessingParameterFile(self.MODEL, "Model (.onnx)", fileFilter=MODEL_FILTER,
                                             defaultValue=default_model or None, optional=True),
                  "An exported hls_translate model. Empty: the model bundled with the plugin "
                  f"({os.path.basename(BUNDLED_MODEL)}). Its metadata says which bands it reads and can synthesize.")
         targets = QgsProcessingParameterEnum(self.TARGET_BANDS, "Band(s) to synthesize", options=list(TARGET_KEYS),
                                              allowMultiple=True, defaultValue=default_targets())
         targets.setUsesStaticStrings(True)
+        targets.setMetadata({"widget_wrapper": {"useCheckBoxes": True, "columns": 3}})
         self.add(targets, "Band class(es) to synthesize, by sensor-neutral name (cirrus = S2/S30 B10, L30 B09; "
                           "red_edge_1 = S2 B05; ...). The model's metadata must list them as targets; 'Model "
                           "information' shows which it can synthesize. One output file per band.")
@@ -127,6 +130,11 @@ class SynthesizeBand(HLSAlgorithm):
                                             options=list(RESAMPLINGS), defaultValue=0),
                  "'none' refuses inputs on different grids (the safe default). Another method warps every band "
                  "onto the grid of the finest one (e.g. Sentinel-2's 20 m and 60 m bands onto 10 m).", advanced=True)
+        self.add(QgsProcessingParameterEnum(self.SENSOR, "Sensor of the inputs", options=list(SENSOR_CHOICES),
+                                            defaultValue=0),
+                 "How band codes are read: 'auto' tells it from HLS file names (HLS.S30./HLS.L30.), Sentinel-2 / "
+                 "Landsat product names or the band set; choose one when codes such as B05 are ambiguous "
+                 "(Sentinel-2 red edge vs Landsat NIR).", advanced=True)
         self.add(QgsProcessingParameterBoolean(self.MASK_QA, "Mask pixels flagged by the QA layer", defaultValue=False),
                  "With an HLS Fmask or Sentinel-2 SCL layer among the inputs: treat cloud/shadow/... pixels it "
                  "flags as nodata in the inputs (the output is nodata there).", advanced=True)
@@ -181,7 +189,8 @@ class SynthesizeBand(HLSAlgorithm):
         band_map = parse_band_mapping(self.parameterAsString(parameters, self.BAND_MAPPING, context), paths,
                                       [layer.name() for layer in layers])
         resampling = RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING, context)]
-        scene = open_scene(paths, band_map=band_map or None,
+        sensor = SENSOR_CHOICES[self.parameterAsEnum(parameters, self.SENSOR, context)]
+        scene = open_scene(paths, band_map=band_map or None, sensor=None if sensor == "auto" else sensor,
                            resampling=None if resampling.startswith("none") else resampling)
         lines = layer_bands_text(scene)
         feedback.pushInfo(f"input bands ({scene.sensor or 'sensor unknown'}; {scene.grid.describe()}):")
@@ -218,6 +227,10 @@ class SynthesizeBand(HLSAlgorithm):
             result = predict(model, scene, [t.key for t in p.targets], outputs, options, progress=rep.progress,
                              is_cancelled=rep.is_cancelled, log=rep.log)
         if context.willLoadLayerOnCompletion(base):  # the user asked to open the output: open every target's
+            if base not in result.outputs.values():  # several targets: OUTPUT's own path was not written
+                layers = context.layersToLoadOnCompletion()
+                layers.pop(base, None)
+                context.setLayersToLoadOnCompletion(layers)
             for t in p.targets:
                 load_on_completion(context, result.outputs[t.key], synthesized_layer_name(t, scene.sensor),
                                    self.OUTPUT if result.outputs[t.key] == base else "")

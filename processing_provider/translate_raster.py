@@ -21,8 +21,8 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
 from ..core import bands as _bands
 from ..core.metadata import ModelMetadata, read_metadata
 from ..core.raster import band_sources_of, open_scene, raster_info
-from .common import (HLSAlgorithm, Reporter, default_model_path, keys_of, load_on_completion, model_path,
-                     parse_band_mapping, raster_file, synthesized_layer_name)
+from .common import (MODEL_FILTER, HLSAlgorithm, Reporter, default_model_path, keys_of, load_on_completion,
+                     model_path, parse_band_mapping, raster_file, synthesized_layer_name)
 from .synthesize_band import BLENDS, DEVICES, layer_bands_text
 
 
@@ -63,7 +63,7 @@ class TranslateRaster(HLSAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterRasterLayer(self.INPUT, "Input raster"),
                  "A raster layer (file) holding the model's input bands.")
-        self.add(QgsProcessingParameterFile(self.MODEL, "Model (.onnx)", extension="onnx",
+        self.add(QgsProcessingParameterFile(self.MODEL, "Model (.onnx)", fileFilter=MODEL_FILTER,
                                             defaultValue=default_model_path() or None, optional=True),
                  "An exported hls_translate model of any family. Empty: the bundled model.")
         self.add(QgsProcessingParameterString(self.TARGET, "Target band(s)", optional=True),

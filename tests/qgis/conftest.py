@@ -63,9 +63,10 @@ def qgis_app():
     return _APP
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def plugin(qgis_app):
-    """The plugin loaded as QGIS loads it (classFactory without iface, then initProcessing)."""
+    """The plugin loaded as QGIS loads it (classFactory without iface, then initProcessing); unloaded after
+    the module, so that every test module starts with no hls_translate provider registered."""
     import hls_translate
 
     p = hls_translate.classFactory(None)
