@@ -36,6 +36,7 @@ class HLSTranslatePlugin:
         self.iface = iface
         self.provider = None  # only set when this plugin registered it (so unload removes only ours)
         self.actions: List[object] = []
+        self.toolbar_action = None
         self.menu_name = f"&{PLUGIN_NAME}"
         self.missing: List[str] = missing_packages()
         self._dialogs: List[object] = []
@@ -99,6 +100,7 @@ class HLSTranslatePlugin:
             self.iface.addPluginToRasterMenu(self.menu_name, action)
             if i == 0:
                 self.iface.addRasterToolBarIcon(action)
+                self.toolbar_action = action
             self.actions.append(action)
 
     def open_dialog(self, alg_id: str = MAIN_ALGORITHM):
@@ -120,9 +122,11 @@ class HLSTranslatePlugin:
         for action in self.actions:
             if self.iface is not None:
                 self.iface.removePluginRasterMenu(self.menu_name, action)
-                self.iface.removeRasterToolBarIcon(action)
+                if action is self.toolbar_action:
+                    self.iface.removeRasterToolBarIcon(action)
             action.deleteLater()
         self.actions = []
+        self.toolbar_action = None
         for d in self._dialogs:
             if _alive(d):
                 d.close()
