@@ -13,12 +13,32 @@ mean, and identical from run to run.  About a second.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
+import pathlib
+import sys
 from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from conftest import SPAIN
+_CONFTEST = pathlib.Path(__file__).resolve().with_name("conftest.py")
+
+
+def _root_conftest():
+    """tests/conftest.py as a module, whatever ``import conftest`` means in the caller's directory."""
+    mod = sys.modules.get("conftest")
+    if mod is not None and pathlib.Path(getattr(mod, "__file__", "") or "/").resolve() == _CONFTEST:
+        return mod
+    name = "_hls_translate_tests_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, _CONFTEST)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+SPAIN = _root_conftest().SPAIN  # the real Spain Sentinel-2 L1C scene
 
 #: Architecture of the fixture model (small: ~35 k parameters, stride 4).
 SMALL_ADAIN = {"width": 8, "depth": 2, "embed_dim": 16, "tile_size": 64}

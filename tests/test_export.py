@@ -3,6 +3,7 @@ checkpoint -> `hls-translate export`, `hls-translate info`, refusals, atomic wri
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import time
@@ -25,8 +26,9 @@ from hls_translate.training import export as export_mod  # noqa: E402
 from hls_translate.training.checkpoint import save_checkpoint  # noqa: E402
 from hls_translate.training.export import export_checkpoint, export_model  # noqa: E402
 
-from conftest import REPO, SPAIN  # noqa: E402
-from model_fixtures import small_adain_model, small_adain_onnx, spain_stats  # noqa: E402
+from model_fixtures import SPAIN, small_adain_model, small_adain_onnx, spain_stats  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.torch
 
@@ -211,7 +213,7 @@ def test_info_prints_metadata_without_torch_or_onnx(default_export):
             f"rc = main(['info', {path!r}] + sys.argv[1:])\n"
             "assert not any(m in sys.modules and sys.modules[m] is not None for m in ('torch', 'onnx'))\n"
             "sys.exit(rc)\n")
-    env = {**os.environ, "PYTHONPATH": str(REPO.parent)}
+    env = dict(os.environ)
     human = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert human.returncode == 0, human.stderr
     assert "adain (adain_unet), model version test-1" in human.stdout

@@ -15,7 +15,6 @@ from hls_translate.core.models import create_model, list_models, model_entry  # 
 from hls_translate.core.models.layers import count_macs, count_parameters  # noqa: E402
 from hls_translate.core.raster import Window, open_scene  # noqa: E402
 
-from conftest import SPAIN  # noqa: E402
 from model_fixtures import SMALL_ADAIN, small_adain_model, spain_stats  # noqa: E402
 
 pytestmark = pytest.mark.torch
@@ -24,10 +23,10 @@ SMALL = dict(SMALL_ADAIN)  # width 8, depth 2: stride 4
 
 
 @pytest.fixture(scope="module")
-def spain_chip():
+def spain_chip(spain_tif):
     """A 64x64 chip of the real Spain scene: physical values [1, 15, 64, 64] (0 for the two thermal
     classes, which the scene lacks) and the presence mask of its 13 bands."""
-    with open_scene(str(SPAIN)) as scene:
+    with open_scene(str(spain_tif)) as scene:
         ids = [b.id for b in scene.bands]
         values, valid = scene.read_stack(ids, Window(200, 180, 64, 64))
     assert valid.all()
