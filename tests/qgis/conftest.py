@@ -7,7 +7,6 @@ linked into a temporary plugins folder under the name ``hls_translate``.
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import shutil
@@ -113,7 +112,7 @@ def run_qgis_process(args, env, timeout=300) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def qgis_process(plugins_dir, tmp_path_factory):
     """Call ``qgis_process.bin`` with the plugin installed and enabled in a throwaway profile; returns a
-    function ``(args, extra_pythonpath='') -> CompletedProcess``."""
+    function ``(args, extra_pythonpath='', extra_env=None) -> CompletedProcess``."""
     if not os.path.exists(QGIS_PROCESS):
         pytest.skip("qgis_process.bin is not installed")
     profile = tmp_path_factory.mktemp("qgis_process_profile")
@@ -121,14 +120,8 @@ def qgis_process(plugins_dir, tmp_path_factory):
     r = run_qgis_process(["plugins", "enable", "hls_translate"], env)
     assert r.returncode == 0, f"enabling the plugin failed:\n{r.stdout}\n{r.stderr}"
 
-    def call(args, extra_pythonpath: str = "", timeout: int = 300):
+    def call(args, extra_pythonpath: str = "", extra_env=None, timeout: int = 300):
         e = qgis_process_env(plugins_dir, profile, extra_pythonpath) if extra_pythonpath else env
-        return run_qgis_process(args, e, timeout)
+        return run_qgis_process(args, {**e, **(extra_env or {})}, timeout)
 
     return call
-
-
-def json_results(proc: subprocess.CompletedProcess) -> dict:
-    """The ``results`` of a ``qgis_process --json run`` (fails with its output when it did not run)."""
-    assert proc.returncode == 0, f"qgis_process failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-    return json.loads(proc.stdout[proc.stdout.index("{"):])["results"]

@@ -1,0 +1,92 @@
+"""``qgis_process`` end to end: the plugin installed and enabled in a throwaway profile, runs from a shell."""
+
+from __future__ import annotations
+
+import glob
+import json
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from conftest import REPO, T19UDP
+from test_plugin import BLOCKER
+
+pytestmark = pytest.mark.qgis
+
+SAMPLE = REPO / "resources" / "sample" / "spain_l1c_crop"
+
+
+def json_results(proc) -> dict:
+    """The ``results`` of a ``qgis_process --json run`` (fails with its output when it did not run)."""
+    assert proc.returncode == 0, f"qgis_process failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(proc.stdout[proc.stdout.index("{"):])["results"]
+
+
+def _array(path, band=1):
+    ds = gdal.Open(str(path))
+    return ds.GetRasterBand(band).ReadAsArray(), ds.GetGeoTransform(), ds.GetProjection()
+
+
+def test_algorithms_listed(qgis_process):
+    r = qgis_process(["list"])
+    assert r.returncode == 0, r.stderr
+    for name in ("synthesize_band", "translate_raster", "model_info", "evaluate_band"):
+        assert f"hls_translate:{name}" in r.stdout
+
+
+def test_synthesize_band_headless_equals_cli(qgis_process, adain_model, tmp_path):
+    """Per-band files of the sample scene (no B10) -> cirrus, through qgis_process, equals `hls-translate predict`."""
+    from hls_translate.cli import main
+
+    files = [f for f in sorted(glob.glob(str(SAMPLE / "*.tif"))) if not f.endswith("_B10.tif")]
+    out = tmp_path / "headless.tif"
+    r = qgis_process(["--json", "run", "hls_translate:synthesize_band", "--",
+                      *[f"INPUT={f}" for f in files], "TARGET_BANDS=cirrus", f"MODEL={adain_model}",
+                      "TILE_SIZE=128", "OVERLAP=32", "BLEND=1", f"OUTPUT={out}"])
+    res = json_results(r)
+    assert res["OUTPUT"] == str(out) and res["TARGETS"] == "cirrus"
+    assert isinstance(res["TILES_RUN"], (int, float)) and res["TILES_RUN"] > 0
+    assert res["EXECUTION_PROVIDER"] == "CPUExecutionProvider"
+    cli_out = tmp_path / "cli.tif"
+    assert main(["predict", "--model", adain_model, "--input", *files, "--target", "cirrus", "--tile", "128",
+                 "--overlap", "32", "--blend", "gaussian", "--out", str(cli_out), "--quiet"]) == 0
+    a, gt, proj = _array(out)
+    b, gt_in, proj_in = _array(files[0])
+    assert np.array_equal(a, _array(cli_out)[0])
+    assert gt == gt_in and proj == proj_in
+
+
+def test_model_info_and_evaluate_headless(qgis_process, adain_model, tmp_path):
+    res = json_results(qgis_process(["--json", "run", "hls_translate:model_info", "--", f"MODEL={adain_model}"]))
+    assert res["FAMILY"] == "adain" and res["CONDITIONAL"] == 1 and "cirrus" in res["TARGET_BANDS"].split(",")
+    assert isinstance(res["TILE_SIZE"], (int, float)) and res["TILE_SIZE"] > 0
+    synth = tmp_path / "t19.tif"
+    json_results(qgis_process(["--json", "run", "hls_translate:synthesize_band", "--", f"INPUT={T19UDP}",
+                               "TARGET_BANDS=cirrus", f"MODEL={adain_model}", f"OUTPUT={synth}"]))
+    ev = json_results(qgis_process(["--json", "run", "hls_translate:evaluate_band", "--", f"SYNTHESIZED={synth}",
+                                    f"REFERENCE={T19UDP}", f"DIFFERENCE={tmp_path / 'diff.tif'}"]))
+    assert ev["BAND"] == "cirrus" and ev["N_PIXELS"] > 0 and 0 < ev["RMSE"] < 1 and -1 <= ev["SSIM"] <= 1
+
+
+def test_bad_input_headless_is_a_clear_error(qgis_process, adain_model, tmp_path):
+    r = qgis_process(["run", "hls_translate:synthesize_band", "--", f"INPUT={T19UDP}", "TARGET_BANDS=thermal_1",
+                      f"MODEL={adain_model}", f"OUTPUT={tmp_path / 'x.tif'}"])
+    assert r.returncode != 0
+    assert "cannot synthesize" in r.stdout + r.stderr and "Traceback" not in r.stdout + r.stderr
+    assert not (tmp_path / "x.tif").exists()
+
+
+def test_headless_without_onnxruntime_says_what_to_install(qgis_process, adain_model, tmp_path):
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(BLOCKER)
+    hide = {"HLS_TEST_HIDE": "onnxruntime"}
+    r = qgis_process(["list"], extra_pythonpath=str(shim), extra_env=hide)
+    assert r.returncode == 0 and "hls_translate:model_info" in r.stdout
+    assert "pip install onnxruntime" in r.stderr
+    r = qgis_process(["run", "hls_translate:synthesize_band", "--", f"INPUT={T19UDP}", "TARGET_BANDS=cirrus",
+                      f"MODEL={adain_model}", f"OUTPUT={tmp_path / 'x.tif'}"], extra_pythonpath=str(shim), extra_env=hide)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "pip install onnxruntime" in out and "Traceback" not in out
+    assert not (tmp_path / "x.tif").exists()
