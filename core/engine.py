@@ -26,6 +26,7 @@ its valid pixels are kept and only its nodata pixels are synthesized (tiles with
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field, fields
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -325,7 +326,7 @@ class _Batch:
 
     row: int
     n_tiles: int
-    items: list  # [(tile, [(target index, output mask)])] of the tiles that need the model
+    items: list  # [(tile, [(target index, output mask or None)], window columns)]: tiles that need the model
     feeds: Optional[Dict[str, np.ndarray]]  # None: every tile of the batch is skipped
     picks: list  # per use of a model output: (batch item, tile, target index, output channel, output mask)
     last_in_row: bool
@@ -377,40 +378,53 @@ class _TileRunner:
         mh, mw = g.model_shape
         y, x0 = g.row_starts[row], batch[0].x
         vals, valid = self.reader.read(self.read_bands, Window(x0, y, batch[-1].x + tw - x0, th))
-        items, tiles_in = [], []
+        all_valid = bool(valid.all())
+        items = []  # (tile, [(target index, output mask or None: every pixel)], columns in the window)
         for t in batch:
             xs = slice(t.x - x0, t.x - x0 + tw)
-            tvalid = valid[:, :, xs]
-            needs = []
-            for k in range(self.T):
-                m = tvalid[self.src_idx[k]].all(axis=0)
-                if p.gap_fill[k]:
-                    m &= ~tvalid[self.tgt_idx[k]]
-                if m.any():
-                    needs.append((k, m))
+            if all_valid:  # the common case: no masks; gap-fill targets have nothing to fill
+                needs = [(k, None) for k in range(self.T) if not p.gap_fill[k]]
+            else:
+                needs = []
+                tvalid = valid[:, :, xs]
+                for k in range(self.T):
+                    m = tvalid[self.src_idx[k]].all(axis=0)
+                    if p.gap_fill[k]:
+                        m &= ~tvalid[self.tgt_idx[k]]
+                    if m.any():
+                        needs.append((k, m))
             if needs:
-                tv = _fill_invalid(vals[:self.n_src, :, xs].copy(), tvalid[:self.n_src], self.fills)
-                items.append((t, needs))
-                tiles_in.append(pad_to(tv, mh, mw))
+                items.append((t, needs, xs))
         feeds, picks = None, []
         if items:
+            if not all_valid:  # the model sees each band's mean where the band is nodata
+                _fill_invalid(vals[:self.n_src], valid[:self.n_src], self.fills)
+            pad = (mh, mw) != (th, tw)
             if p.conditional:
-                pairs = [(i, k) for i, (_, needs) in enumerate(items) for k, _ in needs]
+                pairs = [(i, k, m) for i, (_, needs, _) in enumerate(items) for k, m in needs]
                 bands = np.zeros((len(pairs), self.n_chan, mh, mw), dtype=np.float32)
-                for j, (i, k) in enumerate(pairs):
-                    bands[j, self.src_chan[k]] = tiles_in[i][self.src_idx[k]]
-                ks = [k for _, k in pairs]
+                for j, (i, k, _) in enumerate(pairs):
+                    src = vals[self.src_idx[k], :, items[i][2]]
+                    bands[j, self.src_chan[k]] = pad_to(src, mh, mw) if pad else src
+                ks = [k for _, k, _ in pairs]
                 feeds = {"bands": bands, "presence": self.presence[ks], "target": self.target_ids[ks]}
-                masks = [dict(needs) for _, needs in items]
-                picks = [(j, items[i][0], k, 0, masks[i][k]) for j, (i, k) in enumerate(pairs)]
+                picks = [(j, items[i][0], k, 0, m) for j, (i, k, m) in enumerate(pairs)]
             else:
-                feeds = {"bands": np.ascontiguousarray(np.stack([a[self.in_pos] for a in tiles_in]), dtype=np.float32)}
-                picks = [(i, t, k, self.out_chan[k], m) for i, (t, needs) in enumerate(items) for k, m in needs]
+                bands = np.empty((len(items), len(self.in_pos), mh, mw), dtype=np.float32)
+                for i, (_, _, xs) in enumerate(items):
+                    src = vals[self.in_pos, :, xs]
+                    bands[i] = pad_to(src, mh, mw) if pad else src
+                feeds = {"bands": bands}
+                picks = [(i, t, k, self.out_chan[k], m) for i, (t, needs, _) in enumerate(items) for k, m in needs]
         real = None
         if last_in_row and self.gap_k:
             n = g.rows_final_after(row) - y
             real = self.reader.read([p.targets[k] for k in self.gap_k], Window(0, y, g.width, n))
         return _Batch(row, len(batch), items, feeds, picks, last_in_row, real)
+
+    def _prepare_when(self, start: "threading.Event", args) -> _Batch:
+        start.wait()
+        return self.prepare(*args)
 
     def run(self, sink, progress: ProgressFn, is_cancelled: CancelFn, progress_span: float = 1.0) -> Tuple[int, int]:
         """Returns (tiles run, tiles skipped)."""
@@ -424,16 +438,22 @@ class _TileRunner:
         todo = list(self.batches())
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hls_translate-prefetch") as pool:
             pending = pool.submit(self.prepare, *todo[0])
+            start = threading.Event()
             try:
                 for n_b in range(len(todo)):
                     _check_cancel(is_cancelled)
                     b = pending.result()
+                    start = threading.Event()
                     if n_b + 1 < len(todo):
-                        pending = pool.submit(self.prepare, *todo[n_b + 1])
+                        pending = pool.submit(self._prepare_when, start, todo[n_b + 1])
+                    # the next batch is prepared while ONNX Runtime runs this one (it releases the GIL);
+                    # starting it only now keeps the worker from holding the GIL as this thread enters ORT
+                    start.set()
                     if b.feeds is not None:
                         out = self.model.run(b.feeds)
                         for j, t, k, ch, m in b.picks:
-                            wk = g.weights(t, p.blend, p.blend_floor) * m
+                            w = g.weights(t, p.blend, p.blend_floor)
+                            wk = w if m is None else w * m
                             xs = slice(t.x, t.x + tw)
                             acc[k, :, xs] += out[j, ch, :th, :tw] * wk
                             wsum[k, :, xs] += wk
@@ -445,6 +465,7 @@ class _TileRunner:
                     if b.last_in_row:
                         self._flush(b, acc, wsum, sink)
             except BaseException:
+                start.set()
                 pending.cancel()
                 raise
         return run, skipped
