@@ -90,3 +90,25 @@ def test_headless_without_onnxruntime_says_what_to_install(qgis_process, adain_m
     out = r.stdout + r.stderr
     assert r.returncode != 0 and "pip install onnxruntime" in out and "Traceback" not in out
     assert not (tmp_path / "x.tif").exists()
+
+
+def test_demo_script(adain_model, tmp_path):
+    """`make demo` (scripts/demo.sh) end to end, with the fixture model standing in for the bundled one."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "demo"
+    env = dict(os.environ, MODEL=adain_model, PYTHON=sys.executable)
+    r = subprocess.run(["bash", str(REPO / "scripts" / "demo.sh"), str(out)], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    synth, png = out / "sample_B10_cirrus_synthesized.tif", out / "sample_B10_preview.png"
+    assert f"synthesized band: {synth}" in r.stdout and f"preview PNG:      {png}" in r.stdout
+    assert "REPORT:" in r.stdout and "RMSE" in r.stdout
+    a, gt, proj = _array(synth)
+    b, gt_in, proj_in = _array(SAMPLE / "Spain_7370579_S2L1C_crop_B10.tif")
+    assert a.shape == b.shape and gt == gt_in and proj == proj_in
+    ds = gdal.Open(str(png))
+    assert ds.GetDriver().ShortName == "PNG" and ds.RasterXSize == 3 * a.shape[1] + 16
+    assert not list(out.glob("*.aux.xml"))
