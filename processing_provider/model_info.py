@@ -8,7 +8,6 @@ import os
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterFile,
                        QgsProcessingParameterFileDestination)
 
-from ..core.bands import band_class
 from ..core.metadata import read_metadata
 from .common import MODEL_FILTER, HLSAlgorithm, default_model_path, keys_of, model_path
 
@@ -88,8 +87,3 @@ class ModelInfo(HLSAlgorithm):
             self.OUTPUT_JSON: str(out_json),
         }
 
-
-def target_choices(path: str):
-    """(class key, label) of the bands a model file can synthesize (for dialogs and messages)."""
-    md = read_metadata(path)
-    return [(band_class(i).key, band_class(i).name) for i in md.target_bands]

@@ -8,7 +8,7 @@ Everything added is remembered and removed again in :meth:`HLSTranslatePlugin.un
 from __future__ import annotations
 
 import os
-from typing import List, Optional
+from typing import List
 
 from qgis.core import Qgis, QgsApplication, QgsMessageLog
 

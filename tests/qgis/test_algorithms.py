@@ -18,8 +18,8 @@ from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessi
                        QgsProcessingOutputLayerDefinition, QgsProject, QgsRasterLayer, QgsVectorLayer)
 
 import processing
-from conftest import BIGEARTHNET, DATA, REPO, SPAIN, T19UDP, T29RKH
-from fixed_model import INPUTS, OUTPUT as FIXED_OUTPUT, expected, fixed_linear_onnx
+from conftest import REPO, SPAIN, T19UDP, T29RKH
+from fixed_model import OUTPUT as FIXED_OUTPUT, expected, fixed_linear_onnx
 
 pytestmark = pytest.mark.qgis
 

@@ -161,3 +161,19 @@ def test_install_hint_names_package_and_shell():
     assert "python -m pip install onnxruntime" in hint  # OSGeo4W shell
     assert "/Applications/QGIS.app/Contents/MacOS/bin/python3 -m pip install onnxruntime" in hint
     assert "onnxruntime-gpu" in hint and "restart QGIS" in hint
+
+
+def test_metadata_txt_is_complete():
+    import configparser
+
+    cp = configparser.ConfigParser()
+    cp.read(REPO / "metadata.txt", encoding="utf-8")
+    md = cp["general"]
+    for key in ("name", "qgisMinimumVersion", "description", "about", "version", "author", "email", "tags", "icon"):
+        assert md.get(key, "").strip(), key
+    assert md["name"] == "HLS Band Translator" and md["qgisMinimumVersion"] == "3.22"
+    assert md["hasProcessingProvider"] == "yes"
+    assert (REPO / md["icon"]).is_file()
+    import hls_translate
+
+    assert md["version"] == hls_translate.__version__
