@@ -350,3 +350,27 @@ def test_evaluate_band_refuses_mismatches(plugin, synthesized_t19, tmp_path):
     b04 = sample_files()[3]
     with pytest.raises(QgsProcessingException, match="has no cirrus band"):
         processing.run("hls_translate:evaluate_band", {"SYNTHESIZED": str(synthesized_t19), "REFERENCE": b04})
+
+
+def test_bands_detected_from_hls_file_names(plugin, adain_model, tmp_path):
+    """Per-band files named like an HLS S30 granule (band descriptions removed): the names alone tell the
+    bands, including the sensor-specific codes."""
+    granule = tmp_path / "HLS.S30.T30SXH.2019150T105031.v2.0"
+    granule.mkdir()
+    paths = []
+    for code in ("B02", "B03", "B04", "B8A", "B11", "B12"):
+        dst = granule / f"{granule.name}.{code}.tif"
+        gdal.Translate(str(dst), str(SAMPLE / f"Spain_7370579_S2L1C_crop_{code}.tif"))
+        ds = gdal.Open(str(dst), gdal.GA_Update)
+        ds.GetRasterBand(1).SetDescription("")
+        ds = None
+        paths.append(str(dst))
+    fb = QgsProcessingFeedback()
+    log = []
+    fb.pushInfo = log.append  # type: ignore[assignment]
+    res = processing.run("hls_translate:synthesize_band", {
+        "INPUT": layers(paths), "MODEL": adain_model, "TARGET_BANDS": ["red_edge_1"], "OUTPUT": str(tmp_path / "re1.tif")},
+        feedback=fb)
+    assert "input bands (S30;" in "\n".join(log)
+    assert "B8A NIR narrow (HLS.S30.T30SXH.2019150T105031.v2.0.B8A.tif band 1) -> nir_narrow" in res["INPUT_BANDS"]
+    assert read(tmp_path / "re1.tif")[4] == "B05 red edge 1 (synthesized)"
