@@ -229,12 +229,20 @@ def crop_scene(scene: SceneData, max_size: Optional[int], multiple: int = 1) -> 
 def evaluate_scenes(predict: Predictor, model: ModelInfo, scenes: Sequence[SceneData],
                     baseline: Optional[LinearBaseline] = None, *, mode: str = "both",
                     targets: Sequence[int] = (), max_size: Optional[int] = None, batch: int = 4,
-                    progress: Optional[Callable[[float], None]] = None,
+                    progress: Optional[Callable[[float], None]] = None, extra: Sequence[Task] = (),
                     keep_predictions: bool = False) -> Dict[str, Any]:
-    """Score ``predict`` (and ``baseline``) on every task of every scene; returns the report dict."""
+    """Score ``predict`` (and ``baseline``) on every task of every scene; returns the report dict.
+
+    ``extra``: further (sources -> target) tasks scored as source set ``pair`` where a scene has their
+    bands and they are not among the tasks of ``mode`` already."""
     rows: List[Dict[str, Any]] = []
     preds: Dict[Tuple[str, str, Tuple[int, ...]], np.ndarray] = {}
-    all_tasks = [(s, tasks_for(s.band_ids, model, mode, targets)) for s in scenes]
+    all_tasks = []
+    for s in scenes:
+        tl = tasks_for(s.band_ids, model, mode, targets)
+        have = {t for _, t in tl}
+        tl += [("pair", t) for t in extra if t not in have and s.has(t.target) and all(s.has(c) for c in t.sources)]
+        all_tasks.append((s, tl))
     total = sum(len(t) for _, t in all_tasks) or 1
     done = 0
     t0 = time.time()
@@ -287,10 +295,16 @@ def evaluate_scenes(predict: Predictor, model: ModelInfo, scenes: Sequence[Scene
     return report
 
 
+def headline_rows(rows: Sequence[Mapping[str, Any]]) -> List[Mapping[str, Any]]:
+    """The rows of the headline table: all other bands as sources (a pair model: its pairs)."""
+    alls = [r for r in rows if r["source_set"] == "all"]
+    return alls or [r for r in rows if r["source_set"] == "pair"]
+
+
 def summarize(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
     """Headline numbers: with all other bands as sources, per target, model vs baseline RMSE."""
     out: Dict[str, Any] = {}
-    headline = [r for r in rows if r["source_set"] in ("all", "pair")]
+    headline = headline_rows(rows)
     if headline:
         rm = [r["model"]["rmse"] for r in headline]
         out["mean_rmse"] = float(np.mean(rm))
@@ -396,7 +410,7 @@ def markdown_tables(report: Mapping[str, Any]) -> str:
         lines.append(f"Scene **{sc['name']}** ({sc['level']}), evaluated window (row, col, h, w) {sc['evaluated']}.")
     lines += ["", "Metrics in reflectance units over pixels valid in the target and every source; "
               "PSNR/SSIM with data range 1.0.", ""]
-    head = [r for r in rows if r["source_set"] in ("all", "pair")]
+    head = headline_rows(rows)
     if head:
         has_b = all("baseline" in r for r in head)
         lines.append("| scene | target | sources | RMSE | MAE | PSNR dB | SSIM |" +
@@ -415,6 +429,15 @@ def markdown_tables(report: Mapping[str, Any]) -> str:
         if "fraction_beating_baseline" in s:
             lines += ["", f"Model beats the baseline's RMSE on {len(s['targets_beating_baseline'])} of {len(head)} "
                       f"targets ({s['fraction_beating_baseline']:.0%})."]
+    if report.get("pair_comparison"):
+        lines += ["", "## Conditional model vs single-pair models of the same size", "",
+                  "| scene | pair | pair model RMSE | conditional RMSE | conditional vs pair | baseline RMSE |",
+                  "|---|---|---:|---:|---:|---:|"]
+        for c in report["pair_comparison"]:
+            b = c.get("baseline_rmse")
+            lines.append(f"| {c['scene']} | {'+'.join(c['sources'])} -> {c['target']} | {c['pair_model_rmse']:.4f} | "
+                         f"{c['conditional_rmse']:.4f} | {c['relative_difference']:+.1%} | "
+                         f"{'-' if b is None else f'{b:.4f}'} |")
     return "\n".join(lines) + "\n"
 
 

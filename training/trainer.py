@@ -56,6 +56,7 @@ class TrainResult:
     metrics: Dict[str, Any] = field(default_factory=dict)
     samples_per_second: float = 0.0
     history: List[Dict[str, Any]] = field(default_factory=list)
+    model: Any = None  # the trained bare model (not wrapped in DDP), on its device
 
 
 # --- small helpers ------------------------------------------------------------------------------------------
@@ -504,8 +505,8 @@ def _train(cfg: TrainConfig, d: "D.Dist", resume: Optional[str], stop_at: Option
             step += 1
             win["loss"] += loss.item()
             win["l1"] += l1.item()
-            win["adv"] += float(adv)
-            win["d"] += float(d_loss)
+            win["adv"] += float(adv.detach())
+            win["d"] += float(d_loss.detach())
             win["n"] += 1
             win["samples"] += r.batch_size * d.world_size
             if step % r.log_every == 0 or step == end:
@@ -555,7 +556,7 @@ def _train(cfg: TrainConfig, d: "D.Dist", resume: Optional[str], stop_at: Option
     best_path = os.path.join(run_dir, BEST)
     return TrainResult(run_dir, step, os.path.join(run_dir, LAST) if d.is_main else None,
                        best_path if d.is_main and os.path.exists(best_path) else None,
-                       {k: v for k, v in metrics.items() if not k.startswith("_")}, sps, history)
+                       {k: v for k, v in metrics.items() if not k.startswith("_")}, sps, history, model)
 
 
 def gan_loss_fn(logits, real: bool, mode: str):

@@ -1,0 +1,199 @@
+"""Training data on the real scenes: chips, statistics, sampler determinism/sharding/resume, task mix, and
+clear errors (missing folder, a scene without valid chips) before training starts."""
+
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from hls_translate import cli  # noqa: E402
+from hls_translate.core.bands import resolve_band  # noqa: E402
+from hls_translate.core.raster import OutputBand, open_scene, write_raster  # noqa: E402
+from hls_translate.training.config import load_train_config  # noqa: E402
+from hls_translate.training.data import (ChipSampler, DataError, band_statistics, find_chips,  # noqa: E402
+                                         prepare_data)
+
+from training_fixtures import DATA, tiny_config, write_config  # noqa: E402
+
+
+def _cfg(tmp_path, **sections):
+    return load_train_config(str(write_config(tmp_path / "c.yaml", tiny_config(tmp_path / "run", **sections))))
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("data")
+    cfg = _cfg(tmp)
+    return cfg, prepare_data(cfg)
+
+
+def test_scenes_stats_and_held_out(tiny_data):
+    cfg, data = tiny_data
+    assert [s.name for s in data.train] == ["ben_a", "ben_b"]
+    assert [s.name for s in data.validation] == ["Spain"]
+    a = data.train[0]
+    # BigEarthNet: 12 bands (no B10), all on the 120 px grid of the 10 m bands
+    assert a.values.shape == (12, 120, 120) and resolve_band("B10", "S2").id not in a.band_ids
+    # statistics: weighted per scene (equal weights here), from the raw scene values
+    red = resolve_band("B04", "S2").id
+    raw = [open_scene(str(DATA / p.path), resampling="bilinear").read("B04")[0].astype(np.float64)
+           for p in cfg.data.train]
+    mean = np.mean([r.mean() for r in raw])
+    var = np.mean([np.mean(r * r) for r in raw]) - mean ** 2
+    assert data.stats.mean[red] == pytest.approx(mean, rel=1e-6)
+    assert data.stats.std[red] == pytest.approx(math.sqrt(var), rel=1e-5)
+    assert math.isnan(data.stats.mean[resolve_band("B10", "S2").id])  # never seen
+    summary = data.summary(cfg)
+    assert [s["name"] for s in summary["held_out_scenes"]] == ["Spain"]
+    assert summary["held_out_scenes"][0]["level"] == "TOA" and summary["reflectance_levels"] == ["surface"]
+
+
+def test_find_chips_matches_brute_force(tiny_data):
+    _, data = tiny_data
+    s = data.train[0]
+    s = type(s)(**{**s.__dict__})
+    rng = np.random.default_rng(0)
+    valid = s.valid.copy()
+    valid[3, rng.random(valid.shape[1:]) < 0.3] = False  # knock out pixels of one band
+    s.valid = valid
+    chip, frac = 16, 0.75
+    rows, cols = find_chips(s, chip, frac)
+    ok = valid.all(axis=0)
+    h, w = ok.shape
+    expect = {(r, c) for r in range(h - chip + 1) for c in range(w - chip + 1)
+              if ok[r:r + chip, c:c + chip].mean() >= frac}
+    assert set(zip(rows.tolist(), cols.tolist())) == expect and 0 < len(expect) < (h - chip + 1) ** 2
+
+
+def test_scl_masks_clouds_in_t29rkh(tmp_path):
+    cfg = _cfg(tmp_path, data={"train": [{"path": "s2_l2a_12band_T29RKH_decimated", "name": "T29RKH"}],
+                               "validation": []})
+    data = prepare_data(cfg)
+    s = data.train[0]
+    scene = open_scene(str(DATA / "s2_l2a_12band_T29RKH_decimated"), resampling="bilinear")
+    assert scene.qa is not None and scene.qa.kind == "SCL"
+    flagged = scene.qa_invalid()
+    assert flagged.any()
+    assert not s.all_valid[flagged].any()  # every SCL-flagged pixel is invalid in training
+    assert s.level == "surface"
+
+
+def test_sampler_is_deterministic_sharded_and_resumable(tiny_data):
+    cfg, data = tiny_data
+    mk = lambda rank, world: ChipSampler(data.train, data.plan, 32, 4, seed=5, rank=rank, world_size=world)  # noqa: E731
+    a, b = mk(0, 1), mk(0, 1)
+    for _ in range(3):
+        x, y = next(a), next(b)
+        assert np.array_equal(x.bands, y.bands) and np.array_equal(x.target, y.target)
+    # exact resume from the state dict
+    c = mk(0, 1)
+    c.load_state_dict(a.state_dict())
+    assert np.array_equal(next(c).bands, next(a).bands)
+    # two ranks draw disjoint sample numbers: the global stream, interleaved by batch
+    r0, r1, single = mk(0, 2), mk(1, 2), ChipSampler(data.train, data.plan, 32, 8, seed=5)
+    s0, s1, s = r0.batch(0), r1.batch(0), single.batch(0)
+    assert np.array_equal(np.concatenate([s0.bands, s1.bands]), s.bands)
+    assert not np.array_equal(s0.bands, s1.bands)
+
+
+def test_batches_hold_physical_values_and_masks(tiny_data):
+    _, data = tiny_data
+    sam = ChipSampler(data.train, data.plan, 32, 8, seed=1, augment=False)
+    b = sam.batch(0)
+    for i in range(8):
+        si, r, c, aug, task = sam.sample(i)
+        s = data.train[si]
+        assert aug == 0 and b.target[i] == task.target
+        assert set(np.nonzero(b.present[i])[0]) == set(task.sources) and task.target not in task.sources
+        np.testing.assert_array_equal(b.real[i, 0], s.values[s.channel(task.target), r:r + 32, c:c + 32])
+        for cid in task.sources:
+            np.testing.assert_array_equal(b.bands[i, cid], s.values[s.channel(cid), r:r + 32, c:c + 32])
+        absent = [k for k in range(15) if k not in task.sources]
+        assert not b.bands[i, absent].any()
+    assert b.real.min() > -0.1 and b.real.max() < 2.0  # reflectance, not DN
+
+
+def test_task_distribution(tiny_data):
+    _, data = tiny_data
+    sam = ChipSampler(data.train, data.plan, 32, 1, seed=0)
+    n_all, n, targets, sizes = 0, 3000, set(), []
+    for g in range(n):
+        si, _, _, _, task = sam.sample(g)
+        others = [c for c in data.train[si].band_ids if c != task.target]
+        n_all += len(task.sources) == len(others)
+        sizes.append(len(task.sources))
+        targets.add(task.target)
+    assert abs(n_all / n - 0.5) < 0.04  # p_all_sources
+    assert targets == set(data.plan.targets) and len(targets) == 12
+    assert min(sizes) == 1
+
+
+def test_pairs_mode(tmp_path):
+    cfg = _cfg(tmp_path, data={"pairs": [{"sources": ["B8A"], "target": "B05"}]})
+    data = prepare_data(cfg)
+    sam = ChipSampler(data.train, data.plan, 32, 4, seed=0)
+    b = sam.batch(0)
+    assert (b.target == resolve_band("B05", "S2").id).all()
+    assert (b.present.sum(axis=1) == 1).all() and (b.present[:, resolve_band("B8A", "S2").id] == 1).all()
+    cfg = _cfg(tmp_path, data={"pairs": [{"sources": ["B10"], "target": "B05"}]})
+    with pytest.raises(DataError, match=r"data.pairs\[0\].*B10"):
+        prepare_data(cfg)
+
+
+def test_missing_data_folder_fails_before_training(tmp_path, capsys):
+    cfg = tiny_config(tmp_path / "run")
+    cfg["data"]["train"].append({"path": "no_such_folder/scene"})
+    p = write_config(tmp_path / "c.yaml", cfg)
+    assert cli.main(["train", "--config", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "data.train[2].path" in err and "no_such_folder" in err and "does not exist" in err
+    assert not (tmp_path / "run").exists()
+    cfg = tiny_config(tmp_path / "run", data={"root": str(tmp_path / "nowhere")})
+    p = write_config(tmp_path / "c.yaml", cfg)
+    assert cli.main(["train", "--config", str(p)]) == 2
+    assert "data.root" in capsys.readouterr().err
+
+
+def test_scene_without_valid_chips_fails_before_training(tmp_path, capsys):
+    # a real scene (a crop of T19UDP) whose pixels are nodata except for a thin stripe
+    src = open_scene(str(DATA / "s2_l1c_13band_T19UDP_160m" / "T19UDP_20170729_L1C_13band_160m_stack.tif"))
+    from hls_translate.core.raster import Window
+    w = Window(300, 300, 96, 96)
+    values, valid = src.read_stack(src.bands, w)
+    valid[:, :, 8:] = False
+    bands = [OutputBand(b.key, band=b, code=src.sources[b.id].code) for b in src.bands]
+    grid = type(src.grid)(src.grid.crs_wkt, src.grid.window_transform(w), 96, 96)
+    path = tmp_path / "mostly_nodata.tif"
+    write_raster(str(path), grid, values, bands, valid=valid, dtype="float32")
+    cfg = tiny_config(tmp_path / "run")
+    cfg["data"]["train"].append({"path": str(path), "name": "mostly_nodata"})
+    p = write_config(tmp_path / "c.yaml", cfg)
+    assert cli.main(["train", "--config", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "data.train[2]" in err and "mostly_nodata" in err and "no usable chips" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_check_mode_prints_plan(tmp_path, capsys):
+    p = write_config(tmp_path / "c.yaml", tiny_config(tmp_path / "run"))
+    assert cli.main(["train", "--config", str(p), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert '"held_out_scenes": [\n  "Spain"' in out and '"mode": "all_pairs"' in out
+    assert not (tmp_path / "run").exists()
+
+
+def test_band_statistics_weighting(tiny_data):
+    _, data = tiny_data
+    a, b = data.train
+    wa, wb = a.weight, b.weight
+    try:
+        a.weight, b.weight = 3.0, 1.0
+        st = band_statistics([a, b])
+        red = resolve_band("B04", "S2").id
+        ma = a.values[a.channel(red)][a.valid[a.channel(red)]].mean()
+        mb = b.values[b.channel(red)][b.valid[b.channel(red)]].mean()
+        assert st.mean[red] == pytest.approx((3 * ma + mb) / 4, rel=1e-6)
+    finally:
+        a.weight, b.weight = wa, wb

@@ -1,0 +1,171 @@
+"""The training loop on real data with a tiny model: exact resume, NaN stop, checkpoints, GAN option,
+export of a trained checkpoint with its summary and validation metrics."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hls_translate import cli  # noqa: E402
+from hls_translate.core.errors import ConfigError  # noqa: E402
+from hls_translate.training.checkpoint import load_checkpoint  # noqa: E402
+from hls_translate.training.config import load_train_config  # noqa: E402
+from hls_translate.training.trainer import TrainingDiverged, lr_factor, train  # noqa: E402
+
+from training_fixtures import tiny_config, write_config  # noqa: E402
+
+
+def _cfg(tmp_path, name="c.yaml", **sections):
+    return load_train_config(str(write_config(tmp_path / name, tiny_config(tmp_path / "run", **sections))))
+
+
+def _params(model):
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def test_resume_is_exact(tmp_path):
+    torch.set_num_threads(1)
+    cfg_a = load_train_config(str(write_config(tmp_path / "a.yaml", tiny_config(tmp_path / "runa", run={"steps": 6}))))
+    straight = train(cfg_a, log=lambda m: None)
+    cfg_b = load_train_config(str(write_config(tmp_path / "b.yaml", tiny_config(tmp_path / "runb", run={"steps": 6}))))
+    half = train(cfg_b, stop_at=3, log=lambda m: None)
+    assert half.step == 3
+    state = load_checkpoint(half.last_checkpoint)
+    assert state["step"] == 3 and state["sampler"]["step"] == 3
+    resumed = train(cfg_b, resume=half.last_checkpoint, log=lambda m: None)
+    assert resumed.step == 6
+    a, b = _params(straight.model), _params(resumed.model)
+    assert torch.allclose(a, b, atol=1e-6, rtol=0), float((a - b).abs().max())
+    # and not trivially: the parameters moved during the second half
+    assert not torch.allclose(_params(half.model), b, atol=1e-4)
+    sa = load_checkpoint(straight.last_checkpoint)
+    sb = load_checkpoint(resumed.last_checkpoint)
+    for k in sa["optimizer"]["state"]:
+        assert torch.allclose(sa["optimizer"]["state"][k]["exp_avg"], sb["optimizer"]["state"][k]["exp_avg"], atol=1e-6)
+    assert sa["scheduler"]["last_epoch"] == sb["scheduler"]["last_epoch"] == 6
+
+
+def test_checkpoint_layout_best_and_summary(tmp_path):
+    res = train(_cfg(tmp_path, run={"steps": 4, "validate_every": 2, "checkpoint_every": 2, "tensorboard": True}),
+                log=lambda m: None)
+    run = tmp_path / "run"
+    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "config.yaml", "last.pt", "log.jsonl", "tb"]
+    assert not [p for p in run.iterdir() if p.name.endswith(".part")]
+    st = load_checkpoint(str(run / "last.pt"))
+    for key in ("format", "format_version", "model_name", "model_config", "model_state", "config", "step", "epoch",
+                "optimizer", "scheduler", "sampler", "rng", "metrics", "training_summary"):
+        assert key in st, key
+    assert "module." not in "".join(st["model_state"])
+    assert st["config"]["run"]["steps"] == 4 and st["config"]["data"]["validation"][0]["name"] == "Spain"
+    ts = st["training_summary"]
+    assert [s["name"] for s in ts["held_out_scenes"]] == ["Spain"]
+    assert [s["name"] for s in ts["train_scenes"]] == ["ben_a", "ben_b"]
+    assert ts["steps"] == 4 and ts["samples_seen"] == 16 and ts["chip_size"] == 32
+    m = st["metrics"]
+    assert m["held_out"] == ["Spain"] and m["source_set"] == "all other bands" and len(m["per_target"]) == 12
+    assert all(math.isfinite(v["rmse"]) and v["rmse"] > 0 for v in m["per_target"].values())
+    # the statistics in the model are the training scenes'
+    mean = st["model_state"]["norm_mean"]
+    assert mean[3].item() == pytest.approx(ts["statistics"]["red"]["mean"], rel=1e-6)
+    events = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in events if e["event"] == "checkpoint"] == [2, 4]
+    assert [e["step"] for e in events if e["event"] == "validation"] == [2, 4]
+    assert all(math.isfinite(e["loss"]) for e in events if e["event"] == "train")
+    assert any(p.name.startswith("events.out.tfevents") for p in (run / "tb").iterdir())
+    best = load_checkpoint(str(run / "best.pt"))
+    assert best["step"] in (2, 4) and best["metrics"]["mean_rmse"] == min(
+        e["mean_rmse"] for e in events if e["event"] == "validation")
+    assert res.metrics["mean_rmse"] == m["mean_rmse"]
+
+
+def test_refuses_to_overwrite_a_run(tmp_path):
+    cfg = _cfg(tmp_path, run={"steps": 2})
+    train(cfg, log=lambda m: None)
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train(cfg, log=lambda m: None)
+    with pytest.raises(ConfigError, match="already at step 2"):
+        train(cfg, resume=str(tmp_path / "run" / "last.pt"), log=lambda m: None)
+
+
+def test_resume_with_other_data_is_refused(tmp_path):
+    cfg = _cfg(tmp_path, run={"steps": 4})
+    train(cfg, stop_at=2, log=lambda m: None)
+    other = _cfg(tmp_path, name="d.yaml", run={"steps": 4}, data={"chip_size": 16})
+    with pytest.raises(ConfigError, match="data.chip_size"):
+        train(other, resume=str(tmp_path / "run" / "last.pt"), log=lambda m: None)
+
+
+def test_nan_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    from hls_translate.core import models
+
+    original = models.create_model
+
+    def poisoned(name, **kw):
+        m = original(name, **kw)
+        calls = {"n": 0}
+        orig = m.forward
+
+        def forward(*a):
+            calls["n"] += 1
+            out = orig(*a)
+            return out * float("nan") if calls["n"] == 4 else out  # the 4th training step
+        m.forward = forward
+        return m
+
+    monkeypatch.setattr(models, "create_model", poisoned)
+    cfg = _cfg(tmp_path, run={"steps": 6, "checkpoint_every": 2})
+    with pytest.raises(TrainingDiverged) as ei:
+        train(cfg, log=lambda m: None)
+    msg = str(ei.value)
+    assert msg.startswith("step 4:") and "not finite" in msg and "last.pt" in msg
+    st = load_checkpoint(str(tmp_path / "run" / "last.pt"))
+    assert st["step"] == 2
+    assert all(torch.isfinite(v).all() for v in st["model_state"].values() if v.is_floating_point())
+
+
+def test_adversarial_loss_runs_and_is_logged(tmp_path):
+    res = train(_cfg(tmp_path, run={"steps": 3, "log_every": 1}, loss={"adversarial": 0.05, "disc_width": 8}),
+                log=lambda m: None)
+    assert len(res.history) == 3
+    assert all(math.isfinite(h["adv"]) and h["adv"] > 0 and math.isfinite(h["disc"]) for h in res.history)
+    st = load_checkpoint(res.last_checkpoint)
+    assert "discriminator" in st and "discriminator_optimizer" in st
+
+
+def test_lr_schedule(tmp_path):
+    cfg = _cfg(tmp_path, run={"steps": 100}, optim={"warmup_steps": 10, "min_lr_ratio": 0.1})
+    f = [lr_factor(s, cfg) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert f[10] == pytest.approx(1.0) and f[99] == pytest.approx(0.1, abs=0.01)
+    assert all(a >= b for a, b in zip(f[10:], f[11:]))
+
+
+def test_cli_train_then_export_carries_summary_and_metrics(tmp_path):
+    p = write_config(tmp_path / "c.yaml", tiny_config(tmp_path / "run", run={"steps": 3}))
+    assert cli.main(["train", "--config", str(p)]) == 0
+    onnx_path = tmp_path / "m.onnx"
+    assert cli.main(["export", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--out", str(onnx_path)]) == 0
+    from hls_translate.core.metadata import read_metadata
+
+    md = read_metadata(str(onnx_path))
+    assert [s["name"] for s in md.training["held_out_scenes"]] == ["Spain"]
+    assert md.metrics["held_out"] == ["Spain"] and len(md.metrics["per_target"]) == 12
+    assert md.training["steps"] == 3
+    # the statistics in the metadata are the training data's
+    st = load_checkpoint(str(tmp_path / "run" / "last.pt"))
+    assert md.normalization[8].mean == pytest.approx(st["training_summary"]["statistics"]["nir_narrow"]["mean"], rel=1e-6)
+    assert 10 not in md.source_bands  # cirrus never seen in these training scenes
+
+
+def test_gpu_options_fail_clearly_without_cuda(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ConfigError, match="run.device: cuda"):
+        train(_cfg(tmp_path, run={"device": "cuda"}), log=lambda m: None)
+    with pytest.raises(ConfigError, match="run.amp: fp16"):
+        train(_cfg(tmp_path, run={"amp": "fp16"}), log=lambda m: None)
+    np.testing.assert_equal(os.path.exists(tmp_path / "run" / "last.pt"), False)

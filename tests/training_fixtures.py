@@ -1,0 +1,49 @@
+"""Small training configs on the real scenes, shared by the training and evaluation tests.
+
+The tests train a tiny ``adain_unet`` (a few thousand parameters) for a handful of steps on two
+BigEarthNet patches (real L2A data, 120 x 120 px) and validate on a crop of the held-out Spain scene, so
+each run takes seconds on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import copy
+import pathlib
+from typing import Any, Dict
+
+import yaml
+
+from conftest import DATA
+
+TINY_MODEL = {"width": 4, "depth": 2, "embed_dim": 8, "tile_size": 64}
+BEN = "bigearthnet_s2_l2a_12band_patches"
+
+
+def tiny_config(out_dir, **sections) -> Dict[str, Any]:
+    """A complete config dict; ``sections`` replace keys section by section (``run={"steps": 4}``)."""
+    cfg: Dict[str, Any] = {
+        "run": {"out_dir": str(out_dir), "steps": 6, "batch_size": 4, "seed": 3, "device": "cpu", "threads": 1,
+                "log_every": 2, "validate_every": 0, "checkpoint_every": 0, "tensorboard": False, "progress": False},
+        "data": {
+            "root": str(DATA),
+            "train": [{"path": f"{BEN}/S2A_MSIL2A_20170617T113321_36_85", "name": "ben_a", "level": "surface"},
+                      {"path": f"{BEN}/S2B_MSIL2A_20170914T093029_32_39", "name": "ben_b", "level": "surface"}],
+            "validation": [{"path": "s2_l1c_13band_spain_512px/Spain_7370579_S2Hand.tif", "name": "Spain",
+                            "level": "TOA"}],
+            "chip_size": 32, "reference": "finest", "resampling": "bilinear",
+        },
+        "model": {"name": "adain_unet", "params": dict(TINY_MODEL)},
+        "optim": {"lr": 0.003, "warmup_steps": 2},
+        "validation": {"max_size": 64},
+    }
+    for k, v in sections.items():
+        if isinstance(v, dict) and isinstance(cfg.get(k), dict):
+            cfg[k] = {**cfg[k], **copy.deepcopy(v)}
+        else:
+            cfg[k] = copy.deepcopy(v)
+    return cfg
+
+
+def write_config(path: pathlib.Path, cfg: Dict[str, Any]) -> pathlib.Path:
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path

@@ -1,0 +1,165 @@
+"""``hls-translate evaluate``: score a model on held-out scenes against a linear baseline.
+
+::
+
+    hls-translate evaluate --checkpoint runs/x/last.pt --out eval/x
+    hls-translate evaluate --model resources/models/hls_translate_default.onnx \\
+        --config training/configs/bundled.yaml --out eval/default [--sources all|single|both]
+    hls-translate evaluate --model M.onnx --config C.yaml --out DIR --pair-model pair_b8a_b05.onnx ...
+
+The held-out scenes are the config's ``data.validation`` scenes (or ``--scene PATH``, repeatable); the
+baseline is fitted on the config's training scenes.  A checkpoint carries its config (``--config``
+replaces it); an ``.onnx`` model needs ``--config``.  Writes ``evaluation.json``, ``evaluation.md`` and
+``heatmap.png`` into ``--out`` and prints the headline table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", metavar="CKPT", help="a training checkpoint (runs torch)")
+    src.add_argument("--model", metavar="MODEL.onnx", help="an exported model (runs ONNX Runtime)")
+    p.add_argument("--config", metavar="CONFIG.yaml",
+                   help="training config naming the training scenes (baseline) and held-out scenes; "
+                        "default for --checkpoint: the config inside it")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides (e.g. data.root=/data)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for evaluation.json/.md and heatmap.png")
+    p.add_argument("--scene", action="append", default=[], metavar="PATH",
+                   help="evaluate on this scene instead of the config's held-out scenes (repeatable)")
+    p.add_argument("--sources", choices=("all", "single", "both"), default="both",
+                   help="source sets: all other bands, each other band alone, or both (default)")
+    p.add_argument("--targets", nargs="+", default=[], metavar="BAND", help="only these target bands")
+    p.add_argument("--max-size", type=int, default=0, metavar="PX",
+                   help="score a centred crop of at most PX x PX pixels (default: the whole scene)")
+    p.add_argument("--pair-model", action="append", default=[], metavar="CKPT_OR_ONNX",
+                   help="a single-pair model (trained with data.pairs) to compare with on its pair (repeatable)")
+    p.add_argument("--batch", type=int, default=2, help="tasks per forward pass (memory vs speed)")
+    p.add_argument("--no-baseline", action="store_true", help="skip the linear baseline")
+
+
+def _load_predictor(path: str, is_onnx: bool, batch: int):
+    """(predictor, ModelInfo, config dict or None) of a checkpoint or an .onnx file."""
+    from .evaluate import ModelInfo, onnx_predictor, torch_predictor
+
+    if is_onnx:
+        predict, info, _ = onnx_predictor(path, batch=batch)
+        return predict, info, None
+    from ..core.errors import ModelError
+    from .checkpoint import load_checkpoint, model_from_checkpoint
+    from .data import Task
+
+    state = load_checkpoint(path)
+    try:
+        model = model_from_checkpoint(state)
+    except RuntimeError as exc:
+        raise ModelError(f"{path}: its model_state does not fit model {state['model_name']!r} "
+                         f"({str(exc).splitlines()[0]})") from None
+    predict, info = torch_predictor(model, batch=batch)
+    cfg = state.get("config")
+    tasks = (state.get("training_summary") or {}).get("tasks") or {}
+    if tasks.get("mode") == "pairs":
+        from .evaluate import _pairs_from_summary
+        info = ModelInfo(info.name, info.stride, info.sources, info.targets, tuple(_pairs_from_summary(tasks)))
+    return predict, info, cfg
+
+
+def run(args) -> int:
+    from ..core.config import apply_overrides
+    from ..core.errors import ConfigError
+    from .config import SceneSpec, config_from_dict, load_train_config
+    from .data import prepare_data
+    from .evaluate import LinearBaseline, compare_pairs, evaluate_scenes, headline_rows, write_report
+
+    if args.batch < 1:
+        raise ConfigError("--batch must be >= 1")
+    if args.max_size < 0:
+        raise ConfigError("--max-size must be >= 0")
+    out_dir = os.path.abspath(args.out)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ConfigError(f"--out {out_dir} exists and is not a folder")
+    if not os.path.isdir(os.path.dirname(out_dir)):
+        raise ConfigError(f"--out: the parent folder of {out_dir} does not exist")
+    is_onnx = args.model is not None
+    path = args.model or args.checkpoint
+    predict, info, ckpt_cfg = _load_predictor(path, is_onnx, args.batch)
+    if args.config:
+        cfg = load_train_config(args.config, args.overrides, check_model=False)
+    elif ckpt_cfg is not None:
+        cfg = config_from_dict(apply_overrides(ckpt_cfg, args.overrides), check_model=False)
+    else:
+        raise ConfigError("--model needs --config (the training config: which scenes to fit the baseline on "
+                          "and which are held out)")
+    if args.scene:
+        import dataclasses
+        specs = tuple(SceneSpec(path=os.path.abspath(p)) for p in args.scene)
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, validation=specs))
+    if not cfg.data.validation:
+        raise ConfigError("no held-out scene: the config has no data.validation and no --scene was given")
+    targets = cfg.data.band_ids(args.targets, "--targets")
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    data = prepare_data(cfg, info.sources, info.targets, log=log)
+    baseline = None if args.no_baseline else LinearBaseline.fit(data.train)
+
+    pair_infos = []
+    for pm in args.pair_model:
+        p_pred, p_info, _ = _load_predictor(pm, pm.lower().endswith(".onnx"), args.batch)
+        if not p_info.pairs:
+            raise ConfigError(f"--pair-model {pm}: not a single-pair model (it was not trained with data.pairs)")
+        pair_infos.append((pm, p_pred, p_info))
+    extra = [t for _, _, pi in pair_infos for t in pi.pairs]
+
+    tty = sys.stderr.isatty()
+    shown = [-1]
+
+    def progress(f: float) -> None:
+        if tty:
+            sys.stderr.write(f"\revaluating {os.path.basename(path)}: {f:5.1%}")
+        elif int(f * 10) > shown[0]:
+            shown[0] = int(f * 10)
+            sys.stderr.write(f"evaluating {os.path.basename(path)}: {f:5.1%}\n")
+        sys.stderr.flush()
+
+    report = evaluate_scenes(predict, info, data.validation, baseline, mode=args.sources, targets=targets,
+                             max_size=args.max_size or None, batch=args.batch, progress=progress, extra=extra)
+    if tty:
+        sys.stderr.write("\n")
+    report["model"]["path"] = os.path.abspath(path)
+    report["held_out"] = [s.name for s in data.validation]
+    report["trained_on"] = [s.name for s in data.train]
+    if pair_infos:
+        pair_reports = []
+        for pm, p_pred, p_info in pair_infos:
+            rep = evaluate_scenes(p_pred, p_info, data.validation, baseline, mode="all",
+                                  max_size=args.max_size or None, batch=args.batch)
+            rep["model"]["name"] = os.path.basename(pm)
+            rep["model"]["path"] = os.path.abspath(pm)
+            pair_reports.append(rep)
+        report["pair_models"] = [{"model": r["model"], "rows": r["rows"]} for r in pair_reports]
+        report["pair_comparison"] = compare_pairs(report, pair_reports)
+    paths = write_report(report, out_dir)
+    head = headline_rows(report["rows"])
+    print(f"{'scene':<12} {'target':<6} {'RMSE':>8} {'MAE':>8} {'PSNR':>7} {'SSIM':>6}" +
+          ("  baseline RMSE" if baseline else ""))
+    for r in head:
+        m = r["model"]
+        line = f"{r['scene'][:12]:<12} {r['target']:<6} {m['rmse']:8.4f} {m['mae']:8.4f} {m['psnr']:7.2f} {m['ssim']:6.3f}"
+        if baseline:
+            line += f"  {r['baseline']['rmse']:8.4f}{'  model better' if m['rmse'] < r['baseline']['rmse'] else ''}"
+        print(line)
+    s = report["summary"]
+    if "fraction_beating_baseline" in s:
+        print(f"model beats the linear baseline on {len(s['targets_beating_baseline'])}/{len(head)} targets "
+              f"({s['fraction_beating_baseline']:.0%})")
+    for c in report.get("pair_comparison", []):
+        print(f"pair {'+'.join(c['sources'])} -> {c['target']}: pair model RMSE {c['pair_model_rmse']:.4f}, "
+              f"conditional {c['conditional_rmse']:.4f} ({c['relative_difference']:+.1%})")
+    print("wrote " + ", ".join(paths.values()))
+    return 0
