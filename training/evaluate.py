@@ -126,7 +126,7 @@ def predict_padded(predict: Predictor, stride: int, values: np.ndarray, present:
 class LinearBaseline:
     """Per-pixel least-squares regression from any source subset to any target (see module docstring)."""
 
-    RIDGE = 1e-9  # relative Tikhonov term: keeps nearly collinear band sets solvable
+    RIDGE = 1e-12  # relative Tikhonov term: keeps nearly collinear band sets solvable
 
     def __init__(self, grams: Sequence[Tuple[str, Tuple[int, ...], np.ndarray, float]]):
         # (scene name, class ids present, (1+15)x(1+15) mean outer product over valid pixels, weight)

@@ -1,0 +1,169 @@
+"""Evaluation: the linear baseline's least squares, per-task metrics recomputed independently, checkpoint
+vs ONNX agreement, the JSON/Markdown/PNG report, and the pair-model comparison; on the real scenes."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hls_translate import cli  # noqa: E402
+from hls_translate.core.bands import resolve_band  # noqa: E402
+from hls_translate.core.metrics import rmse, ssim  # noqa: E402
+from hls_translate.training.checkpoint import load_checkpoint, model_from_checkpoint  # noqa: E402
+from hls_translate.training.config import load_train_config  # noqa: E402
+from hls_translate.training.data import prepare_data  # noqa: E402
+from hls_translate.training.evaluate import LinearBaseline, crop_scene  # noqa: E402
+from hls_translate.training.heatmap import decode_png, encode_png, render_matrix, sequential  # noqa: E402
+from hls_translate.training.trainer import train  # noqa: E402
+
+from training_fixtures import tiny_config, write_config  # noqa: E402
+
+B = {c: resolve_band(c, "S2").id for c in ("B02", "B03", "B04", "B05", "B08", "B8A", "B10", "B11", "B12")}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ev")
+    cfg_path = write_config(tmp / "c.yaml", tiny_config(tmp / "run", run={"steps": 3}))
+    cfg = load_train_config(str(cfg_path))
+    res = train(cfg, log=lambda m: None)
+    return tmp, cfg_path, cfg, res.last_checkpoint
+
+
+def _lstsq(scenes, sources, target, weights):
+    xs, ys, ws = [], [], []
+    for s, w in zip(scenes, weights):
+        ok = s.all_valid
+        x = np.stack([np.ones(ok.sum())] + [s.values[s.channel(c)][ok] for c in sources], axis=1)
+        xs.append(x)
+        ys.append(s.values[s.channel(target)][ok])
+        ws.append(np.full(ok.sum(), w / ok.sum()))
+    x, y, w = np.concatenate(xs).astype(np.float64), np.concatenate(ys).astype(np.float64), np.concatenate(ws)
+    sw = np.sqrt(w)
+    return np.linalg.lstsq(x * sw[:, None], y * sw, rcond=None)[0]
+
+
+def test_baseline_is_weighted_least_squares(trained):
+    _, _, cfg, _ = trained
+    data = prepare_data(cfg)
+    base = LinearBaseline.fit(data.train)
+    for sources, target in (([B["B8A"]], B["B05"]), ([B["B02"], B["B04"], B["B11"]], B["B03"])):
+        got = base.coefficients(sources, target)
+        want = _lstsq(data.train, sources, target, [s.weight for s in data.train])
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    # an exact linear relation between real bands is recovered exactly
+    s = data.train[0]
+    s2 = type(s)(**{**s.__dict__})
+    s2.values = s.values.copy()
+    s2.values[s.channel(B["B05"])] = 0.02 + 0.7 * s.values[s.channel(B["B04"])] + 0.25 * s.values[s.channel(B["B8A"])]
+    exact = LinearBaseline.fit([s2]).coefficients([B["B04"], B["B8A"]], B["B05"])
+    np.testing.assert_allclose(exact, [0.02, 0.7, 0.25], atol=1e-5)
+    with pytest.raises(Exception, match="B10"):
+        base.coefficients([B["B10"]], B["B05"])  # no training scene has cirrus
+    again = LinearBaseline.from_dict(json.loads(json.dumps(base.to_dict())))
+    np.testing.assert_allclose(again.coefficients([B["B8A"]], B["B05"]), base.coefficients([B["B8A"]], B["B05"]))
+
+
+def test_evaluate_cli_checkpoint_report_values(trained, capsys):
+    tmp, _, cfg, ckpt = trained
+    out = tmp / "eval_ckpt"
+    assert cli.main(["evaluate", "--checkpoint", ckpt, "--out", str(out), "--max-size", "64"]) == 0
+    printed = capsys.readouterr().out
+    assert "model beats the linear baseline on" in printed
+    rep = json.loads((out / "evaluation.json").read_text())
+    assert rep["held_out"] == ["Spain"] and rep["trained_on"] == ["ben_a", "ben_b"]
+    rows = rep["rows"]
+    alls = [r for r in rows if r["source_set"] == "all"]
+    singles = [r for r in rows if r["source_set"] == "single"]
+    assert len(alls) == 12 and len(singles) == 12 * 11  # no cirrus: never in these training scenes
+    assert "B10" not in {r["target"] for r in rows} and all("B10" not in r["sources"] for r in rows)
+    # recompute one row independently: the model on the same crop, metrics from core.metrics
+    data = prepare_data(cfg)
+    values, valid, win = crop_scene(data.validation[0], 64, 4)
+    assert win == (224, 224, 64, 64) and rep["scenes"][0]["evaluated"] == [224, 224, 64, 64]
+    row = next(r for r in alls if r["target"] == "B05")
+    srcs = [resolve_band(c, "S2").id for c in row["sources"]]
+    model = model_from_checkpoint(load_checkpoint(ckpt))
+    present = np.zeros((1, 15), np.float32)
+    present[0, srcs] = 1
+    x = np.zeros((1, 15, 64, 64), np.float32)
+    x[0, srcs] = values[srcs]
+    with torch.no_grad():
+        pred = model(torch.from_numpy(x), torch.from_numpy(present), torch.tensor([B["B05"]])).numpy()[0, 0]
+    ok = valid[B["B05"]] & valid[srcs].all(axis=0)
+    assert row["model"]["rmse"] == pytest.approx(rmse(pred, values[B["B05"]], ok), rel=1e-5)
+    assert row["model"]["ssim"] == pytest.approx(ssim(pred, values[B["B05"]], ok), rel=1e-5)
+    coef = _lstsq(data.train, srcs, B["B05"], [s.weight for s in data.train])
+    base_pred = coef[0] + sum(a * values[c] for a, c in zip(coef[1:], srcs))
+    assert row["baseline"]["rmse"] == pytest.approx(rmse(base_pred, values[B["B05"]], ok), rel=1e-4)
+    # summary consistent with the rows
+    wins = [r["target"] for r in alls if r["model"]["rmse"] < r["baseline"]["rmse"]]
+    assert rep["summary"]["targets_beating_baseline"] == wins
+    md = (out / "evaluation.md").read_text()
+    assert "| Spain | B05 | all other bands |" in md
+    img = decode_png((out / "heatmap.png").read_bytes())
+    assert img.ndim == 3 and img.shape[0] > 400 and img.shape[1] > 600
+    colours = {tuple(c) for c in img.reshape(-1, 3)[:: 97]}
+    assert len(colours) > 20  # coloured cells, not a blank image
+
+
+def test_onnx_evaluation_matches_checkpoint(trained):
+    tmp, cfg_path, _, ckpt = trained
+    onnx_path = tmp / "m.onnx"
+    assert cli.main(["export", "--checkpoint", ckpt, "--out", str(onnx_path)]) == 0
+    a, b = tmp / "ea", tmp / "eb"
+    common = ["--out", None, "--max-size", "64", "--sources", "all", "--targets", "B05", "B8A", "B12"]
+    common[1] = str(a)
+    assert cli.main(["evaluate", "--checkpoint", ckpt, *common]) == 0
+    common[1] = str(b)
+    assert cli.main(["evaluate", "--model", str(onnx_path), "--config", str(cfg_path), *common]) == 0
+    ra = json.loads((a / "evaluation.json").read_text())["rows"]
+    rb = json.loads((b / "evaluation.json").read_text())["rows"]
+    assert [r["target"] for r in ra] == [r["target"] for r in rb] == ["B05", "B8A", "B12"]
+    for x, y in zip(ra, rb):
+        assert abs(x["model"]["rmse"] - y["model"]["rmse"]) < 1e-4
+        assert x["baseline"]["rmse"] == pytest.approx(y["baseline"]["rmse"], rel=1e-9)
+
+
+def test_pair_model_comparison(trained, capsys):
+    tmp, cfg_path, _, ckpt = trained
+    pair_cfg = tiny_config(tmp / "pair_run", run={"steps": 2},
+                           data={"pairs": [{"sources": ["B8A"], "target": "B05"}]})
+    pair_cfg["model"]["params"].update({"source_bands": ["nir_narrow"], "target_bands": ["red_edge_1"]})
+    p = write_config(tmp / "pair.yaml", pair_cfg)
+    assert cli.main(["train", "--config", str(p)]) == 0
+    out = tmp / "eval_pair"
+    assert cli.main(["evaluate", "--checkpoint", ckpt, "--out", str(out), "--max-size", "64", "--sources", "all",
+                     "--pair-model", str(tmp / "pair_run" / "last.pt")]) == 0
+    rep = json.loads((out / "evaluation.json").read_text())
+    (c,) = rep["pair_comparison"]
+    assert c["sources"] == ["B8A"] and c["target"] == "B05"
+    main_row = next(r for r in rep["rows"] if r["source_set"] == "pair")
+    assert c["conditional_rmse"] == main_row["model"]["rmse"]
+    assert c["relative_difference"] == pytest.approx(c["conditional_rmse"] / c["pair_model_rmse"] - 1)
+    assert "B8A -> B05" in (out / "evaluation.md").read_text()
+    # the extra pair row does not change the headline (all other bands) summary
+    assert len(rep["summary"]["per_target"]) == 12
+
+
+def test_evaluate_errors(trained, capsys):
+    tmp, _, _, ckpt = trained
+    assert cli.main(["evaluate", "--model", ckpt, "--out", str(tmp / "x")]) == 2
+    assert "not an ONNX model" in capsys.readouterr().err
+    onnx_path = tmp / "m2.onnx"
+    assert cli.main(["export", "--checkpoint", ckpt, "--out", str(onnx_path)]) == 0
+    assert cli.main(["evaluate", "--model", str(onnx_path), "--out", str(tmp / "x")]) == 2
+    assert "--model needs --config" in capsys.readouterr().err
+    assert cli.main(["evaluate", "--checkpoint", ckpt, "--out", str(tmp / "no" / "such" / "x")]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
+def test_png_roundtrip_and_text():
+    img = render_matrix(np.array([[0.1, 0.5], [0.9, np.nan]]), ["B01", "ALL OTHERS"], ["B05", "B8A"],
+                        title="TEST 1.0", color=sequential, fmt=lambda v: f"{v:.1f}")
+    back = decode_png(encode_png(img))
+    np.testing.assert_array_equal(back, img)
+    # the NaN cell is grey, the others coloured; text pixels are dark
+    assert (img == 200).all(axis=2).any() and (img.sum(axis=2) < 100).any()
