@@ -74,6 +74,14 @@ def main() -> int:
     tile_present = present[:1].copy()
     tile_target = targets[:1].copy()
 
+    import pathlib
+
+    from model_fixtures import small_adain_onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        small_adain_onnx(pathlib.Path(tmp) / "fx.onnx")
+        print(f"tests/model_fixtures.small_adain_onnx: {time.perf_counter() - t0:.2f} s")
     print(f"# adain_unet on {platform.processor() or platform.machine()}, {args.threads} threads, torch "
           f"{torch.__version__}, onnxruntime {ort.__version__}")
     print("| config | params | MACs/px | ONNX MB | stride | RF px | overlap | train step 16x64x64 (s) | "

@@ -6,7 +6,6 @@ import os
 import pathlib
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -318,11 +317,11 @@ def test_failed_export_leaves_previous_file_and_no_temp(tmp_path, monkeypatch):
     assert read_metadata(str(path)).model_version == "good"
 
 
-def test_model_fixture_is_fast_and_describes_itself(tmp_path):
-    t0 = time.perf_counter()
+def test_model_fixture_describes_itself_and_is_deterministic(tmp_path):
     path = small_adain_onnx(tmp_path / "fx.onnx")
-    elapsed = time.perf_counter() - t0
     md = read_metadata(path)
     assert md.architecture == "adain_unet" and md.tiling.stride == 4 and md.tiling.tile_size == 64
     assert md.target_bands == S2_CLASSES and 13 not in md.source_bands
-    assert elapsed < 10, elapsed
+    again = small_adain_onnx(tmp_path / "fx2.onnx")
+    a, b = onnx.load(path), onnx.load(again)
+    assert [t.raw_data for t in a.graph.initializer] == [t.raw_data for t in b.graph.initializer]
