@@ -125,6 +125,14 @@ def test_onnx_evaluation_matches_checkpoint(trained):
     for x, y in zip(ra, rb):
         assert abs(x["model"]["rmse"] - y["model"]["rmse"]) < 1e-4
         assert x["baseline"]["rmse"] == pytest.approx(y["baseline"]["rmse"], rel=1e-9)
+    # through the inference engine (tiled at the model's tile size, 64 here: one tile on the 64 px crop)
+    c = tmp / "ec"
+    common[1] = str(c)
+    assert cli.main(["evaluate", "--model", str(onnx_path), "--config", str(cfg_path), "--tiled", *common]) == 0
+    rep = json.loads((c / "evaluation.json").read_text())
+    assert rep["inference"].startswith("tiled")
+    for x, y in zip(ra, rep["rows"]):
+        assert abs(x["model"]["rmse"] - y["model"]["rmse"]) < 1e-4
 
 
 def test_pair_model_comparison(trained, capsys):

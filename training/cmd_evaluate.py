@@ -38,16 +38,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="score a centred crop of at most PX x PX pixels (default: the whole scene)")
     p.add_argument("--pair-model", action="append", default=[], metavar="CKPT_OR_ONNX",
                    help="a single-pair model (trained with data.pairs) to compare with on its pair (repeatable)")
+    p.add_argument("--tiled", action="store_true",
+                   help="(--model) run the model through the inference engine, tiled and blended at its "
+                        "recommended tile size, as `hls-translate predict` and QGIS do; default: whole area at once")
     p.add_argument("--batch", type=int, default=2, help="tasks per forward pass (memory vs speed)")
     p.add_argument("--no-baseline", action="store_true", help="skip the linear baseline")
 
 
-def _load_predictor(path: str, is_onnx: bool, batch: int):
+def _load_predictor(path: str, is_onnx: bool, batch: int, tiled: bool = False):
     """(predictor, ModelInfo, config dict or None) of a checkpoint or an .onnx file."""
-    from .evaluate import ModelInfo, onnx_predictor, torch_predictor
+    from ..core.errors import ConfigError
+    from .evaluate import ModelInfo, engine_predictor, onnx_predictor, torch_predictor
 
+    if tiled and not is_onnx:
+        raise ConfigError("--tiled runs an exported .onnx model through the inference engine; export the "
+                          "checkpoint first (hls-translate export)")
     if is_onnx:
-        predict, info, _ = onnx_predictor(path, batch=batch)
+        predict, info, _ = (engine_predictor(path) if tiled else onnx_predictor(path, batch=batch))
         return predict, info, None
     from ..core.errors import ModelError
     from .checkpoint import load_checkpoint, model_from_checkpoint
@@ -86,7 +93,7 @@ def run(args) -> int:
         raise ConfigError(f"--out: the parent folder of {out_dir} does not exist")
     is_onnx = args.model is not None
     path = args.model or args.checkpoint
-    predict, info, ckpt_cfg = _load_predictor(path, is_onnx, args.batch)
+    predict, info, ckpt_cfg = _load_predictor(path, is_onnx, args.batch, args.tiled)
     if args.config:
         cfg = load_train_config(args.config, args.overrides, check_model=False)
     elif ckpt_cfg is not None:
@@ -110,7 +117,8 @@ def run(args) -> int:
 
     pair_infos = []
     for pm in args.pair_model:
-        p_pred, p_info, _ = _load_predictor(pm, pm.lower().endswith(".onnx"), args.batch)
+        p_onnx = pm.lower().endswith(".onnx")
+        p_pred, p_info, _ = _load_predictor(pm, p_onnx, args.batch, args.tiled and p_onnx)
         if not p_info.pairs:
             raise ConfigError(f"--pair-model {pm}: not a single-pair model (it was not trained with data.pairs)")
         pair_infos.append((pm, p_pred, p_info))
@@ -132,6 +140,8 @@ def run(args) -> int:
     if tty:
         sys.stderr.write("\n")
     report["model"]["path"] = os.path.abspath(path)
+    report["inference"] = ("tiled and blended by the inference engine at the model's recommended tile size"
+                           if args.tiled else "whole evaluated area in one forward pass")
     report["held_out"] = [s.name for s in data.validation]
     report["trained_on"] = [s.name for s in data.train]
     if pair_infos:

@@ -103,6 +103,30 @@ def onnx_predictor(path: str, batch: int = 4, threads: int = 0) -> Tuple[Predict
     return predict, info, md
 
 
+def engine_predictor(path: str, tile_size: Optional[int] = None, overlap: Optional[int] = None,
+                     threads: int = 0) -> Tuple[Predictor, ModelInfo, Any]:
+    """A predictor that runs an exported model the way ``hls-translate predict`` and the QGIS plugin do:
+    :func:`hls_translate.core.engine.predict_array`, tiled and blended at the model's recommended tile
+    size and overlap (or the given ones).  One engine call per item (its sources and target)."""
+    from ..core import engine
+    from ..core.runtime import load_model
+
+    _, info, md = onnx_predictor(path)
+    model = load_model(path, device="cpu", threads=threads)
+    opts = dict(tile_size=tile_size, overlap=overlap, device="cpu", threads=threads)
+
+    def predict(bands: np.ndarray, present: np.ndarray, target: np.ndarray) -> np.ndarray:
+        out = np.empty((len(target), 1) + bands.shape[2:], dtype=np.float32)
+        for i in range(len(target)):
+            src = [int(c) for c in np.nonzero(present[i] > 0.5)[0]]
+            o = engine.PredictOptions(sources=tuple(src), **opts)
+            y, _ = engine.predict_array(model, bands[i, src], None, src, [int(target[i])], o)
+            out[i, 0] = y[0]
+        return out
+
+    return predict, info, md
+
+
 def _pairs_from_summary(tasks: Mapping[str, Any]) -> List[Task]:
     out = []
     for p in tasks.get("pairs", []):
@@ -408,6 +432,8 @@ def markdown_tables(report: Mapping[str, Any]) -> str:
     lines = [f"# Evaluation: {report['model']['name']}", ""]
     for sc in report["scenes"]:
         lines.append(f"Scene **{sc['name']}** ({sc['level']}), evaluated window (row, col, h, w) {sc['evaluated']}.")
+    if report.get("inference"):
+        lines.append(f"Inference: {report['inference']}.")
     lines += ["", "Metrics in reflectance units over pixels valid in the target and every source; "
               "PSNR/SSIM with data range 1.0.", ""]
     head = headline_rows(rows)
@@ -478,6 +504,7 @@ def compare_pairs(main: Mapping[str, Any], pair_reports: Sequence[Mapping[str, A
     return out
 
 
-__all__ = ["ModelInfo", "Predictor", "LinearBaseline", "torch_predictor", "onnx_predictor", "predict_padded",
+__all__ = ["ModelInfo", "Predictor", "LinearBaseline", "torch_predictor", "onnx_predictor", "engine_predictor",
+           "predict_padded",
            "tasks_for", "crop_scene", "evaluate_scenes", "summarize", "write_report", "heatmap_image",
            "markdown_tables", "compare_pairs", "SOURCE_MODES"]
