@@ -17,6 +17,7 @@ ONNX Runtime are used (no torch).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -99,6 +100,34 @@ def output_paths(out: str, targets):
     return paths
 
 
+def gdal_cache_bytes(scene, n_outputs: int) -> int:
+    """A GDAL block-cache size for one streaming run: room for two rows of 512-pixel blocks of every
+    input band and output band (what the tile loop touches at a time), at least 256 MB.  It grows with
+    the raster's width, never with its area."""
+    import numpy as np
+
+    row = sum(s.grid.width * np.dtype(s.dtype).itemsize for s in scene.sources.values())
+    row += scene.grid.width * 4 * max(1, n_outputs)
+    return max(256 << 20, 2 * 512 * row)
+
+
+def limit_gdal_cache(scene, n_outputs: int, log=None) -> None:
+    """Cap GDAL's block cache (default: 5 % of RAM, which a large raster fills) unless GDAL_CACHEMAX is
+    set: the command's memory then does not grow with the raster's area."""
+    if os.environ.get("GDAL_CACHEMAX"):
+        return
+    try:
+        from osgeo import gdal
+    except ImportError:  # reads through rasterio: its own GDAL, its own cache settings
+        return
+
+    size = gdal_cache_bytes(scene, n_outputs)
+    if size < gdal.GetCacheMax():
+        gdal.SetCacheMax(size)
+        if log:
+            log(f"GDAL block cache limited to {size >> 20} MB (set GDAL_CACHEMAX to choose)")
+
+
 class ProgressBar:
     """A plain-text progress bar with ETA on a stream: redrawn in place on a terminal, a line per 10 %
     otherwise (logs of batch jobs stay readable)."""
@@ -162,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
                     resampling=args.resampling) as scene:
         if log:
             log(f"input {scene.name}: {', '.join(b.key for b in scene.bands)} on {scene.grid.describe()}")
+        limit_gdal_cache(scene, len(targets), log)
         result = predict(args.model, scene, targets, outputs, options, progress=bar, log=log)
         mp = scene.grid.width * scene.grid.height / 1e6
     written = list(dict.fromkeys(result.outputs.values()))

@@ -404,8 +404,12 @@ class _TileRunner:
                 pairs = [(i, k, m) for i, (_, needs, _) in enumerate(items) for k, m in needs]
                 bands = np.zeros((len(pairs), self.n_chan, mh, mw), dtype=np.float32)
                 for j, (i, k, _) in enumerate(pairs):
-                    src = vals[self.src_idx[k], :, items[i][2]]
-                    bands[j, self.src_chan[k]] = pad_to(src, mh, mw) if pad else src
+                    xs = items[i][2]
+                    if pad:
+                        bands[j, self.src_chan[k]] = pad_to(vals[self.src_idx[k], :, xs], mh, mw)
+                    else:  # channel by channel: no temporary stack
+                        for ch, si in zip(self.src_chan[k], self.src_idx[k]):
+                            bands[j, ch] = vals[si, :, xs]
                 ks = [k for _, k, _ in pairs]
                 feeds = {"bands": bands, "presence": self.presence[ks], "target": self.target_ids[ks]}
                 picks = [(j, items[i][0], k, 0, m) for j, (i, k, m) in enumerate(pairs)]
@@ -435,17 +439,19 @@ class _TileRunner:
         acc = np.zeros((T, th, g.width), dtype=np.float32)
         wsum = np.zeros((T, th, g.width), dtype=np.float32)
         total, done, run, skipped = len(g), 0, 0, 0
-        todo = list(self.batches())
+        todo = iter(self.batches())  # lazily: the list of tiles grows with the area
+        nxt = next(todo)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hls_translate-prefetch") as pool:
-            pending = pool.submit(self.prepare, *todo[0])
+            pending = pool.submit(self.prepare, *nxt)
             start = threading.Event()
             try:
-                for n_b in range(len(todo)):
+                while nxt is not None:
                     _check_cancel(is_cancelled)
                     b = pending.result()
                     start = threading.Event()
-                    if n_b + 1 < len(todo):
-                        pending = pool.submit(self._prepare_when, start, todo[n_b + 1])
+                    nxt = next(todo, None)
+                    if nxt is not None:
+                        pending = pool.submit(self._prepare_when, start, nxt)
                     # the next batch is prepared while ONNX Runtime runs this one (it releases the GIL);
                     # starting it only now keeps the worker from holding the GIL as this thread enters ORT
                     start.set()

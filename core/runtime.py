@@ -78,14 +78,15 @@ class OnnxModel:
     """An exported model loaded into an ONNX Runtime session.
 
     ``threads`` sets ONNX Runtime's intra-op threads (0: its default, one per physical core);
-    ``optimization`` its graph optimization level.  Loading raises :class:`ModelMetadataError` for a file
+    ``optimization`` its graph optimization level; ``spin`` lets idle intra-op threads busy-wait (off:
+    they sleep, leaving the cores to the engine's reader thread and to other work).  Loading raises :class:`ModelMetadataError` for a file
     without our metadata (or not ONNX at all), :class:`ModelError` when ONNX Runtime cannot load the
     graph or the graph does not match its metadata, and :class:`ProviderError` when ``device='cuda'``
     cannot be honoured.
     """
 
     def __init__(self, path: str, *, device: str = "auto", threads: int = 0, optimization: str = "all",
-                 log: Optional[Callable[[str], None]] = None):
+                 spin: bool = False, log: Optional[Callable[[str], None]] = None):
         if optimization not in OPTIMIZATION_LEVELS:
             raise ValueError(f"unknown optimization level {optimization!r}; use one of {', '.join(OPTIMIZATION_LEVELS)}")
         if int(threads) < 0:
@@ -107,6 +108,9 @@ class OnnxModel:
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.log_severity_level = 3  # errors only: a failed CUDA load is reported by us, below
+        # idle ORT threads sleep instead of spinning: the engine's reader thread, GDAL and (in QGIS) the
+        # GUI share the cores; spinning made tiled runs ~1.5x slower on a busy 2-core machine
+        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         try:
             self.session = ort.InferenceSession(self.path, sess_options=so, providers=providers)
         except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
