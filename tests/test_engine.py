@@ -5,6 +5,7 @@ Spain Sentinel-2 L1C scene; tiled-vs-whole behaviour with the seeded adain fixtu
 (tests/model_fixtures.py).
 """
 
+import glob
 import os
 
 import numpy as np
@@ -117,6 +118,34 @@ def test_real_model_tiled_vs_whole_and_cosine_seams_are_smallest(adain_onnx, spa
             assert np.abs(d).max() > 0  # tiles see less context than the whole image: results differ
         assert seams["cosine"] < seams["mean"], report
         assert seams["cosine"] < seams["crop"], report
+    with capsys.disabled():
+        print("\n" + "\n".join(report))
+
+
+BUNDLED = sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                        "resources", "models", "*.onnx")))
+
+
+@pytest.mark.skipif(not BUNDLED, reason="no bundled model in resources/models")
+def test_bundled_model_on_the_held_out_scene_cosine_seams_are_smallest(spain, capsys):
+    """The trained model on the scene held out of its training: 3 x 3 tiles of 256 vs one 512 pass."""
+    values, valid, ids = spain
+    m = OnnxModel(BUNDLED[0], device="cpu")
+    t = m.metadata.tiling
+    grid = TileGrid(512, 512, t.tile_size, t.overlap, t.stride)
+    assert len(grid) > 1
+    report = []
+    for target in ("cirrus", "swir_2"):
+        whole, _ = predict_array(m, values, valid, ids, [target], PredictOptions(tile_size=512))
+        seams = {}
+        for blend in ("cosine", "mean", "crop"):
+            tiled, ok = predict_array(m, values, valid, ids, [target], PredictOptions(blend=blend))
+            assert ok.all()
+            d = (tiled - whole)[0]
+            seams[blend] = seam_error(d, grid)[0]
+            report.append(f"{target} {blend}: max |tiled-whole| {np.abs(d).max():.2e}, mean {np.abs(d).mean():.2e}, "
+                          f"seam RMS {seams[blend]:.3e}")
+        assert seams["cosine"] < seams["mean"] and seams["cosine"] < seams["crop"], report
     with capsys.disabled():
         print("\n" + "\n".join(report))
 
