@@ -497,3 +497,13 @@ def test_graph_not_matching_its_metadata_is_refused(tmp_path):
     onnx.save(mb, str(tmp_path / "mixed.onnx"))
     with pytest.raises(ModelError, match="mixed.onnx: input 'bands' has 3 channels but the metadata lists 15"):
         OnnxModel(str(tmp_path / "mixed.onnx"), device="cpu")
+
+
+def test_session_metadata_matches_the_file_metadata(copy_loaded):
+    from hls_translate.core.runtime import available_providers, session_metadata
+
+    assert session_metadata(copy_loaded.session) == copy_loaded.metadata
+    assert "CPUExecutionProvider" in available_providers()
+    assert copy_loaded.input_name("presence") == "present"
+    with pytest.raises(ModelError, match="no input of role 'labels'"):
+        copy_loaded.input_name("labels")
