@@ -149,7 +149,8 @@ def run(args) -> int:
         for pm, p_pred, p_info in pair_infos:
             rep = evaluate_scenes(p_pred, p_info, data.validation, baseline, mode="all",
                                   max_size=args.max_size or None, batch=args.batch)
-            rep["model"]["name"] = os.path.basename(pm)
+            rel = os.path.relpath(pm)
+            rep["model"]["name"] = rel if not rel.startswith("..") else os.path.basename(pm)
             rep["model"]["path"] = os.path.abspath(pm)
             pair_reports.append(rep)
         report["pair_models"] = [{"model": r["model"], "rows": r["rows"]} for r in pair_reports]
