@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
 
 from hls_translate import cli  # noqa: E402
 from hls_translate.core.errors import ConfigError  # noqa: E402

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
 
 from hls_translate import cli  # noqa: E402
 from hls_translate.core.errors import ConfigError  # noqa: E402
