@@ -77,6 +77,17 @@ def test_checkpoint_layout_best_and_summary(tmp_path):
     assert [e["step"] for e in events if e["event"] == "validation"] == [2, 4]
     assert all(math.isfinite(e["loss"]) for e in events if e["event"] == "train")
     assert any(p.name.startswith("events.out.tfevents") for p in (run / "tb").iterdir())
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run / "tb"), size_guidance={"images": 0, "scalars": 0})
+    acc.Reload()
+    scalars, images = set(acc.Tags()["scalars"]), acc.Tags()["images"]
+    assert {"train/loss", "train/lr", "train/samples_per_s", "train/data_share", "val/mean_rmse",
+            "val_rmse/B05", "val_ssim/B05"} <= scalars
+    assert [e.step for e in acc.Scalars("val/mean_rmse")] == [2, 4]
+    assert len(images) == 3 and all("input | synthesized | real" in t for t in images)
+    img = acc.Images(images[0])[-1]
+    assert img.width == 3 * 64 + 4 and img.height == 64  # input | synthesized | real of the 64 px crop
     best = load_checkpoint(str(run / "best.pt"))
     assert best["step"] in (2, 4) and best["metrics"]["mean_rmse"] == min(
         e["mean_rmse"] for e in events if e["event"] == "validation")
