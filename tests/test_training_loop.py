@@ -181,3 +181,18 @@ def test_gpu_options_fail_clearly_without_cuda(tmp_path):
     with pytest.raises(ConfigError, match="run.amp: fp16"):
         train(_cfg(tmp_path, run={"amp": "fp16"}), log=lambda m: None)
     np.testing.assert_equal(os.path.exists(tmp_path / "run" / "last.pt"), False)
+
+
+def test_cli_stop_and_resume_from_the_checkpoint_config(tmp_path, capsys):
+    p = write_config(tmp_path / "c.yaml", tiny_config(tmp_path / "run", run={"steps": 4}))
+    assert cli.main(["train", "--config", str(p), "--stop-at", "2"]) == 0
+    last = str(tmp_path / "run" / "last.pt")
+    assert load_checkpoint(last)["step"] == 2
+    # no --config: the checkpoint's own config, with an override of the run section
+    assert cli.main(["train", "--resume", last, "run.log_every=1"]) == 0
+    st = load_checkpoint(last)
+    assert st["step"] == 4 and st["config"]["run"]["log_every"] == 1
+    assert "resumed" in capsys.readouterr().err
+    # changing the data section on resume is refused, naming the key
+    assert cli.main(["train", "--resume", last, "run.steps=6", "data.min_valid_fraction=0.5"]) == 2
+    assert "data.min_valid_fraction" in capsys.readouterr().err
