@@ -121,7 +121,10 @@ class SensorBand:
     @property
     def label(self) -> str:
         """Short human label, e.g. ``B10 cirrus``."""
-        return f"{self.code} {self.band_class.name[0].lower()}{self.band_class.name[1:]}"
+        name = self.band_class.name
+        if not name[:2].isupper():  # "Red edge 1" -> "red edge 1"; acronyms (NIR, SWIR) stay
+            name = name[0].lower() + name[1:]
+        return f"{self.code} {name}"
 
 
 # (code, class key, S2 resolution, S2 wavelength) for the Sentinel-2 numbering
@@ -224,6 +227,17 @@ def sensor_band_for_class(sensor_id: str, cls) -> Optional[SensorBand]:
         if sb.band_class == c:
             return sb
     return None
+
+
+def band_label(cls, sensor_id: str = "") -> str:
+    """``B10 cirrus``/``B8A NIR narrow`` in ``sensor_id``'s terms; the class key (``cirrus``, what users
+    type) where the sensor is unknown or does not measure the class."""
+    c = band_class(cls)
+    if sensor_id and sensor_id in SENSORS:
+        sb = sensor_band_for_class(sensor_id, c)
+        if sb is not None:
+            return sb.label
+    return c.key
 
 
 def known_band_names() -> List[str]:

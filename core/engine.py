@@ -163,13 +163,7 @@ class PredictPlan:
 
 
 def _label(cls: BandClass, sensor: str) -> str:
-    """``B10 cirrus``, ``B8A NIR narrow`` (the sensor's code and the class name), or the class key when
-    the sensor is unknown or does not measure the class."""
-    sb = _bands.sensor_band_for_class(sensor, cls) if sensor in _bands.SENSORS else None
-    if sb is None:
-        return cls.key
-    name = cls.name if cls.name[1:2].isupper() else cls.name[:1].lower() + cls.name[1:]
-    return f"{sb.code} {name}"
+    return _bands.band_label(cls, sensor)
 
 
 # --- planning ----------------------------------------------------------------------------------------

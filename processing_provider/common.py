@@ -151,13 +151,7 @@ def parse_band_mapping(text: str, paths: Sequence[str], layer_names: Sequence[st
 
 
 # --- naming ------------------------------------------------------------------------------------------
-def band_label(cls: _bands.BandClass, sensor: str = "") -> str:
-    """``B10 cirrus`` on a known sensor, else the class name (``Cirrus``)."""
-    if sensor and sensor in _bands.SENSORS:
-        sb = _bands.sensor_band_for_class(sensor, cls)
-        if sb is not None:
-            return sb.label
-    return cls.name
+band_label = _bands.band_label
 
 
 def synthesized_layer_name(cls: _bands.BandClass, sensor: str = "") -> str:

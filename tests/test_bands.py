@@ -101,5 +101,8 @@ def test_guess_sensor():
 def test_labels_and_catalogue_description():
     assert bands.sensor_band("S30", "B10").label == "B10 cirrus"
     assert bands.sensor_band_for_class("L30", "cirrus").label == "B09 cirrus"
+    assert bands.sensor_band("S30", "B8A").label == "B8A NIR narrow"
+    assert bands.sensor_band("S30", "B11").label == "B11 SWIR 1"
+    assert bands.sensor_band("S30", "B05").label == "B05 red edge 1"
     cat = bands.describe_catalogue()
     assert len(cat) == 15 and cat[10]["codes"] == {"S30": "B10", "L30": "B09", "S2": "B10", "LANDSAT": "B09"}
