@@ -8,6 +8,11 @@ import pathlib
 
 import pytest
 
+# GDAL writes statistics QGIS computes into .aux.xml files beside the rasters it reads; tests must leave the
+# repository's sample scene and the shared data untouched.  (Set before QGIS or GDAL is initialised;
+# subprocesses such as qgis_process inherit it.)
+os.environ.setdefault("GDAL_PAM_ENABLED", "NO")
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
