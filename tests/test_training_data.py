@@ -198,3 +198,40 @@ def test_band_statistics_weighting(tiny_data):
         assert st.mean[red] == pytest.approx((3 * ma + mb) / 4, rel=1e-6)
     finally:
         a.weight, b.weight = wa, wb
+
+
+def test_hls_granule_folder_with_fmask(tmp_path):
+    """A folder holding one HLS v2.0 S30 granule (int16 per-band COGs, -9999 fill, Fmask), made from a
+    real L2A crop: bands are named by the HLS file names, Fmask clouds and fill are masked."""
+    from hls_translate.core.raster import Window
+
+    src = open_scene(str(DATA / "s2_l2a_12band_T29RKH_decimated"), resampling="bilinear", use_qa=False)
+    w = Window(400, 400, 96, 96)
+    grid = type(src.grid)(src.grid.crs_wkt, src.grid.window_transform(w), 96, 96)
+    gran = tmp_path / "granule"
+    gran.mkdir()
+    stem = "HLS.S30.T29RKH.2020050T112119.v2.0"
+    codes = {"B02": "blue", "B03": "green", "B04": "red", "B8A": "nir_narrow", "B11": "swir_1", "B12": "swir_2"}
+    for code, key in codes.items():
+        v, ok = src.read(key, w)
+        ok[:4, :] = False  # a fill stripe along the top
+        band = resolve_band(key)
+        write_raster(str(gran / f"{stem}.{code}.tif"), grid, v[None], [OutputBand(code, band=band, code=code)],
+                     valid=ok[None], dtype="int16", driver="COG")
+    fmask = np.zeros((1, 96, 96), np.float32)
+    fmask[0, 40:70, 40:70] = 2  # bit 1: cloud
+    write_raster(str(gran / f"{stem}.Fmask.tif"), grid, fmask, [OutputBand("Fmask")], dtype="uint8")
+    cfg = _cfg(tmp_path, data={"train": [{"path": str(gran), "name": "hls"}], "validation": [],
+                               "min_valid_fraction": 1.0})
+    data = prepare_data(cfg)
+    (s,) = data.train
+    assert s.sensor == "S30" and s.level == "surface" and len(s.band_ids) == 6
+    assert not s.valid[:, :4].any() and not s.valid[:, 40:70, 40:70].any()
+    assert s.valid[:, 4:40].all()
+    red = s.channel(resolve_band("red").id)
+    v, _ = src.read("red", w)
+    np.testing.assert_allclose(s.values[red, 10:30, 10:30], np.round(v[10:30, 10:30] * 1e4) * 1e-4, atol=1e-6)
+    # with min_valid_fraction 1, no chip touches the fill stripe or the cloud
+    for r, c in zip(s.chip_rows, s.chip_cols):
+        assert r >= 4 and not (r < 70 and r + 32 > 40 and c < 70 and c + 32 > 40)
+    assert len(s.chip_rows) > 0
