@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Mapping, Sequence, Tuple, Union
 
 from .bands import BAND_CLASSES, NUM_CLASSES, band_class, describe_catalogue
 from .errors import ModelMetadataError

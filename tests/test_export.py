@@ -23,7 +23,7 @@ from hls_translate.core.models import create_model  # noqa: E402
 from hls_translate.core.raster import Window, open_scene  # noqa: E402
 from hls_translate.training import export as export_mod  # noqa: E402
 from hls_translate.training.checkpoint import save_checkpoint  # noqa: E402
-from hls_translate.training.export import export_checkpoint, export_model  # noqa: E402
+from hls_translate.training.export import export_model  # noqa: E402
 
 from model_fixtures import SPAIN, small_adain_model, small_adain_onnx, spain_stats  # noqa: E402
 

@@ -1,7 +1,6 @@
 """Packaging: one version everywhere, the package resolves to the repository root, the command exists."""
 
 import configparser
-import os
 import pathlib
 import subprocess
 import sys

@@ -8,10 +8,10 @@ The layout is documented in ``docs/architecture.md`` (keys ``format``, ``format_
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any, Dict, Mapping
 
 from ..core.errors import ModelError
+from ..core.fileio import atomic_path
 
 FORMAT = "hls_translate.checkpoint"
 FORMAT_VERSION = 1
@@ -30,22 +30,9 @@ def save_checkpoint(path: str, state: Mapping[str, Any]) -> str:
     path = os.path.abspath(path)
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
             torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except FileNotFoundError:
-            pass
-        raise
     return path
 
 

@@ -58,7 +58,6 @@ def _load_predictor(path: str, is_onnx: bool, batch: int, tiled: bool = False):
         return predict, info, None
     from ..core.errors import ModelError
     from .checkpoint import load_checkpoint, model_from_checkpoint
-    from .data import Task
 
     state = load_checkpoint(path)
     try:

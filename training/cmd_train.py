@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_config(args):
-    from ..core.config import apply_overrides, to_dict
+    from ..core.config import apply_overrides
     from ..core.errors import ConfigError
     from .config import config_from_dict, load_train_config
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Literal, Mapping, Optional, Sequence, Tuple
+from typing import Any, Literal, Mapping, Optional, Sequence, Tuple
 
 from ..core import bands as _bands
 from ..core.config import apply_overrides, from_dict, load_yaml, to_dict

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..core import bands as _bands
 from ..core.errors import HLSTranslateError
-from ..core.raster import Grid, Window, open_scene
+from ..core.raster import Grid, open_scene
 from .config import DataConfig, SceneSpec, TrainConfig, resolve_config_band
 
 NUM_CLASSES = _bands.NUM_CLASSES

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -29,6 +28,7 @@ import numpy as np
 
 from ..core import bands as _bands
 from ..core.errors import HLSTranslateError, ModelError
+from ..core.fileio import atomic_write_text
 from ..core.metrics import REFLECTANCE_RANGE, score
 from .data import DataError, SceneData, Task, band_code
 
@@ -353,19 +353,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
 
 # --- reports ---------------------------------------------------------------------------------------------
 def _atomic_write_text(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write_text(path, text)
 
 
 def _clean(obj: Any) -> Any:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import os
-import tempfile
 import warnings
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ..core.bands import BAND_CLASSES, describe_catalogue
 from ..core.config import to_dict
 from ..core.errors import ModelError
+from ..core.fileio import atomic_path
 from ..core.metadata import METADATA_KEY, BandStats, ModelMetadata, TilingHint, parse_metadata
 
 MIN_OPSET = 17
@@ -203,18 +203,12 @@ def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version:
     if not isinstance(opset, int) or opset < MIN_OPSET:
         raise ModelError(f"opset must be an integer >= {MIN_OPSET}, got {opset!r}")
     path = check_output_path(path)
-    folder = os.path.dirname(path)
     metadata = build_metadata(model, model_version=model_version, training=training, metrics=metrics,
                               description=description)
     parse_metadata(metadata.to_json(), source="export")  # what readers will see must parse
     m = model.export_copy()
     s = m.stride
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part", dir=folder)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the model file is an ordinary shared file
-    try:
+    with atomic_path(path, fsync=False) as tmp:
         _torch_export(m, m.example_inputs(2, 4 * s, 4 * s), tmp, opset)
         proto = onnx.load(tmp)
         _declare_shapes(proto, metadata)
@@ -230,13 +224,6 @@ def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version:
             os.fsync(f.fileno())
         if verify:
             _verify(m, tmp, ((4 * s, 4 * s), (6 * s, 10 * s)), VERIFY_TOL)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except FileNotFoundError:
-            pass
-        raise
     return metadata
 
 

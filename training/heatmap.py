@@ -8,13 +8,13 @@ integer factor.  :func:`write_png` writes an RGB image atomically (temporary fil
 from __future__ import annotations
 
 import math
-import os
 import struct
-import tempfile
 import zlib
 from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ..core.fileio import atomic_write_bytes
 
 _FONT = {
     "0": ["01110", "10001", "10011", "10101", "11001", "10001", "01110"],
@@ -254,21 +254,7 @@ def decode_png(data: bytes) -> np.ndarray:
 
 def write_png(path: str, img: np.ndarray) -> str:
     """Write ``img`` as PNG to ``path`` atomically."""
-    path = os.path.abspath(path)
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(encode_png(img))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return atomic_write_bytes(path, encode_png(img))
 
 
 __all__ = ["render_matrix", "stack_panels", "encode_png", "decode_png", "write_png", "draw_text", "text_size",

@@ -240,8 +240,6 @@ def train(cfg: TrainConfig, resume: Optional[str] = None, stop_at: Optional[int]
           log: Optional[Callable[[str], None]] = None) -> TrainResult:
     """Train per ``cfg`` (optionally continuing checkpoint ``resume``; ``stop_at``: stop after that step,
     writing ``last.pt``, as a time-limited job would).  Returns a :class:`TrainResult` (on every rank)."""
-    import torch
-
     dist_ = D.setup(cfg.run.device)
     try:
         return _train(cfg, dist_, resume, stop_at, log)
