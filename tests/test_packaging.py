@@ -33,3 +33,14 @@ def test_command_line_entry_point():
     assert r.returncode == 0 and r.stdout.strip() == f"hls_translate {hls_translate.__version__}"
     r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "predict" in r.stdout and "train" in r.stdout
+
+
+def test_output_piped_into_head_ends_quietly():
+    exe = pathlib.Path(sys.executable).parent / "hls-translate"
+    r = subprocess.run(f"'{exe}' --help | head -1", shell=True, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("usage: hls-translate")
+    model = REPO / "resources" / "models" / "hls_translate_default.onnx"
+    r = subprocess.run(["bash", "-o", "pipefail", "-c", f"'{exe}' info --json '{model}' | head -1"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "{\n" and "Traceback" not in r.stderr
