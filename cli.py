@@ -76,7 +76,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help()
         return 1
     try:
-        return int(module.run(args) or 0)
+        code = int(module.run(args) or 0)
+        sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at interpreter exit
+        return code
     except HLSTranslateError as exc:
         if args.debug:
             raise

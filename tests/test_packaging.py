@@ -35,12 +35,11 @@ def test_command_line_entry_point():
     assert r.returncode == 1 and "predict" in r.stdout and "train" in r.stdout
 
 
-def test_output_piped_into_head_ends_quietly():
+def test_output_into_a_closed_pipe_ends_quietly():
     exe = pathlib.Path(sys.executable).parent / "hls-translate"
-    r = subprocess.run(f"'{exe}' --help | head -1", shell=True, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and r.stdout.startswith("usage: hls-translate")
     model = REPO / "resources" / "models" / "hls_translate_default.onnx"
-    r = subprocess.run(["bash", "-o", "pipefail", "-c", f"'{exe}' info --json '{model}' | head -1"],
+    # `true` exits without reading: every write of the command meets a closed pipe
+    r = subprocess.run(["bash", "-c", f"'{exe}' info --json '{model}' | true; echo ${{PIPESTATUS[0]}}"],
                        capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout == "{\n" and "Traceback" not in r.stderr
+    assert r.stdout.strip() == "0", r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr, r.stderr
