@@ -11,8 +11,12 @@
    (gamma, beta) come from it.
 3. The TARGET code is a learned target-class embedding row through a small MLP; every decoder norm is a
    conditional instance norm whose (gamma, beta) come from it, one row per item, so a batch may mix targets.
-4. A target-conditioned 1x1 head reads the last decoder features together with the normalized inputs
-   (instance norms drop each tile's brightness; this path keeps absolute levels), and the result is
+4. A 1x1 head reads the last decoder features together with the normalized inputs (instance norms drop
+   each tile's brightness; this path keeps absolute levels).  Its weights are generated per item from the
+   (source set, target) pair (``head_condition="sources_and_target"``, the default): the presence vector
+   and the target code through an MLP, so the read-out of the inputs can differ between "B11 alone" and
+   "B11 among twelve bands", as a per-source-set regression does.  ``head_condition="target"`` (the
+   first bundled model's design) generates them from the target code alone.  The result is
    de-normalized with the TARGET class's statistics.
 
 Height and width must be multiples of :attr:`AdaINUNet.stride` (``2 ** depth``) and at least twice it.
@@ -54,6 +58,7 @@ class AdaINConfig:
     source_bands: Tuple[str, ...] = ()  # band classes accepted as input (names/keys); empty: all
     target_bands: Tuple[str, ...] = ()  # band classes it may synthesize; empty: all
     tile_size: int = 256  # recommended inference tile edge (pixels), written to the model metadata
+    head_condition: Literal["sources_and_target", "target"] = "sources_and_target"  # what generates the head
 
     def __post_init__(self):
         if self.width < 1:
@@ -151,6 +156,8 @@ class AdaINUNet(nn.Module):
             + [EncoderLevel(ch[i - 1], ch[i], d, downsample=True, cfg=cfg) for i in range(1, cfg.depth + 1)])
         self.decoder = nn.ModuleList(
             [DecoderLevel(ch[i + 1], ch[i], ch[i], d, cfg) for i in reversed(range(cfg.depth))])
+        if cfg.head_condition == "sources_and_target":
+            self.head_mlp = MLP(NUM_CLASSES + d, d, hidden=2 * d, negative_slope=cfg.negative_slope)
         self.head = ConditionalPointwise(ch[0] + NUM_CLASSES, 1, d)
         mean, std = zip(*(PRIOR_THERMAL if b.is_thermal else PRIOR_REFLECTANCE for b in BAND_CLASSES))
         self.register_buffer("norm_mean", torch.tensor(mean, dtype=torch.float32))
@@ -342,7 +349,8 @@ class AdaINUNet(nn.Module):
         h = skips.pop()  # bottleneck
         for level in self.decoder:
             h = level(h, skips.pop(), tgt)
-        y = self.head(torch.cat([h, x], dim=1), tgt)
+        head_code = self.head_mlp(torch.cat([p, tgt], dim=1)) if self.cfg.head_condition == "sources_and_target" else tgt
+        y = self.head(torch.cat([h, x], dim=1), head_code)
         return y * self.norm_std[target].reshape(-1, 1, 1, 1) + self.norm_mean[target].reshape(-1, 1, 1, 1)
 
 
