@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make demo: synthesize the cirrus band (B10) of the sample scene with the bundled model, headless through
-# qgis_process with only the plugin installed, score it against the real B10 and render a PNG preview.
+# make demo: synthesize the red-edge 2 band (B06) of the sample scene from only the eight bands that
+# Landsat 8/9 (HLS L30) also measures, with the bundled model, headless through qgis_process with only the
+# plugin installed; score it against the real B06 and render a PNG preview.
 #
 #   scripts/demo.sh [OUTDIR]            (default OUTDIR: out)
 #
@@ -16,7 +17,7 @@ SAMPLE="$ROOT/resources/sample/spain_l1c_crop"
 
 [ -f "$MODEL" ] || { echo "error: model $MODEL not found (the bundled model is made by the training pipeline; set MODEL=... to use another)" >&2; exit 1; }
 [ -x "$QGIS_PROCESS" ] || { echo "error: $QGIS_PROCESS not found; install QGIS (make system-deps)" >&2; exit 1; }
-ls "$SAMPLE"/*_B10.tif >/dev/null 2>&1 || { echo "error: no sample scene in $SAMPLE" >&2; exit 1; }
+ls "$SAMPLE"/*_B06.tif >/dev/null 2>&1 || { echo "error: no sample scene in $SAMPLE" >&2; exit 1; }
 
 # a throwaway QGIS profile with the plugin linked in under the name QGIS needs (hls_translate)
 WORK="$(mktemp -d)"
@@ -27,24 +28,24 @@ export QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR="$WORK" QGIS_CUSTOM_CONFIG_PATH
 export PATH="$(dirname "$PYTHON"):$PATH"   # qgis_process's Python finds onnxruntime in the venv
 "$QGIS_PROCESS" plugins enable hls_translate >/dev/null
 
+# the Sentinel-2 bands that Landsat 8/9 OLI also has: coastal, blue, green, red, NIR narrow, cirrus, SWIR 1, SWIR 2
 INPUTS=()
-for f in "$SAMPLE"/*.tif; do
-  case "$f" in *_B10.tif) REAL_B10="$f" ;; *) INPUTS+=("INPUT=$f") ;; esac
-done
-SYNTH="$OUT/sample_B10_cirrus_synthesized.tif"
-DIFF="$OUT/sample_B10_difference.tif"
+for code in B01 B02 B03 B04 B8A B10 B11 B12; do INPUTS+=("INPUT=$(ls "$SAMPLE"/*_"$code".tif)"); done
+REAL="$(ls "$SAMPLE"/*_B06.tif)"
+SYNTH="$OUT/sample_B06_red_edge_2_synthesized.tif"
+DIFF="$OUT/sample_B06_difference.tif"
 
-echo "== synthesizing B10 cirrus of the sample scene from ${#INPUTS[@]} other bands (qgis_process)"
-"$QGIS_PROCESS" run hls_translate:synthesize_band -- "${INPUTS[@]}" TARGET_BANDS=cirrus MODEL="$MODEL" OUTPUT="$SYNTH" \
+echo "== synthesizing B06 red edge 2 of the sample scene from the ${#INPUTS[@]} bands Landsat also has (qgis_process)"
+"$QGIS_PROCESS" run hls_translate:synthesize_band -- "${INPUTS[@]}" TARGET_BANDS=red_edge_2 MODEL="$MODEL" OUTPUT="$SYNTH" \
   | grep -E "^(TARGETS|TILES_RUN|SECONDS|EXECUTION_PROVIDER):" || true
 [ -f "$SYNTH" ] || { echo "error: synthesize_band wrote nothing" >&2; exit 1; }
 
-echo "== scoring against the real B10"
-"$QGIS_PROCESS" run hls_translate:evaluate_band -- SYNTHESIZED="$SYNTH" REFERENCE="$REAL_B10" DIFFERENCE="$DIFF" \
+echo "== scoring against the real B06"
+"$QGIS_PROCESS" run hls_translate:evaluate_band -- SYNTHESIZED="$SYNTH" REFERENCE="$REAL" DIFFERENCE="$DIFF" \
   | grep -E "^REPORT:" || true
 
 echo "== rendering the preview"
-"$PYTHON" - "$REAL_B10" "$SYNTH" "$DIFF" "$OUT/sample_B10_preview.png" <<'EOF'
+"$PYTHON" - "$REAL" "$SYNTH" "$DIFF" "$OUT/sample_B06_preview.png" <<'EOF'
 import sys
 import numpy as np
 from osgeo import gdal
@@ -73,10 +74,10 @@ panel = np.concatenate([byte(real, lo, hi), gap, byte(synth, lo, hi), gap, byte(
 mem = gdal.GetDriverByName("MEM").Create("", panel.shape[1], panel.shape[0], 1, gdal.GDT_Byte)
 mem.GetRasterBand(1).WriteArray(panel)
 gdal.GetDriverByName("PNG").CreateCopy(png, mem)
-print(f"preview: real B10 | synthesized B10 (same stretch {lo:.4f}..{hi:.4f} reflectance) | |difference| (0..{m:.4f})")
+print(f"preview: real B06 | synthesized B06 (same stretch {lo:.4f}..{hi:.4f} reflectance) | |difference| (0..{m:.4f})")
 EOF
-rm -f "$OUT"/sample_B10_*.aux.xml  # statistics QGIS wrote while reading the outputs
+rm -f "$OUT"/sample_B06_*.aux.xml  # statistics QGIS wrote while reading the outputs
 echo
 echo "synthesized band: $SYNTH"
 echo "difference:       $DIFF"
-echo "preview PNG:      $OUT/sample_B10_preview.png"
+echo "preview PNG:      $OUT/sample_B06_preview.png"
