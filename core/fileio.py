@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Optional
 
 
 def _umask() -> int:
@@ -50,3 +50,18 @@ def atomic_write_bytes(path: str, data: bytes) -> str:
 
 def atomic_write_text(path: str, text: str) -> str:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def output_file_problem(path: str) -> Optional[str]:
+    """Why a file cannot be written at ``path`` (checked before any long work starts), or None."""
+    path = os.path.abspath(os.fspath(path))
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        return f"output folder {folder} does not exist"
+    if os.path.isdir(path):
+        return "it is a folder; give the path of the file to write"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"output folder {folder} is not writable"
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        return "the existing file is read-only"
+    return None

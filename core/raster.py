@@ -29,6 +29,7 @@ from . import bands as _bands
 from .bands import BandClass, SENSORS, resolve_band
 from .errors import (AmbiguousBandError, BandError, GridMismatchError, MissingBandError, NotARasterError,
                      RasterError, RasterNotFoundError, RasterWriteError, UnknownBandError)
+from .fileio import output_file_problem
 from .hls import GranuleFiles, group_granules, is_hls_name, parse_hls_name, band_code_from_filename, qa_invalid
 
 #: Resampling methods accepted when band sources must be brought onto one grid.
@@ -712,17 +713,11 @@ def default_nodata(dtype: str) -> float:
 
 
 def check_writable(path: str) -> str:
-    """Fail early (before any compute) if ``path`` cannot be written."""
+    """Fail early (before any compute) if ``path`` cannot be written; returns the absolute path."""
     path = os.path.abspath(os.fspath(path))
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
-        raise RasterWriteError(f"cannot write {path}: folder {folder} does not exist")
-    if os.path.isdir(path):
-        raise RasterWriteError(f"cannot write {path}: it is a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise RasterWriteError(f"cannot write {path}: folder {folder} is not writable")
-    if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise RasterWriteError(f"cannot write {path}: the existing file is read-only")
+    problem = output_file_problem(path)
+    if problem:
+        raise RasterWriteError(f"cannot write {path}: {problem}")
     return path
 
 

@@ -21,7 +21,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from ..core.bands import BAND_CLASSES, describe_catalogue
 from ..core.config import to_dict
 from ..core.errors import ModelError
-from ..core.fileio import atomic_path
+from ..core.fileio import atomic_path, output_file_problem
 from ..core.metadata import METADATA_KEY, BandStats, ModelMetadata, TilingHint, parse_metadata
 
 MIN_OPSET = 17
@@ -177,15 +177,11 @@ def _verify(model, path: str, sizes: Tuple[Tuple[int, int], ...], tol: float) ->
 
 
 def check_output_path(path: str) -> str:
-    """The absolute output path, after checking that its folder exists and is writable."""
+    """The absolute output path, after checking that it can be written (folder exists and is writable)."""
     path = os.path.abspath(os.fspath(path))
-    if os.path.isdir(path):
-        raise ModelError(f"output {path} is a folder; give the path of the .onnx file to write")
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
-        raise ModelError(f"output folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ModelError(f"output folder {folder} is not writable")
+    problem = output_file_problem(path)
+    if problem:
+        raise ModelError(f"cannot write {path}: {problem}")
     return path
 
 
