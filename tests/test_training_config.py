@@ -112,3 +112,21 @@ def test_cli_print_config(tmp_path, capsys):
     assert cli.main(["train", "--config", str(p), "--print-config", "run.steps=17"]) == 0
     out = yaml.safe_load(capsys.readouterr().out)
     assert out["run"]["steps"] == 17 and out["model"]["params"]["width"] == 4
+
+
+def test_run_folder_is_created_with_its_parents_unless_impossible(tmp_path):
+    from hls_translate.training.trainer import _check_run_dir
+
+    def check(out_dir, resume=None):
+        return _check_run_dir(config_from_dict(tiny_config(out_dir)), resume)
+
+    nested = tmp_path / "runs" / "smoke"  # neither folder exists yet (a fresh clone has no runs/)
+    assert check(nested) == str(nested)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match="afile is a file, so .* cannot be created"):
+        check(tmp_path / "afile" / "run")
+    nested.mkdir(parents=True)
+    (nested / "last.pt").write_bytes(b"")
+    with pytest.raises(ConfigError, match="already holds a run"):
+        check(nested)
+    assert check(nested, resume=str(nested / "last.pt")) == str(nested)

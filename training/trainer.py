@@ -212,11 +212,15 @@ def _check_run_dir(cfg: TrainConfig, resume: Optional[str]) -> str:
     if resume is None and os.path.exists(last):
         raise ConfigError(f"run.out_dir: {run_dir} already holds a run ({LAST}); continue it with "
                           f"--resume {last}, or choose another run.out_dir")
-    parent = os.path.dirname(run_dir)
-    if not os.path.isdir(parent):
-        raise ConfigError(f"run.out_dir: the parent folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise ConfigError(f"run.out_dir: {parent} is not writable")
+    # the run folder is created with its missing parents (rank 0, before training); the nearest existing
+    # ancestor must be a writable folder
+    existing = run_dir
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ConfigError(f"run.out_dir: {existing} is a file, so {run_dir} cannot be created")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"run.out_dir: {existing} is not writable")
     return run_dir
 
 
