@@ -66,6 +66,9 @@ def test_model_params_checked_against_the_model(tmp_path):
 def test_ranges_and_bands(tmp_path):
     assert "data.min_valid_fraction" in _err(tmp_path, tiny_config(tmp_path / "run"), "data.min_valid_fraction=1.5")
     assert "data.targets" in _err(tmp_path, tiny_config(tmp_path / "run"), "data.targets=[B13]")
+    assert "data.atmosphere.p" in _err(tmp_path, tiny_config(tmp_path / "run"), "data.atmosphere.p=1.5")
+    assert "data.atmosphere.gain" in _err(tmp_path, tiny_config(tmp_path / "run"), "data.atmosphere.gain=[1.1,0.9]")
+    assert "data.atmosphere.rayleih" in _err(tmp_path, tiny_config(tmp_path / "run"), "data.atmosphere.rayleih=[0,1]")
     cfg = tiny_config(tmp_path / "run")
     cfg["data"]["pairs"] = [{"sources": ["B8A"], "target": "B8A"}]
     assert "data.pairs[0]" in _err(tmp_path, cfg)

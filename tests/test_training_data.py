@@ -10,11 +10,12 @@ pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
 from hls_translate import cli  # noqa: E402
-from hls_translate.core.bands import resolve_band  # noqa: E402
+from hls_translate.core.bands import BAND_CLASSES, resolve_band  # noqa: E402
 from hls_translate.core.raster import OutputBand, open_scene, write_raster  # noqa: E402
 from hls_translate.training.config import load_train_config  # noqa: E402
-from hls_translate.training.data import (ChipSampler, DataError, band_statistics, find_chips,  # noqa: E402
-                                         prepare_data)
+from hls_translate.training.config import AtmosphereAugment  # noqa: E402
+from hls_translate.training.data import (ChipSampler, DataError, atmosphere_offsets, band_statistics,  # noqa: E402
+                                         find_chips, prepare_data)
 
 from training_fixtures import DATA, tiny_config, write_config  # noqa: E402
 
@@ -104,9 +105,9 @@ def test_batches_hold_physical_values_and_masks(tiny_data):
     sam = ChipSampler(data.train, data.plan, 32, 8, seed=1, augment=False)
     b = sam.batch(0)
     for i in range(8):
-        si, r, c, aug, task = sam.sample(i)
+        si, r, c, aug, task, atm = sam.sample(i)
         s = data.train[si]
-        assert aug == 0 and b.target[i] == task.target
+        assert aug == 0 and atm is None and b.target[i] == task.target
         assert set(np.nonzero(b.present[i])[0]) == set(task.sources) and task.target not in task.sources
         np.testing.assert_array_equal(b.real[i, 0], s.values[s.channel(task.target), r:r + 32, c:c + 32])
         for cid in task.sources:
@@ -116,12 +117,59 @@ def test_batches_hold_physical_values_and_masks(tiny_data):
     assert b.real.min() > -0.1 and b.real.max() < 2.0  # reflectance, not DN
 
 
+def test_atmosphere_offsets_follow_the_path_reflectance_shapes():
+    blue, red, swir2 = (resolve_band(b, "S2").id for b in ("B02", "B04", "B12"))
+    cirrus, thermal = resolve_band("B10", "S2").id, resolve_band("L30:B10").id
+    lam = {c: BAND_CLASSES[c].wavelength_nm for c in (blue, red, swir2)}
+    assert 480 < lam[blue] < 500 and 2150 < lam[swir2] < 2250
+    ray = atmosphere_offsets(0.02, 0.0, 1.0)
+    # molecular scattering: (lambda / 550 nm) ** -4, so blue (~490 nm) gets about 1.6 times 0.02
+    assert ray[blue] == pytest.approx(0.02 * (lam[blue] / 550) ** -4, rel=1e-9)
+    assert ray[blue] / ray[red] == pytest.approx((lam[red] / lam[blue]) ** 4, rel=1e-9)
+    aer = atmosphere_offsets(0.0, -0.01, 1.5)
+    assert aer[swir2] == pytest.approx(-0.01 * (lam[swir2] / 550) ** -1.5, rel=1e-9)
+    both = atmosphere_offsets(0.02, -0.01, 1.5)
+    np.testing.assert_allclose(both, ray + aer)
+    # cirrus (an absorption band that sees no surface) and thermal bands are left alone
+    assert both[cirrus] == 0 and both[thermal] == 0
+
+
+def test_atmosphere_applies_one_affine_map_to_sources_and_target(tiny_data):
+    _, data = tiny_data
+    atm = AtmosphereAugment(p=0.5, rayleigh=(-0.03, 0.03), aerosol=(0.01, 0.02), angstrom=(1.0, 1.0), gain=(0.9, 1.1))
+    plain = ChipSampler(data.train, data.plan, 32, 16, seed=3, augment=False)
+    wet = ChipSampler(data.train, data.plan, 32, 16, seed=3, augment=False, atmosphere=atm)
+    a, b = plain.batch(0), wet.batch(0)
+    # same chips and tasks: the atmosphere is drawn after everything else
+    np.testing.assert_array_equal(a.target, b.target)
+    np.testing.assert_array_equal(a.present, b.present)
+    np.testing.assert_array_equal(a.mask, b.mask)
+    touched = 0
+    for i in range(16):
+        atm_i = wet.sample(i)[5]
+        if atm_i is None:
+            np.testing.assert_array_equal(a.bands[i], b.bands[i])
+            np.testing.assert_array_equal(a.real[i], b.real[i])
+            continue
+        touched += 1
+        gain, off = atm_i
+        assert 0.9 <= gain <= 1.1
+        t = int(a.target[i])
+        np.testing.assert_allclose(b.real[i, 0], gain * a.real[i, 0] + off[t], atol=1e-6)
+        for cid in np.nonzero(a.present[i])[0]:
+            np.testing.assert_allclose(b.bands[i, cid], gain * a.bands[i, cid] + off[cid], atol=1e-6)
+    assert 3 <= touched <= 13  # p = 0.5 of 16 chips
+    # p = 0 (the default) is exactly the plain stream
+    off0 = ChipSampler(data.train, data.plan, 32, 16, seed=3, augment=False, atmosphere=AtmosphereAugment())
+    np.testing.assert_array_equal(off0.batch(0).bands, a.bands)
+
+
 def test_task_distribution(tiny_data):
     _, data = tiny_data
     sam = ChipSampler(data.train, data.plan, 32, 1, seed=0)
     n_all, n, targets, sizes = 0, 3000, set(), []
     for g in range(n):
-        si, _, _, _, task = sam.sample(g)
+        si, _, _, _, task, _ = sam.sample(g)
         others = [c for c in data.train[si].band_ids if c != task.target]
         n_all += len(task.sources) == len(others)
         sizes.append(len(task.sources))

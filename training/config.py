@@ -59,6 +59,25 @@ class PairSpec:
 
 
 @dataclass(frozen=True)
+class AtmosphereAugment:
+    """Random, spectrally smooth "atmosphere" applied to a chip's sources and target alike.
+
+    Every reflectance band b of a chip becomes ``gain * v + offset_b`` with
+    ``offset_b = rayleigh * (lambda_b / 550 nm) ** -4 + aerosol * (lambda_b / 550 nm) ** -angstrom``:
+    the shape of a path-reflectance difference between top-of-atmosphere and surface reflectance (molecular
+    scattering ~ lambda^-4, aerosol ~ lambda^-angstrom).  Ranges may be signed: adding a path term makes a
+    surface chip look like top of atmosphere, removing one the reverse.  Thermal bands and cirrus (B10,
+    an absorption band that sees no surface) are left alone.  Off unless ``p > 0``.
+    """
+
+    p: float = 0.0  # probability that a chip gets an atmosphere
+    rayleigh: Tuple[float, float] = (-0.03, 0.03)  # molecular path reflectance at 550 nm (uniform range)
+    aerosol: Tuple[float, float] = (-0.03, 0.03)  # aerosol path reflectance at 550 nm (uniform range)
+    angstrom: Tuple[float, float] = (0.5, 2.0)  # aerosol Angstrom exponent (uniform range)
+    gain: Tuple[float, float] = (0.9, 1.1)  # common two-way transmittance factor (uniform range)
+
+
+@dataclass(frozen=True)
 class DataConfig:
     train: Tuple[SceneSpec, ...]
     validation: Tuple[SceneSpec, ...] = ()  # held-out scenes: scored, never trained on
@@ -74,6 +93,7 @@ class DataConfig:
     target_sampling: Literal["uniform_class", "per_scene"] = "uniform_class"
     p_all_sources: float = 0.5  # probability that the sources are all other bands of the chip
     augment: bool = True  # random flips and 90-degree rotations of chips
+    atmosphere: AtmosphereAugment = field(default_factory=AtmosphereAugment)  # random path reflectance
 
     def band_ids(self, names: Sequence[str], key: str) -> Tuple[int, ...]:
         return tuple(resolve_config_band(n, self.band_naming, key) for n in names)
@@ -171,6 +191,12 @@ def validate(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
     _check(d.chip_size >= 8, "data.chip_size", f"must be >= 8, got {d.chip_size}")
     _check(0.0 < d.min_valid_fraction <= 1.0, "data.min_valid_fraction", f"must be in (0, 1], got {d.min_valid_fraction}")
     _check(0.0 <= d.p_all_sources <= 1.0, "data.p_all_sources", f"must be in [0, 1], got {d.p_all_sources}")
+    a = d.atmosphere
+    _check(0.0 <= a.p <= 1.0, "data.atmosphere.p", f"must be in [0, 1], got {a.p}")
+    for k in ("rayleigh", "aerosol", "angstrom", "gain"):
+        lo, hi = getattr(a, k)
+        _check(lo <= hi, f"data.atmosphere.{k}", f"needs low <= high, got [{lo}, {hi}]")
+    _check(a.gain[0] > 0, "data.atmosphere.gain", f"must be > 0, got {list(a.gain)}")
     _check(d.band_naming.upper() in _bands.SENSORS, "data.band_naming",
            f"{d.band_naming!r} is not a sensor ({', '.join(_bands.SENSORS)})")
     if d.reference != "finest":

@@ -36,9 +36,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..core import bands as _bands
+from ..core.bands import BAND_CLASSES
 from ..core.errors import HLSTranslateError
 from ..core.raster import Grid, open_scene
-from .config import DataConfig, SceneSpec, TrainConfig, resolve_config_band
+from .config import AtmosphereAugment, DataConfig, SceneSpec, TrainConfig, resolve_config_band
 
 NUM_CLASSES = _bands.NUM_CLASSES
 SURFACE_NOTE = ("HLS v2.0 is surface reflectance; scenes of level 'TOA' (Sentinel-2 L1C) are top-of-atmosphere "
@@ -392,8 +393,10 @@ class ChipSampler:
     """Deterministic, shardable, resumable stream of training batches (see the module docstring)."""
 
     def __init__(self, scenes: Sequence[SceneData], plan: TaskPlan, chip_size: int, batch_size: int,
-                 seed: int = 0, rank: int = 0, world_size: int = 1, augment: bool = True):
+                 seed: int = 0, rank: int = 0, world_size: int = 1, augment: bool = True,
+                 atmosphere: Optional[AtmosphereAugment] = None):
         self.scenes = list(scenes)
+        self.atmosphere = atmosphere if atmosphere is not None and atmosphere.p > 0 else None
         self.plan = plan
         self.chip = chip_size
         self.batch_size = batch_size
@@ -404,13 +407,22 @@ class ChipSampler:
         self.step = 0
 
     def sample(self, g: int):
-        """(scene index, row, col, augmentation 0..7, task) of global sample ``g``."""
+        """(scene index, row, col, augmentation 0..7, task, atmosphere) of global sample ``g``.
+
+        ``atmosphere`` is ``None`` or ``(gain, offsets [15])`` (see :func:`atmosphere_offsets`); it is
+        drawn after everything else, so a run without it samples exactly the same chips and tasks."""
         rng = np.random.default_rng([self.seed, g])
         si, task = self.plan.draw(rng)
         s = self.scenes[si]
         j = int(rng.integers(len(s.chip_rows)))
         aug = int(rng.integers(8)) if self.augment else 0
-        return si, int(s.chip_rows[j]), int(s.chip_cols[j]), aug, task
+        atm = None
+        a = self.atmosphere
+        if a is not None and rng.random() < a.p:
+            gain = float(rng.uniform(*a.gain))
+            atm = (gain, atmosphere_offsets(float(rng.uniform(*a.rayleigh)), float(rng.uniform(*a.aerosol)),
+                                            float(rng.uniform(*a.angstrom))))
+        return si, int(s.chip_rows[j]), int(s.chip_cols[j]), aug, task, atm
 
     def batch(self, step: int) -> Batch:
         b, k = self.batch_size, self.chip
@@ -422,12 +434,14 @@ class ChipSampler:
         first = (step * self.world_size + self.rank) * b
         picked = []
         for i in range(b):
-            si, r, c, aug, task = self.sample(first + i)
+            si, r, c, aug, task, atm = self.sample(first + i)
             s = self.scenes[si]
             picked.append(si)
             chs = [s.channel(cid) for cid in task.sources]
             tch = s.channel(task.target)
             vals = _augment(s.values[:, r:r + k, c:c + k], aug)
+            if atm is not None:
+                vals = apply_atmosphere(vals, s.band_ids, *atm)
             ok = _augment(s.valid[:, r:r + k, c:c + k], aug)
             bands[i, list(task.sources)] = vals[chs]
             present[i, list(task.sources)] = 1.0
@@ -451,6 +465,37 @@ class ChipSampler:
         if int(state["seed"]) != self.seed:
             raise DataError(f"sampler state has seed {state['seed']}, this run uses {self.seed}")
         self.step = int(state["step"])
+
+
+def _atmosphere_weights() -> np.ndarray:
+    """Per class: wavelength / 550 nm for reflectance bands the atmosphere augmentation touches, else 0."""
+    w = np.zeros(NUM_CLASSES, dtype=np.float64)
+    for b in BAND_CLASSES:
+        if not b.is_thermal and b.key != "cirrus":
+            w[b.id] = b.wavelength_nm / 550.0
+    return w
+
+
+_ATMOSPHERE_WAVELENGTHS = _atmosphere_weights()
+
+
+def atmosphere_offsets(rayleigh: float, aerosol: float, angstrom: float) -> np.ndarray:
+    """Per-class additive path reflectance ``rayleigh * l**-4 + aerosol * l**-angstrom`` (``l`` =
+    wavelength / 550 nm); exactly 0 for thermal bands and cirrus (untouched by the augmentation)."""
+    lam = _ATMOSPHERE_WAVELENGTHS
+    out = np.zeros(NUM_CLASSES, dtype=np.float64)
+    on = lam > 0
+    out[on] = rayleigh * lam[on] ** -4.0 + aerosol * lam[on] ** -angstrom
+    return out
+
+
+def apply_atmosphere(vals: np.ndarray, band_ids: Sequence[int], gain: float, offsets: np.ndarray) -> np.ndarray:
+    """``gain * v + offset`` on the channels (axis 0) of ``vals`` whose class the augmentation touches."""
+    ids = np.asarray(band_ids, dtype=np.int64)
+    on = _ATMOSPHERE_WAVELENGTHS[ids] > 0
+    g = np.where(on, gain, 1.0).astype(np.float32)[:, None, None]
+    o = np.where(on, offsets[ids], 0.0).astype(np.float32)[:, None, None]
+    return vals * g + o
 
 
 def _augment(a: np.ndarray, aug: int) -> np.ndarray:

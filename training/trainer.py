@@ -317,7 +317,7 @@ def _train(cfg: TrainConfig, d: "D.Dist", resume: Optional[str], stop_at: Option
         d_opt = torch.optim.Adam(disc.parameters(), lr=cfg.loss.disc_lr or cfg.optim.lr, betas=(0.5, 0.999))
 
     sampler = ChipSampler(data.train, data.plan, cfg.data.chip_size, r.batch_size, seed=r.seed, rank=d.rank,
-                          world_size=d.world_size, augment=cfg.data.augment)
+                          world_size=d.world_size, augment=cfg.data.augment, atmosphere=cfg.data.atmosphere)
     start, best, metrics = 0, float("inf"), {}
     best_step = None
     samples_before = 0
