@@ -257,6 +257,7 @@ def _train(cfg: TrainConfig, d: "D.Dist", resume: Optional[str], stop_at: Option
     from torch import nn
 
     from ..core.models import create_model
+    from ..core.models.adain import AdaINUNet
 
     def say(msg: str) -> None:
         if d.is_main:
@@ -284,6 +285,13 @@ def _train(cfg: TrainConfig, d: "D.Dist", resume: Optional[str], stop_at: Option
         f"{len(data.validation)} held-out; targets {', '.join(band_code(c) for c in data.plan.targets)}")
     mean = [m if m == m else float("nan") for m in data.stats.mean]
     model.set_normalization(mean, list(data.stats.std))
+    if isinstance(model, AdaINUNet) and model.cfg.linear_prior:
+        from .evaluate import LinearBaseline
+
+        fit = LinearBaseline.fit(data.train)  # the same moments the evaluation's baseline is solved from
+        model.set_linear_prior([(ids, g, w) for _, ids, g, w in fit.grams])
+        say(f"linear prior: moments of {int((model.prior_weights > 0).sum())} band set(s) from "
+            f"{len(fit.grams)} training scene(s)")
     if state is not None:
         model.load_state_dict(state["model_state"])
     model.to(d.device)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Literal, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
@@ -59,12 +59,16 @@ class AdaINConfig:
     target_bands: Tuple[str, ...] = ()  # band classes it may synthesize; empty: all
     tile_size: int = 256  # recommended inference tile edge (pixels), written to the model metadata
     head_condition: Literal["sources_and_target", "target"] = "sources_and_target"  # what generates the head
+    linear_prior: bool = False  # add the network's output to a least-squares linear fit carried in the model
+    prior_groups: int = 4  # room for this many band sets in the linear prior's moment matrices
 
     def __post_init__(self):
         if self.width < 1:
             raise ValueError(f"width must be >= 1, got {self.width}")
         if not 1 <= self.depth <= 6:
             raise ValueError(f"depth must be 1..6, got {self.depth}")
+        if self.prior_groups < 1:
+            raise ValueError(f"prior_groups must be >= 1, got {self.prior_groups}")
         if self.embed_dim < 1:
             raise ValueError(f"embed_dim must be >= 1, got {self.embed_dim}")
         if self.max_channels < self.width:
@@ -167,6 +171,13 @@ class AdaINUNet(nn.Module):
         src = torch.zeros(NUM_CLASSES, dtype=torch.float32)
         src[list(cfg.source_ids)] = 1.0
         self.register_buffer("source_mask", src, persistent=False)  # derived from the config
+        if cfg.linear_prior:
+            k, n1 = cfg.prior_groups, NUM_CLASSES + 1
+            # per band set seen in training: E[z z^T] with z = (1, band values in physical units), the
+            # bands it has, and its share of the training samples (0: unused slot); see set_linear_prior
+            self.register_buffer("prior_moments", torch.zeros(k, n1, n1, dtype=torch.float64))
+            self.register_buffer("prior_bands", torch.zeros(k, NUM_CLASSES, dtype=torch.float32))
+            self.register_buffer("prior_weights", torch.zeros(k, dtype=torch.float64))
 
     # -- geometry ---------------------------------------------------------------------------------
     @property
@@ -272,6 +283,76 @@ class AdaINUNet(nn.Module):
         return {i: (float(self.norm_mean[i]), float(self.norm_std[i]))
                 for i in range(NUM_CLASSES) if float(self.norm_fitted[i]) > 0.5}
 
+    # -- linear prior ---------------------------------------------------------------------------------
+    PRIOR_RIDGE = 1e-10  # relative Tikhonov term of the prior's solve (float64; keeps collinear sets solvable)
+
+    def set_linear_prior(self, groups: Sequence[Tuple[Sequence[int], Any, float]]) -> None:
+        """Set the moments the linear prior is solved from.
+
+        ``groups``: ``(class ids, moments, weight)`` per training scene (or band set): ``moments`` is the
+        ``16 x 16`` mean of ``z z^T`` over the scene's pixels valid in every band, ``z = (1, v_0..v_14)`` in
+        physical units with 0 for classes the scene lacks (``training.evaluate.LinearBaseline.fit`` makes
+        exactly these), ``weight`` its share of the training samples.  Scenes with the same band set are
+        merged (weighted mean), so ``prior_groups`` bounds the number of distinct band sets.
+        """
+        if not self.cfg.linear_prior:
+            raise ModelError("set_linear_prior: this model was built with linear_prior: false")
+        merged: Dict[Tuple[int, ...], List[Any]] = {}
+        n1 = NUM_CLASSES + 1
+        for ids, g, w in groups:
+            key = tuple(sorted(int(i) for i in ids))
+            g = torch.as_tensor(g, dtype=torch.float64)
+            if g.shape != (n1, n1) or not bool(torch.isfinite(g).all()):
+                raise ModelError(f"set_linear_prior: moments must be finite {n1}x{n1}, got {tuple(g.shape)}")
+            if not w > 0:
+                raise ModelError(f"set_linear_prior: weights must be > 0, got {w}")
+            acc = merged.setdefault(key, [torch.zeros(n1, n1, dtype=torch.float64), 0.0])
+            acc[0] += float(w) * g
+            acc[1] += float(w)
+        if not merged:
+            raise ModelError("set_linear_prior: no band set given")
+        if len(merged) > self.cfg.prior_groups:
+            raise ModelError(f"set_linear_prior: the training data has {len(merged)} distinct band sets; the model "
+                             f"has room for prior_groups={self.cfg.prior_groups} (raise model.params.prior_groups)")
+        total = sum(w for _, w in merged.values())
+        with torch.no_grad():
+            self.prior_moments.zero_()
+            self.prior_bands.zero_()
+            self.prior_weights.zero_()
+            for k, (key, (g, w)) in enumerate(sorted(merged.items())):
+                self.prior_moments[k] = g / w
+                self.prior_bands[k, list(key)] = 1.0
+                self.prior_weights[k] = w / total
+
+    def linear_prior(self, bands: torch.Tensor, p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Least-squares linear prediction of the target (physical units, ``[N, 1, H, W]``) from the present
+        bands, solved per item in float64 from the moments of the training band sets that have every band
+        involved (as ``LinearBaseline`` does), by Gauss-Jordan elimination (no pivoting: the matrix is
+        symmetric positive definite), written out so that it exports to ONNX."""
+        n1 = NUM_CLASSES + 1
+        onehot = F.one_hot(target, NUM_CLASSES).to(torch.float64)
+        src = p.to(torch.float64) * (1.0 - onehot)  # a target band never predicts itself
+        need = torch.clamp(src + onehot, max=1.0)
+        missing = torch.matmul(need, (1.0 - self.prior_bands.to(torch.float64)).t())  # [N, K] bands a group lacks
+        w = self.prior_weights.unsqueeze(0) * (missing < 0.5).to(torch.float64)
+        w = torch.where(w.sum(dim=1, keepdim=True) > 0, w, self.prior_weights.unsqueeze(0).expand_as(w))
+        w = w / w.sum(dim=1, keepdim=True)
+        g = torch.matmul(w, self.prior_moments.reshape(self.prior_moments.shape[0], n1 * n1)).reshape(-1, n1, n1)
+        m = torch.cat([torch.ones_like(src[:, :1]), src], dim=1)  # [N, 16]: intercept + sources
+        eye = torch.eye(n1, dtype=torch.float64, device=bands.device)
+        a = g * m.unsqueeze(2) * m.unsqueeze(1)
+        scale = ((a * eye).sum(dim=(1, 2)) / m.sum(dim=1)).reshape(-1, 1, 1)
+        a = a + eye * (1.0 - m).unsqueeze(1) + eye * m.unsqueeze(1) * (self.PRIOR_RIDGE * scale)
+        col = torch.gather(g, 2, (target + 1).reshape(-1, 1, 1).expand(-1, n1, 1))  # [N, 16, 1]
+        aug = torch.cat([a, col * m.unsqueeze(2)], dim=2)  # [N, 16, 17]
+        for k in range(n1):
+            row = aug[:, k:k + 1, :] / aug[:, k:k + 1, k:k + 1]
+            aug = aug - aug[:, :, k:k + 1] * row + eye[k].reshape(1, n1, 1) * row
+        coef = aug[:, :, n1]  # [N, 16]
+        x = torch.where(src.to(bands.dtype)[:, :, None, None] > 0.5, bands, torch.zeros_like(bands))
+        lin = torch.einsum("nc,nchw->nhw", coef[:, 1:].to(bands.dtype), x) + coef[:, :1].to(bands.dtype)[:, :, None]
+        return lin.unsqueeze(1)
+
     # -- export -------------------------------------------------------------------------------------
     conditional = True
     input_names = ("bands", "present", "target")
@@ -322,7 +403,12 @@ class AdaINUNet(nn.Module):
         masked out (an exported model ignores bands it never saw in training)."""
         import copy
 
+        if self.cfg.linear_prior and not float(self.prior_weights.sum()) > 0:
+            raise ModelError("this model has linear_prior: true but its prior was never set (set_linear_prior)")
         m = copy.deepcopy(self).cpu().float().eval()
+        if self.cfg.linear_prior:  # .float() would round the prior's moments; keep them float64
+            m.prior_moments = self.prior_moments.detach().cpu().clone()
+            m.prior_weights = self.prior_weights.detach().cpu().clone()
         with torch.no_grad():
             m.source_mask.mul_((m.norm_fitted > 0.5).to(m.source_mask.dtype))
         return m
@@ -351,7 +437,13 @@ class AdaINUNet(nn.Module):
             h = level(h, skips.pop(), tgt)
         head_code = self.head_mlp(torch.cat([p, tgt], dim=1)) if self.cfg.head_condition == "sources_and_target" else tgt
         y = self.head(torch.cat([h, x], dim=1), head_code)
-        return y * self.norm_std[target].reshape(-1, 1, 1, 1) + self.norm_mean[target].reshape(-1, 1, 1, 1)
+        t_std = self.norm_std[target].reshape(-1, 1, 1, 1)
+        t_mean = self.norm_mean[target].reshape(-1, 1, 1, 1)
+        if self.cfg.linear_prior:  # the network learns the residual of the linear fit (normalized units)
+            with torch.autocast(device_type=bands.device.type, enabled=False):  # the fit in full precision
+                lin = self.linear_prior(bands.float(), p.float(), target)
+            return lin + y.float() * t_std
+        return y * t_std + t_mean
 
 
 @register_model("adain_unet", family="adain", config=AdaINConfig)
