@@ -110,6 +110,24 @@ def test_evaluate_cli_checkpoint_report_values(trained, capsys):
     assert len(colours) > 20  # coloured cells, not a blank image
 
 
+def test_evaluate_without_some_source_bands(trained, capsys):
+    tmp, _, _, ckpt = trained
+    out = tmp / "eval_without"
+    assert cli.main(["evaluate", "--checkpoint", ckpt, "--out", str(out), "--max-size", "64",
+                     "--without", "B8A", "B11"]) == 0
+    rep = json.loads((out / "evaluation.json").read_text())
+    assert rep["sources_left_out"] == ["B8A", "B11"]
+    rows = rep["rows"]
+    assert all("B8A" not in r["sources"] and "B11" not in r["sources"] for r in rows)
+    alls = {r["target"]: r for r in rows if r["source_set"] == "all"}
+    # still scored as targets, from the ten bands left (12 minus the target minus B11)
+    assert len(alls) == 12 and len(alls["B8A"]["sources"]) == 10 and len(alls["B05"]["sources"]) == 9
+    assert len([r for r in rows if r["source_set"] == "single"]) == 12 * 11 - 2 * 11
+    assert "Never used as a source: B8A, B11." in (out / "evaluation.md").read_text()
+    assert cli.main(["evaluate", "--checkpoint", ckpt, "--out", str(tmp / "e2"), "--without", "B99"]) == 2
+    assert "--without" in capsys.readouterr().err
+
+
 def test_onnx_evaluation_matches_checkpoint(trained):
     tmp, cfg_path, _, ckpt = trained
     onnx_path = tmp / "m.onnx"

@@ -34,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sources", choices=("all", "single", "both"), default="both",
                    help="source sets: all other bands, each other band alone, or both (default)")
     p.add_argument("--targets", nargs="+", default=[], metavar="BAND", help="only these target bands")
+    p.add_argument("--without", nargs="+", default=[], metavar="BAND",
+                   help="never use these bands as sources, as if the scene lacked them (still scored as targets)")
     p.add_argument("--max-size", type=int, default=0, metavar="PX",
                    help="score a centred crop of at most PX x PX pixels (default: the whole scene)")
     p.add_argument("--pair-model", action="append", default=[], metavar="CKPT_OR_ONNX",
@@ -107,6 +109,7 @@ def run(args) -> int:
     if not cfg.data.validation:
         raise ConfigError("no held-out scene: the config has no data.validation and no --scene was given")
     targets = cfg.data.band_ids(args.targets, "--targets")
+    without = cfg.data.band_ids(args.without, "--without")
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -135,7 +138,8 @@ def run(args) -> int:
         sys.stderr.flush()
 
     report = evaluate_scenes(predict, info, data.validation, baseline, mode=args.sources, targets=targets,
-                             max_size=args.max_size or None, batch=args.batch, progress=progress, extra=extra)
+                             max_size=args.max_size or None, batch=args.batch, progress=progress, extra=extra,
+                             without=without)
     if tty:
         sys.stderr.write("\n")
     report["model"]["path"] = os.path.abspath(path)

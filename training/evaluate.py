@@ -209,15 +209,17 @@ class LinearBaseline:
 
 # --- tasks and scoring --------------------------------------------------------------------------------
 def tasks_for(scene_bands: Sequence[int], model: ModelInfo, mode: str = "both",
-              targets: Sequence[int] = ()) -> List[Tuple[str, Task]]:
-    """(source set name, task) pairs to score on a scene with ``scene_bands``."""
+              targets: Sequence[int] = (), without: Sequence[int] = ()) -> List[Tuple[str, Task]]:
+    """(source set name, task) pairs to score on a scene with ``scene_bands``; ``without``: classes never
+    used as a source (they are still scored as targets)."""
     if mode not in SOURCE_MODES:
         raise ValueError(f"source mode must be one of {', '.join(SOURCE_MODES)}, got {mode!r}")
     have = [c for c in scene_bands]
     if model.pairs:
         return [("pair", t) for t in model.pairs
-                if set(t.sources) <= set(have) and t.target in have and (not targets or t.target in targets)]
-    src_ok = [c for c in have if c in model.sources]
+                if set(t.sources) <= set(have) and t.target in have and (not targets or t.target in targets)
+                and not set(t.sources) & set(without)]
+    src_ok = [c for c in have if c in model.sources and c not in without]
     out: List[Tuple[str, Task]] = []
     for t in have:
         if t not in model.targets or (targets and t not in targets):
@@ -254,16 +256,17 @@ def evaluate_scenes(predict: Predictor, model: ModelInfo, scenes: Sequence[Scene
                     baseline: Optional[LinearBaseline] = None, *, mode: str = "both",
                     targets: Sequence[int] = (), max_size: Optional[int] = None, batch: int = 4,
                     progress: Optional[Callable[[float], None]] = None, extra: Sequence[Task] = (),
-                    keep_predictions: bool = False) -> Dict[str, Any]:
+                    keep_predictions: bool = False, without: Sequence[int] = ()) -> Dict[str, Any]:
     """Score ``predict`` (and ``baseline``) on every task of every scene; returns the report dict.
 
     ``extra``: further (sources -> target) tasks scored as source set ``pair`` where a scene has their
-    bands and they are not among the tasks of ``mode`` already."""
+    bands and they are not among the tasks of ``mode`` already.  ``without``: band classes never used
+    as a source (as if the scenes lacked them as inputs; still scored as targets)."""
     rows: List[Dict[str, Any]] = []
     preds: Dict[Tuple[str, str, Tuple[int, ...]], np.ndarray] = {}
     all_tasks = []
     for s in scenes:
-        tl = tasks_for(s.band_ids, model, mode, targets)
+        tl = tasks_for(s.band_ids, model, mode, targets, without)
         have = {t for _, t in tl}
         tl += [("pair", t) for t in extra if t not in have and s.has(t.target) and all(s.has(c) for c in t.sources)]
         all_tasks.append((s, tl))
@@ -313,6 +316,7 @@ def evaluate_scenes(predict: Predictor, model: ModelInfo, scenes: Sequence[Scene
                          for s in scenes],
               "metric_units": "reflectance (physical units); PSNR/SSIM with data_range 1.0",
               "valid_pixels": "valid in the target and in every source band",
+              "sources_left_out": [band_code(c) for c in without],
               "rows": rows, "summary": summarize(rows), "seconds": round(time.time() - t0, 2)}
     if keep_predictions:
         report["_predictions"] = preds
@@ -422,6 +426,8 @@ def markdown_tables(report: Mapping[str, Any]) -> str:
         lines.append(f"Scene **{sc['name']}** ({sc['level']}), evaluated window (row, col, h, w) {sc['evaluated']}.")
     if report.get("inference"):
         lines.append(f"Inference: {report['inference']}.")
+    if report.get("sources_left_out"):
+        lines.append(f"Never used as a source: {', '.join(report['sources_left_out'])}.")
     lines += ["", "Metrics in reflectance units over pixels valid in the target and every source; "
               "PSNR/SSIM with data range 1.0.", ""]
     head = headline_rows(rows)
