@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Type
 
 
 def _umask() -> int:
@@ -65,3 +65,12 @@ def output_file_problem(path: str) -> Optional[str]:
     if os.path.exists(path) and not os.access(path, os.W_OK):
         return "the existing file is read-only"
     return None
+
+
+def writable_output_path(path: str, error: Type[Exception]) -> str:
+    """The absolute ``path``, after :func:`output_file_problem` found nothing; else ``error`` naming it."""
+    path = os.path.abspath(os.fspath(path))
+    problem = output_file_problem(path)
+    if problem:
+        raise error(f"cannot write {path}: {problem}")
+    return path

@@ -29,7 +29,7 @@ from . import bands as _bands
 from .bands import BandClass, SENSORS, resolve_band
 from .errors import (AmbiguousBandError, BandError, GridMismatchError, MissingBandError, NotARasterError,
                      RasterError, RasterNotFoundError, RasterWriteError, UnknownBandError)
-from .fileio import output_file_problem
+from .fileio import writable_output_path
 from .hls import GranuleFiles, group_granules, is_hls_name, parse_hls_name, band_code_from_filename, qa_invalid
 
 #: Resampling methods accepted when band sources must be brought onto one grid.
@@ -714,11 +714,7 @@ def default_nodata(dtype: str) -> float:
 
 def check_writable(path: str) -> str:
     """Fail early (before any compute) if ``path`` cannot be written; returns the absolute path."""
-    path = os.path.abspath(os.fspath(path))
-    problem = output_file_problem(path)
-    if problem:
-        raise RasterWriteError(f"cannot write {path}: {problem}")
-    return path
+    return writable_output_path(path, RasterWriteError)
 
 
 class RasterWriter:

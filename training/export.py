@@ -21,7 +21,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from ..core.bands import BAND_CLASSES, describe_catalogue
 from ..core.config import to_dict
 from ..core.errors import ModelError
-from ..core.fileio import atomic_path, output_file_problem
+from ..core.fileio import atomic_path, writable_output_path
 from ..core.metadata import METADATA_KEY, BandStats, ModelMetadata, TilingHint, parse_metadata
 
 MIN_OPSET = 17
@@ -178,11 +178,7 @@ def _verify(model, path: str, sizes: Tuple[Tuple[int, int], ...], tol: float) ->
 
 def check_output_path(path: str) -> str:
     """The absolute output path, after checking that it can be written (folder exists and is writable)."""
-    path = os.path.abspath(os.fspath(path))
-    problem = output_file_problem(path)
-    if problem:
-        raise ModelError(f"cannot write {path}: {problem}")
-    return path
+    return writable_output_path(path, ModelError)
 
 
 def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version: str = "0",
