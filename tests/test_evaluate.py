@@ -173,6 +173,13 @@ def test_pair_model_comparison(trained, capsys):
     assert "B8A -> B05" in (out / "evaluation.md").read_text()
     # the extra pair row does not change the headline (all other bands) summary
     assert len(rep["summary"]["per_target"]) == 12
+    # a pair model whose source --without leaves out cannot be compared: refused, naming both
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--checkpoint", ckpt, "--out", str(tmp / "eval_pair2"), "--max-size", "64",
+                     "--without", "B8A", "--pair-model", str(tmp / "pair_run" / "last.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "--pair-model" in err and "B8A" in err and "--without" in err
+    assert not (tmp / "eval_pair2").exists()
 
 
 def test_evaluate_errors(trained, capsys):

@@ -80,7 +80,7 @@ def run(args) -> int:
     from ..core.config import apply_overrides
     from ..core.errors import ConfigError
     from .config import SceneSpec, config_from_dict, load_train_config
-    from .data import prepare_data
+    from .data import band_code, prepare_data
     from .evaluate import LinearBaseline, compare_pairs, evaluate_scenes, headline_rows, write_report
 
     if args.batch < 1:
@@ -123,6 +123,10 @@ def run(args) -> int:
         p_pred, p_info, _ = _load_predictor(pm, p_onnx, args.batch, args.tiled and p_onnx)
         if not p_info.pairs:
             raise ConfigError(f"--pair-model {pm}: not a single-pair model (it was not trained with data.pairs)")
+        left_out = sorted({c for t in p_info.pairs for c in t.sources} & set(without))
+        if left_out:
+            raise ConfigError(f"--pair-model {pm}: its sources include {', '.join(band_code(c) for c in left_out)}, "
+                              "which --without leaves out")
         pair_infos.append((pm, p_pred, p_info))
     extra = [t for _, _, pi in pair_infos for t in pi.pairs]
 

@@ -268,7 +268,8 @@ def evaluate_scenes(predict: Predictor, model: ModelInfo, scenes: Sequence[Scene
     for s in scenes:
         tl = tasks_for(s.band_ids, model, mode, targets, without)
         have = {t for _, t in tl}
-        tl += [("pair", t) for t in extra if t not in have and s.has(t.target) and all(s.has(c) for c in t.sources)]
+        tl += [("pair", t) for t in extra if t not in have and s.has(t.target) and all(s.has(c) for c in t.sources)
+               and not set(t.sources) & set(without)]
         all_tasks.append((s, tl))
     total = sum(len(t) for _, t in all_tasks) or 1
     done = 0
