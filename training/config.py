@@ -193,8 +193,7 @@ def validate(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
     _check(0.0 <= d.p_all_sources <= 1.0, "data.p_all_sources", f"must be in [0, 1], got {d.p_all_sources}")
     a = d.atmosphere
     _check(0.0 <= a.p <= 1.0, "data.atmosphere.p", f"must be in [0, 1], got {a.p}")
-    for k in ("rayleigh", "aerosol", "angstrom", "gain"):
-        lo, hi = getattr(a, k)
+    for k, (lo, hi) in (("rayleigh", a.rayleigh), ("aerosol", a.aerosol), ("angstrom", a.angstrom), ("gain", a.gain)):
         _check(lo <= hi, f"data.atmosphere.{k}", f"needs low <= high, got [{lo}, {hi}]")
     _check(a.gain[0] > 0, "data.atmosphere.gain", f"must be > 0, got {list(a.gain)}")
     _check(d.band_naming.upper() in _bands.SENSORS, "data.band_naming",

@@ -467,7 +467,7 @@ class ChipSampler:
         self.step = int(state["step"])
 
 
-def _atmosphere_weights() -> np.ndarray:
+def _atmosphere_wavelengths() -> np.ndarray:
     """Per class: wavelength / 550 nm for reflectance bands the atmosphere augmentation touches, else 0."""
     w = np.zeros(NUM_CLASSES, dtype=np.float64)
     for b in BAND_CLASSES:
@@ -476,7 +476,7 @@ def _atmosphere_weights() -> np.ndarray:
     return w
 
 
-_ATMOSPHERE_WAVELENGTHS = _atmosphere_weights()
+_ATMOSPHERE_WAVELENGTHS = _atmosphere_wavelengths()
 
 
 def atmosphere_offsets(rayleigh: float, aerosol: float, angstrom: float) -> np.ndarray:
