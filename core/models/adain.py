@@ -350,8 +350,9 @@ class AdaINUNet(nn.Module):
             aug = aug - aug[:, :, k:k + 1] * row + eye[k].reshape(1, n1, 1) * row
         coef = aug[:, :, n1]  # [N, 16]
         x = torch.where(src.to(bands.dtype)[:, :, None, None] > 0.5, bands, torch.zeros_like(bands))
-        lin = torch.einsum("nc,nchw->nhw", coef[:, 1:].to(bands.dtype), x) + coef[:, :1].to(bands.dtype)[:, :, None]
-        return lin.unsqueeze(1)
+        n, c, h, w = x.shape
+        lin = torch.matmul(coef[:, None, 1:].to(bands.dtype), x.reshape(n, c, h * w))  # [N, 1, H*W]
+        return (lin + coef[:, None, :1].to(bands.dtype)).reshape(n, 1, h, w)
 
     # -- export -------------------------------------------------------------------------------------
     conditional = True
