@@ -228,7 +228,8 @@ def test_info_prints_metadata_without_torch_or_onnx(default_export):
 # --- checkpoints and the command -------------------------------------------------------------------------
 def _checkpoint(tmp_path, model, **extra):
     state = {"model_name": model.model_name, "model_config": to_dict(model.config),
-             "model_state": model.state_dict(), "config": {"model": {"name": model.model_name}},
+             "objective_name": "translation", "modules": {"model": model.state_dict()},
+             "config": {"model": {"name": model.model_name}},
              "step": 1234, "epoch": 3,
              "metrics": {"val": {"rmse": np.float32(0.0125), "psnr": torch.tensor(31.5)}},
              "training_summary": {"scenes": ["Spain_7370579"], "held_out": ["T19UDP_20170729"],

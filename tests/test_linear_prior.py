@@ -81,7 +81,7 @@ def test_prior_equals_the_least_squares_baseline(fitted):
     for i, (t, src) in enumerate(tasks):
         ref = base.predict(vals, src, t)
         # the fitted relation is not trivial: it differs from the target's training mean by far more
-        assert np.abs(ref - float(model.norm_mean[t])).mean() > 20 * 1e-5
+        assert np.abs(ref - float(model.normalization.mean[t])).mean() > 20 * 1e-5
         np.testing.assert_allclose(out[i, 0], ref, atol=1e-5, err_msg=f"target {t} from {src}")
 
 
@@ -118,13 +118,13 @@ def test_training_sets_the_prior_and_checkpoints_keep_it(tmp_path):
     p = write_config(tmp_path / "c.yaml", raw)
     assert cli.main(["train", "--config", str(p)]) == 0
     state = load_checkpoint(str(tmp_path / "run" / "last.pt"))
-    weights = state["model_state"]["prior_weights"]
+    weights = state["modules"]["model"]["prior_weights"]
     assert weights.dtype == torch.float64 and weights.tolist()[:1] == [1.0]  # one band set (12-band L2A)
     cfg = load_train_config(str(p))
     data = prepare_data(cfg)
     ref = LinearBaseline.fit(data.train).grams
     g = sum(w * gm for _, _, gm, w in ref) / sum(w for _, _, _, w in ref)
-    np.testing.assert_allclose(state["model_state"]["prior_moments"][0].numpy(), g, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(state["modules"]["model"]["prior_moments"][0].numpy(), g, rtol=1e-12, atol=1e-15)
     # the exported checkpoint runs in ONNX Runtime (export verifies it against torch)
     assert cli.main(["export", "--checkpoint", str(tmp_path / "run" / "last.pt"),
                      "--out", str(tmp_path / "m.onnx")]) == 0

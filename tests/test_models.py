@@ -38,7 +38,7 @@ def spain_chip(spain_tif):
 
 
 def _normalized(model, out, target):
-    return (out - model.norm_mean[target].reshape(-1, 1, 1, 1)) / model.norm_std[target].reshape(-1, 1, 1, 1)
+    return (out - model.normalization.mean[target].reshape(-1, 1, 1, 1)) / model.normalization.std[target].reshape(-1, 1, 1, 1)
 
 
 # --- registry -------------------------------------------------------------------------------------
@@ -93,10 +93,10 @@ def test_forward_shapes_and_values_every_model(name, spain_chip):
     z = _normalized(model, out, targets)
     assert z.abs().max() < 5.0
     for i, t in enumerate(targets.tolist()):
-        mean = model.norm_mean[t].item()
-        assert abs(out[i].mean().item() - mean) < 3 * model.norm_std[t].item()
+        mean = model.normalization.mean[t].item()
+        assert abs(out[i].mean().item() - mean) < 3 * model.normalization.std[t].item()
     # not a constant: spatial structure of the real scene reaches the output
-    assert (out.std(dim=(2, 3)) > 1e-3 * model.norm_std[targets].reshape(-1, 1)).all()
+    assert (out.std(dim=(2, 3)) > 1e-3 * model.normalization.std[targets].reshape(-1, 1)).all()
     # items are independent: a mixed-target batch equals the items run one by one
     with torch.no_grad():
         single = torch.cat([model(x[i:i + 1], p[i:i + 1], targets[i:i + 1]) for i in range(n)])
@@ -149,7 +149,7 @@ def test_swapped_target_embedding_swaps_the_output(spain_chip):
     torch.testing.assert_close(_normalized(model, sb, tb), _normalized(model, ya, ta), rtol=0, atol=1e-5)
     # and with the statistics swapped too, the physical outputs swap
     with torch.no_grad():
-        for buf in (model.norm_mean, model.norm_std):
+        for buf in (model.normalization.mean, model.normalization.std):
             buf[[a, b]] = buf[[b, a]].clone()
         torch.testing.assert_close(model(bands, p, ta), yb, rtol=0, atol=1e-6)
 
@@ -166,7 +166,7 @@ def test_source_set_conditions_the_encoder(spain_chip):
     with torch.no_grad():
         y_all = model(bands, present, torch.tensor([10]))
         y_one = model(bands, one, torch.tensor([10]))
-    assert (y_all - y_one).abs().max() > 1e-3 * model.norm_std[10]
+    assert (y_all - y_one).abs().max() > 1e-3 * model.normalization.std[10]
 
 
 # --- presence masking -------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ def test_absent_bands_do_not_leak(spain_chip):
         # a present band does matter
         x = bands.clone()
         x[0, resolve_band("red").id] *= 1.5
-        assert (model(x, p, target) - ref).abs().max() > 1e-4 * model.norm_std[target]
+        assert (model(x, p, target) - ref).abs().max() > 1e-4 * model.normalization.std[target]
 
 
 @pytest.mark.parametrize("source", ["coastal_aerosol", "red", "nir_broad", "water_vapour", "swir_2"])
@@ -206,7 +206,7 @@ def test_single_source_band(source, spain_chip):
         x[0, sid] = x[0, sid].flip(-1)  # a different image in the one band
         y2 = model(x, p, target)
     assert torch.isfinite(y).all()
-    assert (y2 - y).abs().max() > 1e-4 * model.norm_std[target]
+    assert (y2 - y).abs().max() > 1e-4 * model.normalization.std[target]
 
 
 def test_source_bands_restriction_masks_other_bands(spain_chip):
@@ -224,27 +224,27 @@ def test_source_bands_restriction_masks_other_bands(spain_chip):
 # --- normalization ----------------------------------------------------------------------------------
 def test_set_normalization_forms_and_errors():
     m = create_model("adain_unet", **SMALL)
-    assert m.normalization() == {}
+    assert m.normalization.fitted_stats() == {}
     m.set_normalization({"cirrus": (0.001, 0.0002), 3: (0.12, 0.05)})
-    got = m.normalization()
+    got = m.normalization.fitted_stats()
     assert sorted(got) == [3, 10]
     assert got[10] == pytest.approx((0.001, 0.0002)) and got[3] == pytest.approx((0.12, 0.05))
     means = [math.nan] * NUM_CLASSES
     stds = [math.nan] * NUM_CLASSES
     means[13], stds[13] = 25.0, 12.0
     m.set_normalization(means, stds)
-    assert set(m.normalization()) == {3, 10, 13}
+    assert set(m.normalization.fitted_stats()) == {3, 10, 13}
 
     class Stats:  # the shape of training.data.BandStatistics: per-class sequences, NaN = unseen
         mean = tuple(0.2 if i == 5 else math.nan for i in range(NUM_CLASSES))
         std = tuple(0.07 if i == 5 else math.nan for i in range(NUM_CLASSES))
 
     m.set_normalization(Stats())
-    assert set(m.normalization()) == {3, 5, 10, 13} and m.normalization()[5] == pytest.approx((0.2, 0.07))
-    before = m.normalization()
+    assert set(m.normalization.fitted_stats()) == {3, 5, 10, 13} and m.normalization.fitted_stats()[5] == pytest.approx((0.2, 0.07))
+    before = m.normalization.fitted_stats()
     with pytest.raises(ModelError, match="swir_1 has std 0"):
         m.set_normalization({"blue": (0.1, 0.02), "swir_1": (0.1, 0.0)})
-    assert m.normalization() == before  # nothing half-applied
+    assert m.normalization.fitted_stats() == before  # nothing half-applied
     with pytest.raises(ModelError, match="expected 15 means"):
         m.set_normalization([0.1] * 13, [0.1] * 13)
     with pytest.raises(ModelError, match="red has a non-finite"):
@@ -252,7 +252,7 @@ def test_set_normalization_forms_and_errors():
     # the statistics travel in the state dict (checkpoints carry them)
     m2 = create_model("adain_unet", **SMALL)
     m2.load_state_dict(m.state_dict())
-    assert m2.normalization() == m.normalization()
+    assert m2.normalization.fitted_stats() == m.normalization.fitted_stats()
 
 
 def test_normalization_is_inside_the_model(spain_chip):
@@ -334,7 +334,7 @@ def test_a_few_steps_fit_a_real_chip(spain_chip):
     p[0, t] = 0.0
     truth = bands[:, t]
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    std = model.norm_std[t]
+    std = model.normalization.std[t]
     losses = []
     for _ in range(60):
         opt.zero_grad()

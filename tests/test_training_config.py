@@ -102,12 +102,26 @@ def test_example_configs_are_valid():
 
 def test_cli_reports_config_errors_without_traceback(tmp_path, capsys):
     cfg = tiny_config(tmp_path / "run")
-    cfg["loss"] = {"l2": 1.0}
+    cfg["objective"] = {"name": "translation", "params": {"l2": 1.0}}
     p = write_config(tmp_path / "c.yaml", cfg)
     assert cli.main(["train", "--config", str(p)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "loss.l2" in err and "Traceback" not in err
+    assert err.startswith("error: ") and "objective.params.l2" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists()  # nothing started
+    # the section of format 1 is refused with where its keys went
+    cfg.pop("objective")
+    cfg["loss"] = {"l1": 1.0, "adversarial": 0.0}
+    write_config(p, cfg)
+    assert cli.main(["train", "--config", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "loss: the loss weights moved to the objective section" in err and "Traceback" not in err
+    # an unknown objective names the registered ones
+    cfg.pop("loss")
+    cfg["objective"] = {"name": "pix2pics"}
+    write_config(p, cfg)
+    assert cli.main(["train", "--config", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "objective.name: unknown objective 'pix2pics'" in err and "translation" in err
 
 
 def test_cli_print_config(tmp_path, capsys):
@@ -118,10 +132,10 @@ def test_cli_print_config(tmp_path, capsys):
 
 
 def test_run_folder_is_created_with_its_parents_unless_impossible(tmp_path):
-    from hls_translate.training.trainer import _check_run_dir
+    from hls_translate.training.trainer import check_run_dir
 
     def check(out_dir, resume=None):
-        return _check_run_dir(config_from_dict(tiny_config(out_dir)), resume)
+        return check_run_dir(config_from_dict(tiny_config(out_dir)), resume)
 
     nested = tmp_path / "runs" / "smoke"  # neither folder exists yet (a fresh clone has no runs/)
     assert check(nested) == str(nested)

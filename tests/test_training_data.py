@@ -2,6 +2,7 @@
 clear errors (missing folder, a scene without valid chips) before training starts."""
 
 import math
+import types
 
 import numpy as np
 import pytest
@@ -17,7 +18,19 @@ from hls_translate.training.config import AtmosphereAugment  # noqa: E402
 from hls_translate.training.data import (ChipSampler, DataError, atmosphere_offsets, band_statistics,  # noqa: E402
                                          find_chips, prepare_data)
 
+from hls_translate.training.collate import collate_conditional  # noqa: E402
+
 from training_fixtures import DATA, tiny_config, write_config  # noqa: E402
+
+
+def _batch(sampler, step):
+    """The conditional collation of a sampler's chips of ``step``, as attributes."""
+    return types.SimpleNamespace(**collate_conditional(sampler.chips(step)))
+
+
+def _next(sampler):
+    """The conditional collation of the sampler's next chips, as attributes."""
+    return types.SimpleNamespace(**collate_conditional(next(sampler)))
 
 
 def _cfg(tmp_path, **sections):
@@ -87,15 +100,15 @@ def test_sampler_is_deterministic_sharded_and_resumable(tiny_data):
     mk = lambda rank, world: ChipSampler(data.train, data.plan, 32, 4, seed=5, rank=rank, world_size=world)  # noqa: E731
     a, b = mk(0, 1), mk(0, 1)
     for _ in range(3):
-        x, y = next(a), next(b)
+        x, y = _next(a), _next(b)
         assert np.array_equal(x.bands, y.bands) and np.array_equal(x.target, y.target)
     # exact resume from the state dict
     c = mk(0, 1)
     c.load_state_dict(a.state_dict())
-    assert np.array_equal(next(c).bands, next(a).bands)
+    assert np.array_equal(_next(c).bands, _next(a).bands)
     # two ranks draw disjoint sample numbers: the global stream, interleaved by batch
     r0, r1, single = mk(0, 2), mk(1, 2), ChipSampler(data.train, data.plan, 32, 8, seed=5)
-    s0, s1, s = r0.batch(0), r1.batch(0), single.batch(0)
+    s0, s1, s = _batch(r0, 0), _batch(r1, 0), _batch(single, 0)
     assert np.array_equal(np.concatenate([s0.bands, s1.bands]), s.bands)
     assert not np.array_equal(s0.bands, s1.bands)
 
@@ -103,12 +116,13 @@ def test_sampler_is_deterministic_sharded_and_resumable(tiny_data):
 def test_batches_hold_physical_values_and_masks(tiny_data):
     _, data = tiny_data
     sam = ChipSampler(data.train, data.plan, 32, 8, seed=1, augment=False)
-    b = sam.batch(0)
+    b = _batch(sam, 0)
     for i in range(8):
-        si, r, c, aug, task, atm = sam.sample(i)
+        smp = sam.sample(i)
+        si, r, c, aug, task, atm = smp.scene, smp.row, smp.col, smp.augmentation, smp.task, smp.atmosphere
         s = data.train[si]
         assert aug == 0 and atm is None and b.target[i] == task.target
-        assert set(np.nonzero(b.present[i])[0]) == set(task.sources) and task.target not in task.sources
+        assert set(np.nonzero(b.presence[i])[0]) == set(task.sources) and task.target not in task.sources
         np.testing.assert_array_equal(b.real[i, 0], s.values[s.channel(task.target), r:r + 32, c:c + 32])
         for cid in task.sources:
             np.testing.assert_array_equal(b.bands[i, cid], s.values[s.channel(cid), r:r + 32, c:c + 32])
@@ -139,14 +153,14 @@ def test_atmosphere_applies_one_affine_map_to_sources_and_target(tiny_data):
     atm = AtmosphereAugment(p=0.5, rayleigh=(-0.03, 0.03), aerosol=(0.01, 0.02), angstrom=(1.0, 1.0), gain=(0.9, 1.1))
     plain = ChipSampler(data.train, data.plan, 32, 16, seed=3, augment=False)
     wet = ChipSampler(data.train, data.plan, 32, 16, seed=3, augment=False, atmosphere=atm)
-    a, b = plain.batch(0), wet.batch(0)
+    a, b = _batch(plain, 0), _batch(wet, 0)
     # same chips and tasks: the atmosphere is drawn after everything else
     np.testing.assert_array_equal(a.target, b.target)
-    np.testing.assert_array_equal(a.present, b.present)
+    np.testing.assert_array_equal(a.presence, b.presence)
     np.testing.assert_array_equal(a.mask, b.mask)
     touched = 0
     for i in range(16):
-        atm_i = wet.sample(i)[5]
+        atm_i = wet.sample(i).atmosphere
         if atm_i is None:
             np.testing.assert_array_equal(a.bands[i], b.bands[i])
             np.testing.assert_array_equal(a.real[i], b.real[i])
@@ -156,12 +170,12 @@ def test_atmosphere_applies_one_affine_map_to_sources_and_target(tiny_data):
         assert 0.9 <= gain <= 1.1
         t = int(a.target[i])
         np.testing.assert_allclose(b.real[i, 0], gain * a.real[i, 0] + off[t], atol=1e-6)
-        for cid in np.nonzero(a.present[i])[0]:
+        for cid in np.nonzero(a.presence[i])[0]:
             np.testing.assert_allclose(b.bands[i, cid], gain * a.bands[i, cid] + off[cid], atol=1e-6)
     assert 3 <= touched <= 13  # p = 0.5 of 16 chips
     # p = 0 (the default) is exactly the plain stream
     off0 = ChipSampler(data.train, data.plan, 32, 16, seed=3, augment=False, atmosphere=AtmosphereAugment())
-    np.testing.assert_array_equal(off0.batch(0).bands, a.bands)
+    np.testing.assert_array_equal(_batch(off0, 0).bands, a.bands)
 
 
 def test_task_distribution(tiny_data):
@@ -169,7 +183,8 @@ def test_task_distribution(tiny_data):
     sam = ChipSampler(data.train, data.plan, 32, 1, seed=0)
     n_all, n, targets, sizes = 0, 3000, set(), []
     for g in range(n):
-        si, _, _, _, task, _ = sam.sample(g)
+        smp = sam.sample(g)
+        si, task = smp.scene, smp.task
         others = [c for c in data.train[si].band_ids if c != task.target]
         n_all += len(task.sources) == len(others)
         sizes.append(len(task.sources))
@@ -183,9 +198,9 @@ def test_pairs_mode(tmp_path):
     cfg = _cfg(tmp_path, data={"pairs": [{"sources": ["B8A"], "target": "B05"}]})
     data = prepare_data(cfg)
     sam = ChipSampler(data.train, data.plan, 32, 4, seed=0)
-    b = sam.batch(0)
+    b = _batch(sam, 0)
     assert (b.target == resolve_band("B05", "S2").id).all()
-    assert (b.present.sum(axis=1) == 1).all() and (b.present[:, resolve_band("B8A", "S2").id] == 1).all()
+    assert (b.presence.sum(axis=1) == 1).all() and (b.presence[:, resolve_band("B8A", "S2").id] == 1).all()
     cfg = _cfg(tmp_path, data={"pairs": [{"sources": ["B10"], "target": "B05"}]})
     with pytest.raises(DataError, match=r"data.pairs\[0\].*B10"):
         prepare_data(cfg)

@@ -15,7 +15,8 @@ from hls_translate import cli  # noqa: E402
 from hls_translate.core.errors import ConfigError  # noqa: E402
 from hls_translate.training.checkpoint import load_checkpoint  # noqa: E402
 from hls_translate.training.config import load_train_config  # noqa: E402
-from hls_translate.training.trainer import TrainingDiverged, lr_factor, train  # noqa: E402
+from hls_translate.training.objectives import lr_factor  # noqa: E402
+from hls_translate.training.trainer import TrainingDiverged, train  # noqa: E402
 
 from training_fixtures import tiny_config, write_config  # noqa: E402
 
@@ -45,9 +46,10 @@ def test_resume_is_exact(tmp_path):
     assert not torch.allclose(_params(half.model), b, atol=1e-4)
     sa = load_checkpoint(straight.last_checkpoint)
     sb = load_checkpoint(resumed.last_checkpoint)
-    for k in sa["optimizer"]["state"]:
-        assert torch.allclose(sa["optimizer"]["state"][k]["exp_avg"], sb["optimizer"]["state"][k]["exp_avg"], atol=1e-6)
-    assert sa["scheduler"]["last_epoch"] == sb["scheduler"]["last_epoch"] == 6
+    for k in sa["optimizers"]["model"]["state"]:
+        assert torch.allclose(sa["optimizers"]["model"]["state"][k]["exp_avg"],
+                              sb["optimizers"]["model"]["state"][k]["exp_avg"], atol=1e-6)
+    assert sa["schedulers"]["model"]["last_epoch"] == sb["schedulers"]["model"]["last_epoch"] == 6
 
 
 def test_checkpoint_layout_best_and_summary(tmp_path):
@@ -57,10 +59,13 @@ def test_checkpoint_layout_best_and_summary(tmp_path):
     assert sorted(p.name for p in run.iterdir()) == ["best.pt", "config.yaml", "last.pt", "log.jsonl", "tb"]
     assert not [p for p in run.iterdir() if p.name.endswith(".part")]
     st = load_checkpoint(str(run / "last.pt"))
-    for key in ("format", "format_version", "model_name", "model_config", "model_state", "config", "step", "epoch",
-                "optimizer", "scheduler", "sampler", "rng", "metrics", "training_summary"):
+    for key in ("format", "format_version", "model_name", "model_config", "objective_name", "objective_config",
+                "modules", "config", "step", "epoch", "optimizers", "schedulers", "sampler", "rng", "metrics",
+                "training_summary"):
         assert key in st, key
-    assert "module." not in "".join(st["model_state"])
+    assert st["format_version"] == 2 and st["objective_name"] == "translation"
+    assert sorted(st["modules"]) == sorted(st["optimizers"]) == sorted(st["schedulers"]) == ["model"]
+    assert "module." not in "".join(st["modules"]["model"])
     assert st["config"]["run"]["steps"] == 4 and st["config"]["data"]["validation"][0]["name"] == "Spain"
     ts = st["training_summary"]
     assert [s["name"] for s in ts["held_out_scenes"]] == ["Spain"]
@@ -70,7 +75,7 @@ def test_checkpoint_layout_best_and_summary(tmp_path):
     assert m["held_out"] == ["Spain"] and m["source_set"] == "all other bands" and len(m["per_target"]) == 12
     assert all(math.isfinite(v["rmse"]) and v["rmse"] > 0 for v in m["per_target"].values())
     # the statistics in the model are the training scenes'
-    mean = st["model_state"]["norm_mean"]
+    mean = st["modules"]["model"]["normalization.mean"]
     assert mean[3].item() == pytest.approx(ts["statistics"]["red"]["mean"], rel=1e-6)
     events = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in events if e["event"] == "checkpoint"] == [2, 4]
@@ -136,21 +141,22 @@ def test_nan_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(tmp_path,
     assert msg.startswith("step 4:") and "not finite" in msg and "last.pt" in msg
     st = load_checkpoint(str(tmp_path / "run" / "last.pt"))
     assert st["step"] == 2
-    assert all(torch.isfinite(v).all() for v in st["model_state"].values() if v.is_floating_point())
+    assert all(torch.isfinite(v).all() for v in st["modules"]["model"].values() if v.is_floating_point())
 
 
 def test_adversarial_loss_runs_and_is_logged(tmp_path):
-    res = train(_cfg(tmp_path, run={"steps": 3, "log_every": 1}, loss={"adversarial": 0.05, "disc_width": 8}),
+    res = train(_cfg(tmp_path, run={"steps": 3, "log_every": 1},
+                     objective={"name": "translation", "params": {"adversarial": 0.05, "disc_width": 8}}),
                 log=lambda m: None)
     assert len(res.history) == 3
     assert all(math.isfinite(h["adv"]) and h["adv"] > 0 and math.isfinite(h["disc"]) for h in res.history)
     st = load_checkpoint(res.last_checkpoint)
-    assert "discriminator" in st and "discriminator_optimizer" in st
+    assert "discriminator" in st["modules"] and "discriminator" in st["optimizers"]
 
 
 def test_lr_schedule(tmp_path):
     cfg = _cfg(tmp_path, run={"steps": 100}, optim={"warmup_steps": 10, "min_lr_ratio": 0.1})
-    f = [lr_factor(s, cfg) for s in range(100)]
+    f = [lr_factor(s, cfg.optim, cfg.run.steps) for s in range(100)]
     assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
     assert f[10] == pytest.approx(1.0) and f[99] == pytest.approx(0.1, abs=0.01)
     assert all(a >= b for a, b in zip(f[10:], f[11:]))

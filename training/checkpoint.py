@@ -1,21 +1,88 @@
-"""Checkpoint files: one ``torch.save`` dict, written atomically, validated on load.
+"""Checkpoint files: one ``torch.save`` dict of plain data and tensors, written atomically, loaded safely.
 
-The layout is documented in ``docs/architecture.md`` (keys ``format``, ``format_version``, ``model_name``,
-``model_config``, ``model_state``, ``config``, ``step``, ... ).  A checkpoint carries its own config, so
-``export`` and ``--resume`` need nothing else.
+Format v2 (``docs/architecture.md`` lists the keys): the model's registry name and config, the
+objective's name and parameters, every trained module and optimizer by name (``modules``,
+``optimizers``, ``schedulers``: ``"model"`` is always the model), the sampler and RNG states, the
+resolved training config, progress, metrics and the training summary.  A checkpoint carries its own
+config, so ``export`` and ``--resume`` need nothing else.
+
+Loading never runs code from the file: it uses ``torch.load(weights_only=True)``, which only rebuilds
+tensors and plain containers.  Format-v1 checkpoints (before objectives existed) stored NumPy's RNG
+state as an array, so for them exactly NumPy's array-rebuilding functions are allowed besides; they are
+upgraded in memory to the v2 layout.  Anything else a pickle asks for is refused with a message.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import random
 from typing import Any, Dict, Mapping
+
+import numpy as np
 
 from ..core.errors import ModelError
 from ..core.fileio import atomic_path
 
 FORMAT = "hls_translate.checkpoint"
-FORMAT_VERSION = 1
-REQUIRED_KEYS = ("model_name", "model_config", "model_state")
+FORMAT_VERSION = 2
+REQUIRED_KEYS = ("model_name", "model_config", "modules", "objective_name")
+#: v1 state-dict keys of the AdaIN model's statistics, renamed when its normalization became a module
+_V1_MODEL_KEYS = {"norm_mean": "normalization.mean", "norm_std": "normalization.std",
+                  "norm_fitted": "normalization.fitted"}
+
+
+def plain(obj: Any) -> Any:
+    """``obj`` with NumPy values made plain (Python numbers, tensors): what a safe load can rebuild."""
+    import torch
+
+    if isinstance(obj, Mapping):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        out = [plain(v) for v in obj]
+        return out if isinstance(obj, list) else tuple(out)
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj))
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def rng_state() -> Dict[str, Any]:
+    """The Python, NumPy, torch (and CUDA) RNG states, as plain data."""
+    import torch
+
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    st = {"python": random.getstate(),
+          "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                    "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+          "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def set_rng_state(st: Mapping[str, Any]) -> None:
+    import torch
+
+    random.setstate(_tuples(st["python"]))
+    n = st["numpy"]
+    if isinstance(n, Mapping):
+        np.random.set_state((n["kind"], np.asarray(n["keys"], dtype=np.uint32), n["pos"], n["has_gauss"],
+                             n["cached_gaussian"]))
+    else:  # format v1: NumPy's own tuple
+        np.random.set_state(n)
+    torch.set_rng_state(st["torch"])
+    if "cuda" in st and torch.cuda.is_available():
+        try:
+            torch.cuda.set_rng_state_all(st["cuda"])
+        except (RuntimeError, IndexError):  # a different GPU count: keep the fresh states
+            pass
+
+
+def _tuples(x: Any) -> Any:
+    """``random.setstate`` wants tuples where a round trip may have left lists."""
+    return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
 def save_checkpoint(path: str, state: Mapping[str, Any]) -> str:
@@ -26,35 +93,88 @@ def save_checkpoint(path: str, state: Mapping[str, Any]) -> str:
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
         raise ModelError(f"checkpoint for {path} lacks {', '.join(missing)}")
-    payload: Dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION, **state}
+    if "model" not in state["modules"]:
+        raise ModelError(f"checkpoint for {path}: modules must hold 'model'")
+    payload: Dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION, **plain(dict(state))}
     path = os.path.abspath(path)
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             torch.save(payload, f)
     return path
 
 
-def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
-    """Load and validate a checkpoint; errors name the file and what is wrong with it."""
+def _v1_numpy_globals():
+    """The globals a v1 checkpoint's NumPy RNG state needs: NumPy's array and dtype rebuilding only."""
+    reconstruct = np.zeros(1).__reduce__()[0]
+    return [reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+
+
+def _safe_load(path: str, map_location: Any) -> Any:
     import torch
 
+    try:
+        with torch.serialization.safe_globals(_v1_numpy_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()
+        what = next((line.strip() for line in first if "GLOBAL" in line or "Unsupported" in line), first[0] if first else "")
+        raise ModelError(f"{path} is not a safe checkpoint: it asks to rebuild Python objects that hls_translate "
+                         f"never stores ({what}); it was refused without running anything. Use checkpoints "
+                         "written by `hls-translate train`") from None
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
+        raise ModelError(f"{path} is not a readable checkpoint ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
+def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
+    """Load (safely) and validate a checkpoint, upgrading v1 to the v2 layout; errors name the file."""
     if not os.path.isfile(path):
         raise ModelError(f"checkpoint not found: {path}")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
-        raise ModelError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+    state = _safe_load(path, map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ModelError(f"{path} is not an hls_translate checkpoint (no format marker {FORMAT!r})")
-    if int(state.get("format_version", 0)) > FORMAT_VERSION:
-        raise ModelError(f"{path}: checkpoint format version {state['format_version']} is newer than this "
-                         f"hls_translate understands ({FORMAT_VERSION})")
+    version = state.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelError(f"{path}: checkpoint format_version {version!r} is not a positive integer")
+    if version > FORMAT_VERSION:
+        raise ModelError(f"{path}: checkpoint format version {version} is newer than this hls_translate "
+                         f"understands ({FORMAT_VERSION}); update hls_translate")
+    if version == 1:
+        state = upgrade_v1(state, path)
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
         raise ModelError(f"{path}: checkpoint lacks {', '.join(missing)}")
+    if not isinstance(state["modules"], Mapping) or "model" not in state["modules"]:
+        raise ModelError(f"{path}: checkpoint modules hold no 'model'")
     return state
+
+
+def upgrade_v1(state: Mapping[str, Any], path: str) -> Dict[str, Any]:
+    """A format-v1 checkpoint (model + optional discriminator, ``loss`` section) in the v2 layout."""
+    if "model_state" not in state:
+        raise ModelError(f"{path}: format-1 checkpoint lacks model_state")
+    up = {k: v for k, v in state.items() if k not in ("model_state", "optimizer", "scheduler", "discriminator",
+                                                      "discriminator_optimizer", "loss")}
+    up["format_version"] = FORMAT_VERSION
+    up["modules"] = {"model": {_V1_MODEL_KEYS.get(k, k): v for k, v in state["model_state"].items()}}
+    up["optimizers"], up["schedulers"] = {}, {}
+    if "optimizer" in state:
+        up["optimizers"]["model"] = state["optimizer"]
+    if "scheduler" in state:
+        up["schedulers"]["model"] = state["scheduler"]
+    if state.get("discriminator") is not None:
+        up["modules"]["discriminator"] = state["discriminator"]
+        # v1 stepped the discriminator's learning rate by hand; its schedule starts afresh
+        up["optimizers"]["discriminator"] = state.get("discriminator_optimizer")
+    config = dict(state.get("config") or {})
+    loss = config.pop("loss", None)
+    config["objective"] = {"name": "translation", "params": dict(loss or {})}
+    up["config"] = config
+    up["objective_name"] = "translation"
+    up["objective_config"] = dict(loss or {})
+    up["upgraded_from"] = 1
+    return up
 
 
 def model_from_checkpoint(state: Mapping[str, Any]):
@@ -62,6 +182,14 @@ def model_from_checkpoint(state: Mapping[str, Any]):
     from ..core.models import create_model
 
     model = create_model(state["model_name"], **dict(state["model_config"]))
-    model.load_state_dict(state["model_state"])
+    try:
+        model.load_state_dict(state["modules"]["model"])
+    except RuntimeError as exc:  # missing/unexpected keys, shape mismatch
+        raise ModelError(f"its model state does not fit model {state['model_name']!r} with its model_config "
+                         f"({str(exc).splitlines()[0]})") from None
     model.eval()
     return model
+
+
+__all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint", "upgrade_v1", "rng_state",
+           "set_rng_state", "plain", "FORMAT", "FORMAT_VERSION"]

@@ -64,9 +64,8 @@ def _load_predictor(path: str, is_onnx: bool, batch: int, tiled: bool = False):
     state = load_checkpoint(path)
     try:
         model = model_from_checkpoint(state)
-    except RuntimeError as exc:
-        raise ModelError(f"{path}: its model_state does not fit model {state['model_name']!r} "
-                         f"({str(exc).splitlines()[0]})") from None
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from None
     predict, info = torch_predictor(model, batch=batch)
     cfg = state.get("config")
     tasks = (state.get("training_summary") or {}).get("tasks") or {}

@@ -11,9 +11,9 @@ Sections (every key is documented in ``docs/training.md``)::
 
     run:        out_dir, steps, batch_size, seed, device, amp, log/validation/checkpoint cadence
     data:       root, train scenes, validation (held-out) scenes, grid/resampling, chips, band sampling
-    model:      name (registry) and params (the model's config dataclass)
-    optim:      Adam, learning-rate schedule, gradient clipping
-    loss:       L1 weight, optional PatchGAN adversarial loss
+    model:      name (model registry) and params (the model's config dataclass)
+    objective:  name (objective registry) and params (its loss weights, discriminators, ...)
+    optim:      Adam, learning-rate schedule, gradient clipping (the model's optimizer)
     validation: how the held-out scenes are scored during training
 """
 
@@ -90,6 +90,7 @@ class DataConfig:
     targets: Tuple[str, ...] = ()  # band classes trained as targets (empty: every band of the data)
     sources: Tuple[str, ...] = ()  # band classes usable as sources (empty: every band of the data)
     pairs: Tuple[PairSpec, ...] = ()  # when set, every sample is one of these fixed tasks
+    domain_b: Tuple[SceneSpec, ...] = ()  # the second, unpaired domain (CycleGAN-style objectives)
     target_sampling: Literal["uniform_class", "per_scene"] = "uniform_class"
     p_all_sources: float = 0.5  # probability that the sources are all other bands of the chip
     augment: bool = True  # random flips and 90-degree rotations of chips
@@ -133,13 +134,9 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
-class LossConfig:
-    l1: float = 1.0  # weight of the L1 loss on normalized values (each target scaled by its std)
-    adversarial: float = 0.0  # weight of the PatchGAN loss on the generator (0: no discriminator)
-    gan_mode: Literal["lsgan", "vanilla"] = "lsgan"
-    disc_width: int = 64  # channels of the first discriminator layer
-    disc_layers: int = 3  # stride-2 layers (3: the 70x70 PatchGAN of pix2pix)
-    disc_lr: float = 0.0  # discriminator learning rate (0: same as optim.lr)
+class ObjectiveSection:
+    name: str = "translation"  # objective registry name (hls_translate.training.objectives.list_objectives())
+    params: Mapping[str, Any] = field(default_factory=dict)  # the objective's parameter dataclass fields
 
 
 @dataclass(frozen=True)
@@ -155,7 +152,7 @@ class TrainConfig:
     data: DataConfig
     model: ModelSection = field(default_factory=ModelSection)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
+    objective: ObjectiveSection = field(default_factory=ObjectiveSection)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
 
 
@@ -175,9 +172,12 @@ def _check(cond: bool, key: str, msg: str) -> None:
         raise ConfigError(f"{key}: {msg}")
 
 
-def validate(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
-    """Range and cross-field checks; returns ``cfg`` with ``data.root`` made absolute."""
-    r, d, o, l, v = cfg.run, cfg.data, cfg.optim, cfg.loss, cfg.validation
+def check_config(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
+    """Range and cross-field checks; returns ``cfg`` with ``data.root`` made absolute.
+
+    With ``check_model`` the model's and the objective's parameters are built from their registries too
+    (that imports torch)."""
+    r, d, o, v = cfg.run, cfg.data, cfg.optim, cfg.validation
     _check(bool(r.out_dir.strip()), "run.out_dir", "must name a folder")
     _check(r.steps >= 1, "run.steps", f"must be >= 1, got {r.steps}")
     _check(r.batch_size >= 1, "run.batch_size", f"must be >= 1, got {r.batch_size}")
@@ -209,7 +209,7 @@ def validate(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
         tgt = resolve_config_band(p.target, d.band_naming, f"{key}.target")
         _check(tgt not in src, key, "the target is also a source")
         _check(len(set(src)) == len(src), f"{key}.sources", "a band is listed twice")
-    for group, specs in (("train", d.train), ("validation", d.validation)):
+    for group, specs in (("train", d.train), ("domain_b", d.domain_b), ("validation", d.validation)):
         for i, s in enumerate(specs):
             key = f"data.{group}[{i}]"
             _check(bool(s.path.strip()), f"{key}.path", "is empty")
@@ -228,12 +228,12 @@ def validate(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
     _check(o.warmup_steps >= 0, "optim.warmup_steps", "must be >= 0")
     _check(0 <= o.min_lr_ratio <= 1, "optim.min_lr_ratio", "must be in [0, 1]")
     _check(o.grad_clip >= 0, "optim.grad_clip", "must be >= 0")
-    _check(l.l1 >= 0 and l.adversarial >= 0, "loss", "weights must be >= 0")
-    _check(l.l1 > 0 or l.adversarial > 0, "loss", "at least one of l1 and adversarial must be > 0")
-    _check(l.disc_layers >= 1 and l.disc_width >= 1, "loss.disc_layers", "disc_layers and disc_width must be >= 1")
     _check(v.max_size >= 16, "validation.max_size", f"must be >= 16, got {v.max_size}")
     d.band_ids(v.targets, "validation.targets")
     if check_model:
+        from .objectives import make_objective_params
+
+        make_objective_params(cfg.objective.name, cfg.objective.params)
         stride = model_stride(cfg)
         _check(d.chip_size % stride == 0 and d.chip_size >= 2 * stride, "data.chip_size",
                f"{d.chip_size} must be a multiple of the model stride {stride} and at least {2 * stride}")
@@ -265,8 +265,16 @@ def load_train_config(path: Optional[str], overrides: Sequence[str] = (), base: 
                       check_model: bool = True) -> TrainConfig:
     """YAML ``path`` (or the mapping ``base``) + overrides -> checked :class:`TrainConfig`."""
     data = load_yaml(path) if path is not None else dict(base or {})
-    cfg = from_dict(TrainConfig, apply_overrides(data, overrides))
-    return validate(cfg, check_model=check_model)
+    data = apply_overrides(data, overrides)
+    _refuse_moved_sections(data)
+    return check_config(from_dict(TrainConfig, data), check_model=check_model)
+
+
+def _refuse_moved_sections(data: Mapping[str, Any]) -> None:
+    if isinstance(data, Mapping) and "loss" in data:
+        raise ConfigError("loss: the loss weights moved to the objective section; write them as "
+                          "`objective: {name: translation, params: {l1: ..., adversarial: ...}}` "
+                          f"(this config's loss section: {dict(data['loss']) if isinstance(data['loss'], Mapping) else data['loss']!r})")
 
 
 def config_to_yaml(cfg: TrainConfig) -> str:
@@ -277,9 +285,10 @@ def config_to_yaml(cfg: TrainConfig) -> str:
 
 def config_from_dict(data: Mapping[str, Any], check_model: bool = True) -> TrainConfig:
     """The config stored in a checkpoint (a plain dict) back into :class:`TrainConfig`."""
-    return validate(from_dict(TrainConfig, data), check_model=check_model)
+    _refuse_moved_sections(data)
+    return check_config(from_dict(TrainConfig, data), check_model=check_model)
 
 
-__all__ = ["SceneSpec", "PairSpec", "DataConfig", "RunConfig", "ModelSection", "OptimConfig", "LossConfig",
+__all__ = ["SceneSpec", "PairSpec", "DataConfig", "RunConfig", "ModelSection", "OptimConfig", "ObjectiveSection",
            "ValidationConfig", "TrainConfig", "load_train_config", "config_from_dict", "config_to_yaml",
-           "validate", "resolve_config_band", "model_stride"]
+           "check_config", "resolve_config_band", "model_stride"]

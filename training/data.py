@@ -70,6 +70,7 @@ class SceneData:
     weight: float = 1.0  # sampling weight (spec weight split among the spec's matches by chip count)
     chip_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     chip_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    labels: Optional[np.ndarray] = None  # [H, W] int64 class indices of the scene's label map (-1: invalid)
 
     def channel(self, class_id: int) -> int:
         return self.band_ids.index(class_id)
@@ -291,9 +292,10 @@ class TaskPlan:
     """Which (sources -> target) tasks a config trains, resolved against the loaded scenes and model."""
 
     def __init__(self, scenes: Sequence[SceneData], cfg: DataConfig, model_sources: Sequence[int] = (),
-                 model_targets: Sequence[int] = ()):
+                 model_targets: Sequence[int] = (), fixed: bool = False):
         self.cfg = cfg
         self.scenes = list(scenes)
+        self.fixed = fixed
         have = sorted({c for s in scenes for c in s.band_ids})
         allowed_src = set(cfg.band_ids(cfg.sources, "data.sources") or have)
         allowed_tgt = set(cfg.band_ids(cfg.targets, "data.targets") or have)
@@ -303,7 +305,15 @@ class TaskPlan:
             allowed_tgt &= set(model_targets)
         self.sources = tuple(c for c in have if c in allowed_src)
         self.pairs: Tuple[Task, ...] = ()
-        if cfg.pairs:
+        if fixed:  # a fixed-band model: every sample is its one task, from scenes with all its bands
+            need = tuple(model_sources) + tuple(model_targets)
+            if not any(all(s.has(c) for c in need) for s in scenes):
+                raise DataError(f"the model reads {', '.join(band_code(c) for c in model_sources)} and writes "
+                                f"{', '.join(band_code(c) for c in model_targets)}; no training scene has all of them")
+            self.pairs = (Task(int(model_targets[0]), tuple(int(c) for c in model_sources)),)
+            self.targets = tuple(int(c) for c in model_targets)
+            self.sources = tuple(int(c) for c in model_sources)
+        elif cfg.pairs:
             pairs = []
             for i, p in enumerate(cfg.pairs):
                 src = cfg.band_ids(p.sources, f"data.pairs[{i}].sources")
@@ -331,6 +341,8 @@ class TaskPlan:
         keys: List[Any] = list(self.pairs) if self.pairs else list(self.targets)
         for k in keys:
             need = (k.target,) + k.sources if isinstance(k, Task) else (k,)
+            if fixed:
+                need = self.sources + self.targets
             idx = np.array([i for i, s in enumerate(scenes) if all(s.has(c) for c in need)], dtype=np.int64)
             p = w[idx] / w[idx].sum()
             self._eligible[k] = (idx, np.cumsum(p))
@@ -363,6 +375,9 @@ class TaskPlan:
         return si, Task(target, src)
 
     def summary(self) -> Dict[str, Any]:
+        if self.fixed:
+            return {"mode": "fixed_bands", "sources": [band_code(c) for c in self.sources],
+                    "targets": [band_code(c) for c in self.targets]}
         if self.pairs:
             return {"mode": "pairs", "pairs": [{"sources": [band_code(c) for c in t.sources],
                                                 "target": band_code(t.target)} for t in self.pairs]}
@@ -377,24 +392,45 @@ def _pick(cumprob: np.ndarray, rng: np.random.Generator) -> int:
     return int(min(np.searchsorted(cumprob, rng.random() * cumprob[-1], side="right"), len(cumprob) - 1))
 
 
-@dataclass
-class Batch:
-    """One step's chips, ready for the model (numpy; the trainer moves them to the device)."""
+@dataclass(frozen=True)
+class Sample:
+    """Where global sample number ``g`` comes from: a pure function of ``(seed, g)`` (see the module
+    docstring).  ``atmosphere`` is ``None`` or ``(gain, offsets [15])`` (:func:`atmosphere_offsets`)."""
 
-    bands: np.ndarray  # [B, 15, h, w] float32 physical; absent classes hold 0
-    present: np.ndarray  # [B, 15] float32
-    target: np.ndarray  # [B] int64
-    real: np.ndarray  # [B, 1, h, w] float32 physical
-    mask: np.ndarray  # [B, 1, h, w] bool: target valid and every source valid
-    scenes: Tuple[int, ...] = ()
+    scene: int  # index into the sampler's scenes
+    row: int
+    col: int
+    augmentation: int  # 0..7: one of the flips/rotations of :func:`_augment`
+    task: Task
+    atmosphere: Optional[Tuple[float, np.ndarray]] = None
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One training chip read from its scene: every band the scene has, augmented, in physical units.
+
+    Objectives collate chips into batches (``training/collate.py``); the chip itself knows no model."""
+
+    values: np.ndarray  # [C, k, k] float32, channel i holds band class band_ids[i]
+    valid: np.ndarray  # [C, k, k] bool
+    band_ids: Tuple[int, ...]
+    task: Task
+    scene: int
+    labels: Optional[np.ndarray] = None  # [k, k] int64 class indices (-1: invalid) when the scene has a label map
+
+    def channels(self, class_ids: Sequence[int]) -> List[int]:
+        return [self.band_ids.index(c) for c in class_ids]
 
 
 class ChipSampler:
-    """Deterministic, shardable, resumable stream of training batches (see the module docstring)."""
+    """Deterministic, shardable, resumable stream of training chips (see the module docstring).
+
+    ``stream`` tells independent streams over the same seed apart (0: the paired/main domain, 1: the
+    second domain of an unpaired objective); stream 0 draws exactly what it always has."""
 
     def __init__(self, scenes: Sequence[SceneData], plan: TaskPlan, chip_size: int, batch_size: int,
                  seed: int = 0, rank: int = 0, world_size: int = 1, augment: bool = True,
-                 atmosphere: Optional[AtmosphereAugment] = None):
+                 atmosphere: Optional[AtmosphereAugment] = None, stream: int = 0):
         self.scenes = list(scenes)
         self.atmosphere = atmosphere if atmosphere is not None and atmosphere.p > 0 else None
         self.plan = plan
@@ -404,14 +440,13 @@ class ChipSampler:
         self.rank = rank
         self.world_size = world_size
         self.augment = augment
+        self.stream = stream
         self.step = 0
 
-    def sample(self, g: int):
-        """(scene index, row, col, augmentation 0..7, task, atmosphere) of global sample ``g``.
-
-        ``atmosphere`` is ``None`` or ``(gain, offsets [15])`` (see :func:`atmosphere_offsets`); it is
-        drawn after everything else, so a run without it samples exactly the same chips and tasks."""
-        rng = np.random.default_rng([self.seed, g])
+    def sample(self, g: int) -> Sample:
+        """Global sample ``g``.  The atmosphere is drawn after everything else, so a run without it
+        samples exactly the same chips and tasks."""
+        rng = np.random.default_rng([self.seed, g] if self.stream == 0 else [self.seed, g, self.stream])
         si, task = self.plan.draw(rng)
         s = self.scenes[si]
         j = int(rng.integers(len(s.chip_rows)))
@@ -422,44 +457,35 @@ class ChipSampler:
             gain = float(rng.uniform(*a.gain))
             atm = (gain, atmosphere_offsets(float(rng.uniform(*a.rayleigh)), float(rng.uniform(*a.aerosol)),
                                             float(rng.uniform(*a.angstrom))))
-        return si, int(s.chip_rows[j]), int(s.chip_cols[j]), aug, task, atm
+        return Sample(si, int(s.chip_rows[j]), int(s.chip_cols[j]), aug, task, atm)
 
-    def batch(self, step: int) -> Batch:
-        b, k = self.batch_size, self.chip
-        bands = np.zeros((b, NUM_CLASSES, k, k), dtype=np.float32)
-        present = np.zeros((b, NUM_CLASSES), dtype=np.float32)
-        target = np.zeros(b, dtype=np.int64)
-        real = np.zeros((b, 1, k, k), dtype=np.float32)
-        mask = np.zeros((b, 1, k, k), dtype=bool)
-        first = (step * self.world_size + self.rank) * b
-        picked = []
-        for i in range(b):
-            si, r, c, aug, task, atm = self.sample(first + i)
-            s = self.scenes[si]
-            picked.append(si)
-            chs = [s.channel(cid) for cid in task.sources]
-            tch = s.channel(task.target)
-            vals = _augment(s.values[:, r:r + k, c:c + k], aug)
-            if atm is not None:
-                vals = apply_atmosphere(vals, s.band_ids, *atm)
-            ok = _augment(s.valid[:, r:r + k, c:c + k], aug)
-            bands[i, list(task.sources)] = vals[chs]
-            present[i, list(task.sources)] = 1.0
-            target[i] = task.target
-            real[i, 0] = vals[tch]
-            mask[i, 0] = ok[tch] & ok[chs].all(axis=0)
-        return Batch(bands, present, target, real, mask, tuple(picked))
+    def read(self, sample: Sample) -> Chip:
+        """The chip of ``sample``: its scene's bands cropped, flipped/rotated and (maybe) given an atmosphere."""
+        s, k = self.scenes[sample.scene], self.chip
+        r, c = sample.row, sample.col
+        vals = _augment(s.values[:, r:r + k, c:c + k], sample.augmentation)
+        if sample.atmosphere is not None:
+            vals = apply_atmosphere(vals, s.band_ids, *sample.atmosphere)
+        ok = _augment(s.valid[:, r:r + k, c:c + k], sample.augmentation)
+        labels = None if s.labels is None else _augment(s.labels[r:r + k, c:c + k], sample.augmentation)
+        return Chip(vals, ok, s.band_ids, sample.task, sample.scene, labels)
+
+    def chips(self, step: int) -> List[Chip]:
+        """This process's chips of optimizer step ``step``: global samples ``(step * W + rank) * B + i``."""
+        first = (step * self.world_size + self.rank) * self.batch_size
+        return [self.read(self.sample(first + i)) for i in range(self.batch_size)]
 
     def __iter__(self):
         return self
 
-    def __next__(self) -> Batch:
-        out = self.batch(self.step)
+    def __next__(self) -> List[Chip]:
+        out = self.chips(self.step)
         self.step += 1
         return out
 
     def state_dict(self) -> Dict[str, int]:
-        return {"step": self.step, "seed": self.seed, "world_size": self.world_size, "batch_size": self.batch_size}
+        return {"step": self.step, "seed": self.seed, "world_size": self.world_size, "batch_size": self.batch_size,
+                "stream": self.stream}
 
     def load_state_dict(self, state: Mapping[str, int]) -> None:
         if int(state["seed"]) != self.seed:
@@ -515,11 +541,14 @@ class TrainingData:
     stats: BandStatistics
     plan: TaskPlan
     root: str
+    train_b: List[SceneData] = field(default_factory=list)  # the second domain of an unpaired objective
+    plan_b: Optional[TaskPlan] = None
 
     def summary(self, cfg: TrainConfig) -> Dict[str, Any]:
         levels = sorted({s.level or "unknown" for s in self.train})
         return {
             "train_scenes": [s.summary(self.root) for s in self.train],
+            **({"domain_b_scenes": [s.summary(self.root) for s in self.train_b]} if self.train_b else {}),
             "held_out_scenes": [s.summary(self.root) for s in self.validation],
             "grid": {"reference": cfg.data.reference, "resampling": cfg.data.resampling,
                      "note": "each scene is trained on its own grid: all its bands brought onto the grid of the "
@@ -533,29 +562,34 @@ class TrainingData:
 
 
 def prepare_data(cfg: TrainConfig, model_sources: Sequence[int] = (), model_targets: Sequence[int] = (),
-                 log=None) -> TrainingData:
-    """Check paths, load train + held-out scenes, find chips, compute statistics, plan tasks.
+                 log=None, kind: str = "conditional") -> TrainingData:
+    """Check paths, load train (and domain B) + held-out scenes, find chips, compute statistics, plan tasks.
 
-    Every problem (missing folder, unreadable scene, a scene without valid chips, an impossible pair) is
-    raised here, before a model is built.
+    ``kind`` is the model's kind: a ``fixed_bands`` model trains exactly ``model_sources`` ->
+    ``model_targets``; a conditional one the tasks of the config.  Every problem (missing folder,
+    unreadable scene, a scene without valid chips, an impossible pair) is raised here, before training.
     """
     d = cfg.data
     check_paths(d)
     train = load_scenes(d.train, d, "train", chip=d.chip_size, log=log)
+    train_b = load_scenes(d.domain_b, d, "domain_b", chip=d.chip_size, log=log)
     val = load_scenes(d.validation, d, "validation", chip=None, log=log)
-    train_files = {p for s in train for p in s.paths}
+    train_files = {p for s in train + train_b for p in s.paths}
     for s in val:
         both = train_files & set(s.paths)
         if both:
             raise DataError(f"{s.key}: held-out scene {s.name} shares files with the training scenes: "
                             f"{', '.join(sorted(both)[:3])}")
-    stats = band_statistics(train)
-    fill_invalid(train, stats)
-    fill_invalid(val, stats)
-    plan = TaskPlan(train, d, model_sources, model_targets)
-    return TrainingData(train, val, stats, plan, d.root)
+    stats = band_statistics(train + train_b)
+    for group in (train, train_b, val):
+        fill_invalid(group, stats)
+    fixed = kind != "conditional"
+    plan = TaskPlan(train, d, model_sources, model_targets, fixed=fixed)
+    plan_b = TaskPlan(train_b, d, model_sources, model_targets) if train_b else None
+    return TrainingData(train, val, stats, plan, d.root, train_b, plan_b)
 
 
-__all__ = ["DataError", "SceneData", "BandStatistics", "Task", "TaskPlan", "Batch", "ChipSampler", "TrainingData",
+__all__ = ["DataError", "SceneData", "BandStatistics", "Task", "TaskPlan", "Sample", "Chip", "ChipSampler",
+           "TrainingData",
            "band_code", "band_statistics", "check_paths", "expand_spec", "fill_invalid", "find_chips", "load_scene",
            "load_scenes", "prepare_data"]

@@ -101,6 +101,15 @@ def all_reduce_sum(d: Dist, values):
     return values
 
 
+def all_reduce_min(d: Dist, values):
+    """Element-wise minimum of a tensor over all processes (in place and returned)."""
+    if d.distributed:
+        import torch.distributed as dist
+
+        dist.all_reduce(values, op=dist.ReduceOp.MIN)
+    return values
+
+
 def broadcast_object(d: Dist, obj: Any, src: int = 0) -> Any:
     """``obj`` of process ``src`` on every process (pickled)."""
     if not d.distributed:
@@ -117,4 +126,4 @@ def unwrap(model):
     return getattr(model, "module", model)
 
 
-__all__ = ["Dist", "setup", "cleanup", "barrier", "all_reduce_sum", "broadcast_object", "unwrap"]
+__all__ = ["Dist", "setup", "cleanup", "barrier", "all_reduce_sum", "all_reduce_min", "broadcast_object", "unwrap"]

@@ -52,9 +52,7 @@ def torch_predictor(model, device: str = "cpu", batch: int = 4) -> Tuple[Predict
     import torch
 
     model = model.to(device).eval()
-    fitted = model.normalization() if hasattr(model, "normalization") else {}
-    srcs = tuple(model.usable_sources()) if hasattr(model, "usable_sources") else tuple(fitted)
-    tgts = tuple(model.usable_targets()) if hasattr(model, "usable_targets") else tuple(fitted)
+    srcs, tgts = tuple(model.usable_sources()), tuple(model.usable_targets())
 
     def predict(bands: np.ndarray, present: np.ndarray, target: np.ndarray) -> np.ndarray:
         outs = []

@@ -50,13 +50,14 @@ def _jsonable(obj: Any) -> Any:
 
 
 def _require_exportable(model) -> None:
-    needed = ("io_specs", "dynamic_axes", "example_inputs", "export_copy", "tiling", "normalization",
-              "usable_sources", "usable_targets", "input_names", "output_names")
-    missing = [n for n in needed if not hasattr(model, n)]
-    if missing:
-        raise ModelError(f"{type(model).__name__} cannot be exported: it lacks {', '.join(missing)}")
+    from ..core.models.contract import contract_problems
+
     if not getattr(model, "model_name", None):
         raise ModelError("export needs a model built with create_model(name, ...) (it records the name and config)")
+    problems = contract_problems(model)
+    if problems:
+        raise ModelError(f"{type(model).__name__} cannot be exported: it does not satisfy the model contract "
+                         f"({'; '.join(problems)})")
 
 
 def build_metadata(model, *, model_version: str = "0", training: Optional[Mapping[str, Any]] = None,
@@ -64,7 +65,7 @@ def build_metadata(model, *, model_version: str = "0", training: Optional[Mappin
                    created: Optional[str] = None) -> ModelMetadata:
     """The metadata document describing ``model`` (no file is written)."""
     _require_exportable(model)
-    fitted = model.normalization()
+    fitted = model.normalization.fitted_stats()
     if not fitted:
         raise ModelError(
             f"{model.model_name}: its normalization statistics were never set from data "
@@ -78,14 +79,20 @@ def build_metadata(model, *, model_version: str = "0", training: Optional[Mappin
     tiling = model.tiling()
     config = to_dict(model.config)
     if not description:
-        description = (f"{model.model_name}: synthesizes one of {len(targets)} band classes "
-                       f"({', '.join(BAND_CLASSES[i].key for i in targets)}) from any subset of "
-                       f"{len(sources)} input band classes; inputs and output in physical units")
+        names = ", ".join(BAND_CLASSES[i].key for i in targets)
+        description = {
+            "conditional": f"{model.model_name}: synthesizes one of {len(targets)} band classes ({names}) from any "
+                           f"subset of {len(sources)} input band classes; inputs and output in physical units",
+            "fixed_bands": f"{model.model_name}: synthesizes {names} from "
+                           f"{', '.join(BAND_CLASSES[i].key for i in sources)}; inputs and outputs in physical units",
+            "label_map": f"{model.model_name}: synthesizes {names} from a categorical label map; outputs in "
+                         "physical units",
+        }[model.kind]
     return ModelMetadata(
         family=str(model.model_family),
         architecture=str(model.model_name),
         model_version=str(model_version),
-        conditional=bool(model.conditional),
+        conditional=model.kind == "conditional",
         inputs=inputs,
         outputs=outputs,
         source_bands=tuple(sources),
@@ -147,31 +154,32 @@ def _declare_shapes(proto, metadata: ModelMetadata) -> None:
 
 
 def _verify(model, path: str, sizes: Tuple[Tuple[int, int], ...], tol: float) -> Dict[str, float]:
-    """Run ONNX Runtime and torch on the same inputs; raise if they differ by more than ``tol`` target
-    standard deviations.  Returns the largest differences seen (physical and normalized)."""
+    """Run the file in ONNX Runtime (the project's one session wrapper) and the model in torch on the same
+    inputs; raise if they differ by more than ``tol`` standard deviations of each output channel's band.
+    Returns the largest differences seen (physical and normalized)."""
     import numpy as np
-    import onnxruntime as ort
     import torch
 
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    from ..core.runtime import OnnxModel
+
+    session = OnnxModel(path, device="cpu")
+    roles = dict(zip(model.input_names, model.input_roles))
     g = torch.Generator().manual_seed(1234)
     worst = {"max_abs_diff": 0.0, "max_norm_diff": 0.0}
     for h, w in sizes:
         inputs = model.example_inputs(3, h, w, generator=g)
         with torch.no_grad():
             ref = model(*inputs).numpy()
-        feeds = {name: t.numpy() for name, t in zip(model.input_names, inputs)}
-        out = sess.run(None, feeds)[0]
+            std = model.normalization.scale(model.output_classes(inputs)).numpy()
+        out = session.run({roles[name]: t.numpy() for name, t in zip(model.input_names, inputs)})
         if out.shape != ref.shape:
             raise ModelError(f"export check: ONNX Runtime output shape {out.shape} != torch {ref.shape} at {h}x{w}")
-        target = inputs[-1]
-        std = model.norm_std[target].numpy().reshape(-1, 1, 1, 1)
         diff = np.abs(out.astype(np.float64) - ref)
         norm = float((diff / std).max())
         worst["max_abs_diff"] = max(worst["max_abs_diff"], float(diff.max()))
         worst["max_norm_diff"] = max(worst["max_norm_diff"], norm)
         if not np.isfinite(out).all() or norm > tol:
-            raise ModelError(f"export check failed: ONNX Runtime differs from torch by {norm:.3g} target standard "
+            raise ModelError(f"export check failed: ONNX Runtime differs from torch by {norm:.3g} output-band standard "
                              f"deviations at {h}x{w} (tolerance {tol:g})")
     return worst
 
@@ -236,9 +244,8 @@ def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET,
     state = load_checkpoint(checkpoint)
     try:
         model = model_from_checkpoint(state)
-    except RuntimeError as exc:  # load_state_dict: missing/unexpected keys, shape mismatch
-        raise ModelError(f"{checkpoint}: its model_state does not fit model {state['model_name']!r} "
-                         f"with its model_config ({str(exc).splitlines()[0]})") from None
+    except ModelError as exc:
+        raise ModelError(f"{checkpoint}: {exc}") from None
     training = dict(state.get("training_summary") or {})
     for key in ("step", "epoch"):
         if key in state and key not in training:

@@ -1,28 +1,24 @@
-"""The optional adversarial loss: a pix2pix-style PatchGAN discriminator, conditioned on the task.
+"""Adversarial pieces shared by the objectives: a PatchGAN discriminator and the GAN losses.
 
-The discriminator sees what the generator saw and what it produced: the normalized source bands (absent
-classes zero, 15 channels), the candidate target band (normalized with the target class's statistics,
-1 channel) and the target class as 15 one-hot planes, so one discriminator judges every band pair.
-With ``layers=3`` it is the 70 x 70 PatchGAN of pix2pix (three stride-2 4x4 convolutions, one stride-1,
-one output convolution; instance norm after all but the first).
+:class:`PatchDiscriminator` is pix2pix's: with ``layers=3`` it is the 70 x 70 PatchGAN (three stride-2
+4x4 convolutions, one stride-1, one output convolution; instance norm after all but the first).  It
+takes any number of input channels: an objective concatenates what the discriminator should judge (the
+normalized source bands, the candidate output, condition planes such as a one-hot target class).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..core.bands import NUM_CLASSES
-
 
 class PatchDiscriminator(nn.Module):
-    def __init__(self, width: int = 64, layers: int = 3):
+    def __init__(self, in_channels: int, width: int = 64, layers: int = 3):
         super().__init__()
-        cin = NUM_CLASSES + 1 + NUM_CLASSES
-        seq = [nn.Conv2d(cin, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        seq = [nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         ch = width
         for i in range(1, layers + 1):
             nxt = width * min(2 ** i, 8)
@@ -33,10 +29,18 @@ class PatchDiscriminator(nn.Module):
         seq += [nn.Conv2d(ch, 1, 4, 1, 1)]
         self.net = nn.Sequential(*seq)
 
-    def forward(self, sources: torch.Tensor, candidate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def discriminator_input(sources: torch.Tensor, candidate: torch.Tensor,
+                        condition: Optional[torch.Tensor]) -> torch.Tensor:
+    """``[sources | candidate | condition planes]`` along channels (``condition`` [N, K] broadcast to planes)."""
+    parts = [sources, candidate]
+    if condition is not None:
         n, _, h, w = candidate.shape
-        onehot = F.one_hot(target, NUM_CLASSES).to(candidate.dtype)[:, :, None, None].expand(n, NUM_CLASSES, h, w)
-        return self.net(torch.cat([sources, candidate, onehot], dim=1))
+        parts.append(condition.to(candidate.dtype)[:, :, None, None].expand(n, condition.shape[1], h, w))
+    return torch.cat(parts, dim=1)
 
 
 def gan_loss(logits: torch.Tensor, real: bool, mode: Literal["lsgan", "vanilla"]) -> torch.Tensor:
@@ -47,4 +51,4 @@ def gan_loss(logits: torch.Tensor, real: bool, mode: Literal["lsgan", "vanilla"]
     return F.binary_cross_entropy_with_logits(logits, want)
 
 
-__all__ = ["PatchDiscriminator", "gan_loss"]
+__all__ = ["PatchDiscriminator", "discriminator_input", "gan_loss"]

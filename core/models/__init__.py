@@ -3,9 +3,14 @@
 Use :func:`create_model` (``create_model("adain_unet", width=32)``) and :func:`list_models`.
 """
 
-from .registry import ModelEntry, create_model, list_models, make_config, model_entry, register_model
+from .contract import MODEL_KINDS, TranslationModel, contract_problems, model_inputs
+from .normalization import BandNormalization
+from .registry import (ModelEntry, create_model, list_models, make_config, model_entry, register_model,
+                       unregister_model)
 
 # Family modules register their models on import; add new families here.
 from . import adain  # noqa: E402,F401  (adain_unet)
 
-__all__ = ["ModelEntry", "create_model", "list_models", "make_config", "model_entry", "register_model"]
+__all__ = ["ModelEntry", "create_model", "list_models", "make_config", "model_entry", "register_model",
+           "unregister_model", "MODEL_KINDS", "TranslationModel", "contract_problems", "model_inputs",
+           "BandNormalization"]

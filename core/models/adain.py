@@ -3,8 +3,9 @@
 ``forward(bands [N, 15, H, W], present [N, 15], target [N]) -> [N, 1, H, W]``, all in physical units
 (see ``docs/architecture.md``; the design is explained in ``docs/models.md``):
 
-1. Inputs are normalized with the per-class statistics stored in the model (buffers ``norm_mean``,
-   ``norm_std``, set from training data with :meth:`AdaINUNet.set_normalization`); absent bands are
+1. Inputs are normalized with the per-class statistics stored in the model (its
+   :class:`~.normalization.BandNormalization`, set from training data with
+   :meth:`AdaINUNet.set_normalization`); absent bands are
    replaced by 0 with ``where`` (their values, even NaN, never reach the output).
 2. The SOURCE code is the presence-weighted mean of a learned source-class embedding (a single source
    band: exactly its row) through a small MLP; every encoder norm is a conditional instance norm whose
@@ -36,12 +37,8 @@ from ..bands import BAND_CLASSES, NUM_CLASSES, band_class, resolve_band
 from ..errors import BandError, ModelError
 from ..metadata import TensorSpec
 from .layers import MLP, ConditionalPointwise, ConvNormAct
+from .normalization import BandNormalization
 from .registry import register_model
-
-#: Placeholder statistics of a class never seen in training data: (mean, std) in physical units.
-PRIOR_REFLECTANCE = (0.15, 0.10)
-PRIOR_THERMAL = (20.0, 15.0)  # degC
-MIN_STD = 1e-6
 
 
 @dataclass(frozen=True)
@@ -163,11 +160,7 @@ class AdaINUNet(nn.Module):
         if cfg.head_condition == "sources_and_target":
             self.head_mlp = MLP(NUM_CLASSES + d, d, hidden=2 * d, negative_slope=cfg.negative_slope)
         self.head = ConditionalPointwise(ch[0] + NUM_CLASSES, 1, d)
-        mean, std = zip(*(PRIOR_THERMAL if b.is_thermal else PRIOR_REFLECTANCE for b in BAND_CLASSES))
-        self.register_buffer("norm_mean", torch.tensor(mean, dtype=torch.float32))
-        self.register_buffer("norm_std", torch.tensor(std, dtype=torch.float32))
-        # 1 where norm_mean/norm_std come from data (set_normalization), 0 where they are priors
-        self.register_buffer("norm_fitted", torch.zeros(NUM_CLASSES, dtype=torch.float32))
+        self.normalization = BandNormalization()  # per-class statistics, set from training data
         src = torch.zeros(NUM_CLASSES, dtype=torch.float32)
         src[list(cfg.source_ids)] = 1.0
         self.register_buffer("source_mask", src, persistent=False)  # derived from the config
@@ -232,56 +225,19 @@ class AdaINUNet(nn.Module):
                 raise ModelError(f"input {name} {v} must be a multiple of the model stride {s} and at least {2 * s}")
 
     # -- normalization ------------------------------------------------------------------------------
-    def set_normalization(self, mean: Union[Sequence[float], Mapping[Any, Any], torch.Tensor],
-                          std: Optional[Union[Sequence[float], torch.Tensor]] = None) -> None:
-        """Set per-class statistics (physical units) from training data.
+    def set_normalization(self, mean, std=None) -> None:
+        """Set per-class statistics from training data (see :meth:`BandNormalization.set`)."""
+        self.normalization.set(mean, std)
 
-        Either ``mean`` and ``std`` as 15 values each in class-id order (NaN where a class was not seen:
-        its prior is kept and it stays unfitted), or one mapping ``{class: (mean, std)}`` keyed by class
-        id / key / name (values may also be objects with ``.mean`` and ``.std``), or one object whose
-        ``.mean`` and ``.std`` are the two 15-value sequences (``training.data.BandStatistics``).
-        """
-        if std is None and not isinstance(mean, Mapping) and hasattr(mean, "mean") and hasattr(mean, "std"):
-            mean, std = mean.mean, mean.std  # a statistics object with per-class sequences
-        if isinstance(mean, Mapping):
-            if std is not None:
-                raise TypeError("set_normalization: pass either a mapping of per-class stats or mean and std")
-            m = [math.nan] * NUM_CLASSES
-            s = [math.nan] * NUM_CLASSES
-            for k, v in mean.items():
-                cid = band_class(k).id if isinstance(k, int) else resolve_band(str(k)).id
-                mv, sv = (v.mean, v.std) if hasattr(v, "mean") and hasattr(v, "std") else v
-                m[cid], s[cid] = float(mv), float(sv)
-        else:
-            if std is None:
-                raise TypeError("set_normalization: std is required with a sequence of means")
-            m = [float(x) for x in torch.as_tensor(mean, dtype=torch.float64).reshape(-1).tolist()]
-            s = [float(x) for x in torch.as_tensor(std, dtype=torch.float64).reshape(-1).tolist()]
-            if len(m) != NUM_CLASSES or len(s) != NUM_CLASSES:
-                raise ModelError(f"set_normalization: expected {NUM_CLASSES} means and stds (one per band class), "
-                                 f"got {len(m)} and {len(s)}")
-        given = []
-        for cid in range(NUM_CLASSES):  # check everything before changing anything
-            mv, sv = m[cid], s[cid]
-            if math.isnan(mv) and math.isnan(sv):
-                continue
-            key = BAND_CLASSES[cid].key
-            if not (math.isfinite(mv) and math.isfinite(sv)):
-                raise ModelError(f"set_normalization: band {key} has a non-finite mean/std ({mv}, {sv})")
-            if sv < MIN_STD:
-                raise ModelError(f"set_normalization: band {key} has std {sv:g} (< {MIN_STD:g}); a constant band "
-                                 "cannot be normalized, leave it out of the statistics")
-            given.append(cid)
-        with torch.no_grad():
-            for cid in given:
-                self.norm_mean[cid] = m[cid]
-                self.norm_std[cid] = s[cid]
-                self.norm_fitted[cid] = 1.0
+    @property
+    def norm_mean(self) -> torch.Tensor:
+        """Per-class means (physical units), class-id order."""
+        return self.normalization.mean
 
-    def normalization(self) -> Dict[int, Tuple[float, float]]:
-        """``{class id: (mean, std)}`` of the classes whose statistics were set from data."""
-        return {i: (float(self.norm_mean[i]), float(self.norm_std[i]))
-                for i in range(NUM_CLASSES) if float(self.norm_fitted[i]) > 0.5}
+    @property
+    def norm_std(self) -> torch.Tensor:
+        """Per-class standard deviations (physical units), class-id order."""
+        return self.normalization.std
 
     # -- linear prior ---------------------------------------------------------------------------------
     PRIOR_RIDGE = 1e-10  # relative Tikhonov term of the prior's solve (float64; keeps collinear sets solvable)
@@ -354,10 +310,28 @@ class AdaINUNet(nn.Module):
         lin = torch.matmul(coef[:, None, 1:].to(bands.dtype), x.reshape(n, c, h * w))  # [N, 1, H*W]
         return (lin + coef[:, None, :1].to(bands.dtype)).reshape(n, 1, h, w)
 
-    # -- export -------------------------------------------------------------------------------------
+    # -- the model contract (core/models/contract.py) -------------------------------------------------
+    kind = "conditional"
     conditional = True
     input_names = ("bands", "present", "target")
+    input_roles = ("bands", "presence", "target")
     output_names = ("output",)
+
+    def output_classes(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``[N, 1]``: the one output channel of each item is its target class."""
+        return inputs[2].reshape(-1, 1)
+
+    def normalized_sources(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``[N, 15, H, W]``: the supplied bands normalized with their class statistics, absent ones 0."""
+        bands, present = inputs[0], inputs[1]
+        every = torch.arange(NUM_CLASSES, device=bands.device)
+        p = (present > 0.5).to(bands.dtype) * self.source_mask
+        return torch.where(p[:, :, None, None] > 0.5, self.normalization.normalize(bands, every),
+                           torch.zeros_like(bands))
+
+    def condition(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``[N, 15]``: the target class as a one-hot vector (what a task-aware discriminator is told)."""
+        return F.one_hot(inputs[2], NUM_CLASSES).to(inputs[0].dtype)
 
     def io_specs(self) -> Tuple[Tuple[TensorSpec, ...], Tuple[TensorSpec, ...]]:
         """The ONNX inputs and outputs as metadata :class:`TensorSpec` (symbolic N, H, W)."""
@@ -389,14 +363,22 @@ class AdaINUNet(nn.Module):
         target = torch.tensor([targets[i % len(targets)] for i in range(batch)], dtype=torch.int64)
         return bands, present, target
 
+    def accepted_sources(self) -> Tuple[int, ...]:
+        """Source classes the config allows (``source_bands``; empty: all)."""
+        return self.cfg.source_ids
+
+    def accepted_targets(self) -> Tuple[int, ...]:
+        """Target classes the config allows (``target_bands``; empty: all)."""
+        return self.cfg.target_ids
+
     def usable_sources(self) -> Tuple[int, ...]:
         """Source classes allowed by the config whose statistics were set from data."""
-        fitted = self.normalization()
+        fitted = self.normalization.fitted_stats()
         return tuple(i for i in self.cfg.source_ids if i in fitted)
 
     def usable_targets(self) -> Tuple[int, ...]:
         """Target classes allowed by the config whose statistics were set from data."""
-        fitted = self.normalization()
+        fitted = self.normalization.fitted_stats()
         return tuple(i for i in self.cfg.target_ids if i in fitted)
 
     def export_copy(self) -> "AdaINUNet":
@@ -411,7 +393,7 @@ class AdaINUNet(nn.Module):
             m.prior_moments = self.prior_moments.detach().cpu().clone()
             m.prior_weights = self.prior_weights.detach().cpu().clone()
         with torch.no_grad():
-            m.source_mask.mul_((m.norm_fitted > 0.5).to(m.source_mask.dtype))
+            m.source_mask.mul_(m.normalization.fitted_mask().to(m.source_mask.dtype))
         return m
 
     # -- forward ------------------------------------------------------------------------------------
@@ -424,9 +406,7 @@ class AdaINUNet(nn.Module):
 
     def forward(self, bands: torch.Tensor, present: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         p = (present > 0.5).to(bands.dtype) * self.source_mask
-        mean = self.norm_mean.reshape(1, -1, 1, 1)
-        std = self.norm_std.reshape(1, -1, 1, 1)
-        x = torch.where(p[:, :, None, None] > 0.5, (bands - mean) / std, torch.zeros_like(bands))
+        x = self.normalized_sources((bands, present, target))
         src, tgt = self.condition_codes(p, target)
         skips = []
         h = x
@@ -438,13 +418,12 @@ class AdaINUNet(nn.Module):
             h = level(h, skips.pop(), tgt)
         head_code = self.head_mlp(torch.cat([p, tgt], dim=1)) if self.cfg.head_condition == "sources_and_target" else tgt
         y = self.head(torch.cat([h, x], dim=1), head_code)
-        t_std = self.norm_std[target].reshape(-1, 1, 1, 1)
-        t_mean = self.norm_mean[target].reshape(-1, 1, 1, 1)
+        out_ids = target.reshape(-1, 1)
         if self.cfg.linear_prior:  # the network learns the residual of the linear fit (normalized units)
             with torch.autocast(device_type=bands.device.type, enabled=False):  # the fit in full precision
                 lin = self.linear_prior(bands.float(), p.float(), target)
-            return lin + y.float() * t_std
-        return y * t_std + t_mean
+            return lin + y.float() * self.normalization.scale(out_ids)
+        return self.normalization.denormalize(y, out_ids)
 
 
 @register_model("adain_unet", family="adain", config=AdaINConfig)

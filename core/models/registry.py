@@ -17,7 +17,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Type
 
-from ..errors import UnknownModelError
+from ..errors import ModelError, UnknownModelError
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,20 @@ def create_model(name: str, **cfg):
     model.model_name = name
     model.model_family = entry.family
     model.config = config
+    from .contract import contract_problems
+
+    problems = contract_problems(model)
+    if problems:
+        raise ModelError(f"model {name!r} (family {entry.family}) does not satisfy the model contract "
+                         f"(core/models/contract.py): {'; '.join(problems)}")
     return model
+
+
+def unregister_model(name: str) -> None:
+    """Remove a registered model (for families registered at run time, e.g. by a test)."""
+    if name not in _REGISTRY:
+        raise UnknownModelError(f"unknown model {name!r}; registered models: {', '.join(list_models()) or '(none)'}")
+    del _REGISTRY[name]
 
 
 def _load_families() -> None:

@@ -1,0 +1,186 @@
+"""What every training objective is, and the pieces they share (optimizers, schedules, one update step).
+
+An :class:`Objective` is built around a model (any registered family) by
+:func:`~.registry.create_objective` and owns:
+
+* ``modules``: every trained ``nn.Module`` by name (``"model"`` is always the model being trained;
+  others are e.g. ``"discriminator"``), each saved under its name in the checkpoint;
+* ``optimizers`` and ``schedulers``: by name, saved likewise;
+* :meth:`~Objective.collate`: training chips -> one dict batch keyed by tensor role (numpy);
+* :meth:`~Objective.train_step`: one optimizer step on a device batch, returning detached scalar
+  tensors (``"loss"`` always; no ``.item()`` here, the trainer syncs only when it logs);
+* :meth:`~Objective.state_dict` / :meth:`~Objective.load_state_dict`: everything needed to resume;
+* :meth:`~Objective.eval_model`: the module evaluation predicts with.
+
+The trainer knows nothing else about a family: it builds the model and the objective, feeds batches,
+logs the scalars, validates ``eval_model()`` and saves ``state_dict()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...core.errors import ModelError
+
+
+@dataclass(frozen=True)
+class TrainContext:
+    """What an objective may know of the run: device, processes, precision, optimizer settings, data."""
+
+    dist: Any  # training.distributed.Dist
+    optim: Any  # training.config.OptimConfig
+    steps: int  # optimizer steps of the whole run (schedules span them)
+    amp: str  # "off", "bf16" or "fp16" (resolved)
+    data: Any = None  # training.data.TrainingData (statistics, task plan), when the objective needs it
+
+    @property
+    def device(self) -> torch.device:
+        return self.dist.device
+
+    @property
+    def amp_dtype(self) -> Optional[torch.dtype]:
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.amp)
+
+    def autocast(self):
+        """The autocast context of this run's precision (a no-op when AMP is off)."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def wrap(self, module: nn.Module) -> nn.Module:
+        """``module`` under DistributedDataParallel when the run has several processes, else itself."""
+        if not self.dist.distributed:
+            return module
+        from torch.nn.parallel import DistributedDataParallel
+
+        use_cuda = self.device.type == "cuda"
+        return DistributedDataParallel(module, device_ids=[self.dist.local_rank] if use_cuda else None)
+
+
+def lr_factor(step: int, optim: Any, total: int) -> float:
+    """Multiplier of the base learning rate for optimizer step ``step`` (0-based): linear warm-up over
+    ``optim.warmup_steps``, then cosine decay to ``optim.min_lr_ratio`` over the rest of ``total``
+    steps, or constant."""
+    if optim.warmup_steps and step < optim.warmup_steps:
+        return (step + 1) / optim.warmup_steps
+    if optim.schedule == "constant":
+        return 1.0
+    span = max(1, total - optim.warmup_steps)
+    t = min(1.0, (step - optim.warmup_steps) / span)
+    return optim.min_lr_ratio + (1 - optim.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+class Objective:
+    """Base class of the registered objectives (see the module docstring)."""
+
+    objective_name = ""
+
+    def __init__(self, model: nn.Module, params: Any, ctx: TrainContext):
+        self.model = model
+        self.params = params
+        self.ctx = ctx
+        self.modules: Dict[str, nn.Module] = {"model": model}
+        self.optimizers: Dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: Dict[str, Any] = {}
+        # one scaler for every optimizer of the step (torch allows that when update() runs once per step)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=ctx.amp == "fp16")
+
+    # -- set-up helpers ----------------------------------------------------------------------------
+    def add_optimizer(self, name: str, parameters: Iterable[nn.Parameter], lr: float,
+                      betas: Sequence[float], weight_decay: float = 0.0) -> torch.optim.Optimizer:
+        """An Adam optimizer under ``name`` with the run's warm-up/cosine schedule."""
+        opt = torch.optim.Adam(parameters, lr=lr, betas=tuple(betas), weight_decay=weight_decay)
+        o, total = self.ctx.optim, self.ctx.steps
+        self.optimizers[name] = opt
+        self.schedulers[name] = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, o, total))
+        return opt
+
+    def apply(self, loss: torch.Tensor, name: str, parameters: Sequence[nn.Parameter], grad_clip: float = 0.0) -> None:
+        """Back-propagate ``loss`` and step optimizer ``name`` and its schedule (AMP scaling, clipping)."""
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if grad_clip > 0:
+            self.scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
+        self.scaler.step(opt)
+        self.schedulers[name].step()
+
+    def end_step(self) -> None:
+        """Call once at the end of every train_step that used :meth:`apply`."""
+        self.scaler.update()
+
+    # -- what subclasses provide -------------------------------------------------------------------
+    def collate(self, chips: Sequence[Any]) -> Dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def train_step(self, batch: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def extra_state(self) -> Dict[str, Any]:
+        """Objective state besides modules/optimizers/schedulers (e.g. an image pool); plain data."""
+        return {}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        pass
+
+    def summary(self) -> Dict[str, Any]:
+        """What the model metadata records of the objective (its name and parameters)."""
+        from ...core.config import to_dict
+
+        return {"name": self.objective_name, "params": to_dict(self.params)}
+
+    # -- uniform behaviour -------------------------------------------------------------------------
+    def eval_model(self) -> nn.Module:
+        """The module evaluation predicts with (the bare model)."""
+        return self.model
+
+    def train_mode(self, on: bool = True) -> None:
+        for m in self.modules.values():
+            m.train(on)
+
+    def to_device(self, batch: Mapping[str, np.ndarray]) -> Dict[str, torch.Tensor]:
+        """A collated numpy batch on the run's device (pinned-free, non-blocking on CUDA)."""
+        nb = self.ctx.device.type == "cuda"
+        return {k: torch.from_numpy(np.ascontiguousarray(v)).to(self.ctx.device, non_blocking=nb)
+                for k, v in batch.items()}
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"modules": {k: m.state_dict() for k, m in self.modules.items()},
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+                "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+                "objective_state": self.extra_state()}
+
+    def load_state_dict(self, state: Mapping[str, Any], where: str = "checkpoint") -> None:
+        """Restore from :meth:`state_dict`'s layout; a missing or extra named part is an error naming it."""
+        for group, mine in (("modules", self.modules), ("optimizers", self.optimizers),
+                            ("schedulers", self.schedulers)):
+            theirs = state.get(group) or {}
+            if set(theirs) != set(mine) and state.get("upgraded_from") == 1:
+                raise ModelError(f"{where} is a format-1 checkpoint; format 1 kept no {group} for "
+                                 f"{', '.join(sorted(set(mine) - set(theirs)))}, so objective "
+                                 f"{self.objective_name!r} cannot resume it exactly. Export or evaluate it, or "
+                                 "start a new run from its config")
+            if set(theirs) != set(mine):
+                raise ModelError(f"{where}: its {group} are {sorted(theirs)}, objective {self.objective_name!r} "
+                                 f"with these parameters has {sorted(mine)}")
+            for k, obj in mine.items():
+                obj.load_state_dict(theirs[k])
+        if state.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
+        self.load_extra_state(state.get("objective_state") or {})
+
+
+def all_parameters(modules: Iterable[nn.Module]) -> int:
+    return sum(p.numel() for m in modules for p in m.parameters())
+
+
+__all__ = ["TrainContext", "Objective", "lr_factor", "all_parameters"]
