@@ -4,7 +4,7 @@
                                               [--threads 0] [--quick] [--keep DIR]
 
 Model: ``--model``, else the first bundled ``resources/models/*.onnx``, else the seeded fixture
-``adain_unet`` of ``tests/model_fixtures.py`` (``--arch small``: the test fixture, w8 d2, tile 64;
+``adain_unet`` of ``tests/support/adain_fixture.py`` (``--arch small``: the test fixture, w8 d2, tile 64;
 ``--arch default``: the default architecture, w16 d3, tile 256; untrained weights cost the same as
 trained ones).  Exporting a fixture needs torch; the measured runs do not import it.
 
@@ -67,7 +67,7 @@ def _peak_rss_mb() -> float:
 def make_raster(path: str, size: int) -> str:
     """A ``size x size`` 13-band int16 GeoTIFF mirror-tiled from the real Spain scene, written strip by strip."""
     from hls_translate.core.raster import Grid, OutputBand, RasterWriter, Window, open_scene
-    from model_fixtures import SPAIN
+    from support.data import SPAIN
 
     with open_scene(str(SPAIN)) as scene:
         values, valid = scene.read_stack(scene.bands)
@@ -210,7 +210,7 @@ def main() -> int:
         model, which = bundled[0], f"bundled model {os.path.basename(bundled[0])}"
     else:
         model = os.path.join(work, f"fixture_{args.arch}.onnx")
-        from model_fixtures import small_adain_onnx
+        from support.adain_fixture import small_adain_onnx
 
         small_adain_onnx(model, **ARCHS[args.arch])
         which = f"fixture adain_unet ({args.arch} architecture, seeded untrained weights; no bundled model yet)"
@@ -226,7 +226,7 @@ def main() -> int:
             print(f"made {path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         rasters[size] = path
 
-    from model_fixtures import SPAIN
+    from support.data import SPAIN
 
     tp = [throughput(model, str(SPAIN), work, args.threads, args.batch, args.repeats),
           throughput(model, rasters[args.throughput_size], work, args.threads, args.batch, args.repeats)]

@@ -35,7 +35,8 @@ def main() -> int:
     from hls_translate.core.models import create_model
     from hls_translate.core.raster import Window, open_scene
     from hls_translate.training.export import export_model
-    from model_fixtures import SPAIN, spain_stats
+    from support.adain_fixture import spain_stats
+    from support.data import SPAIN
 
     with open_scene(str(SPAIN)) as scene:
         ids = [b.id for b in scene.bands]

@@ -54,7 +54,8 @@ def main() -> int:
     from hls_translate.core.models.layers import count_macs, count_parameters
     from hls_translate.core.raster import Window, open_scene
     from hls_translate.training.export import export_model
-    from model_fixtures import SPAIN, spain_stats
+    from support.adain_fixture import spain_stats
+    from support.data import SPAIN
 
     torch.set_num_threads(args.threads)
     reps = 3 if args.quick else 7
@@ -76,12 +77,12 @@ def main() -> int:
 
     import pathlib
 
-    from model_fixtures import small_adain_onnx
+    from support.adain_fixture import small_adain_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         small_adain_onnx(pathlib.Path(tmp) / "fx.onnx")
-        print(f"tests/model_fixtures.small_adain_onnx: {time.perf_counter() - t0:.2f} s")
+        print(f"tests/support/adain_fixture.small_adain_onnx: {time.perf_counter() - t0:.2f} s")
     print(f"# adain_unet on {platform.processor() or platform.machine()}, {args.threads} threads, torch "
           f"{torch.__version__}, onnxruntime {ort.__version__}")
     print("| config | params | MACs/px | ONNX MB | stride | RF px | overlap | train step 16x64x64 (s) | "

@@ -4,7 +4,7 @@
 
 Input: the real T19UDP Sentinel-2 L1C stack (687 x 687, 13 bands; target B10 cirrus from the 12 others).
 Model: ``--model``, else the bundled ``resources/models/hls_translate_default.onnx``, else the seeded test
-fixture (``tests/model_fixtures.small_adain_onnx``, needs torch to export).  Reported, best of ``--repeat``:
+fixture (``tests/support/adain_fixture.small_adain_onnx``, needs torch to export).  Reported, best of ``--repeat``:
 
 * ``library``: ``open_scene`` + ``engine.predict`` in this process (what ``hls-translate predict`` runs);
 * ``processing.run``: the ``hls_translate:synthesize_band`` algorithm in this process (QGIS already up);
@@ -43,12 +43,12 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=None)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
-    from conftest import T19UDP
+    from support.data import T19UDP
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="bench_qgis_"))
     model = args.model or str(REPO / "resources" / "models" / "hls_translate_default.onnx")
     if not os.path.isfile(model):
-        from model_fixtures import small_adain_onnx
+        from support.adain_fixture import small_adain_onnx
 
         model = small_adain_onnx(tmp / "fixture.onnx")
     from qgis.core import QgsApplication

@@ -1,4 +1,10 @@
-"""Shared test fixtures: paths to the real scenes in ../shared/data.
+"""Hooks and fixtures for every test: the real scenes of ../shared/data, and what happens without them.
+
+A test that reads the real scenes says so: with ``@pytest.mark.data`` (or ``pytestmark``), or by using
+one of the fixtures below, which all build on ``data_dir`` (such tests get the marker automatically).
+Without the data those tests are skipped, naming where the data was looked for; under ``CI=true`` the run
+stops before collection instead, so a CI run can never pass by skipping them.  The paths themselves and
+the other shared helpers are in tests/support (``from support.data import SPAIN``).
 
 QGIS tests live in tests/qgis/ with their own conftest (one headless QgsApplication per session).
 """
@@ -13,48 +19,48 @@ import pytest
 # subprocesses such as qgis_process inherit it.)
 os.environ.setdefault("GDAL_PAM_ENABLED", "NO")
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from support import data  # noqa: E402
 
 
-def _shared_data() -> pathlib.Path:
-    env = os.environ.get("HLS_TRANSLATE_DATA")
-    candidates = [pathlib.Path(env)] if env else []
-    candidates += [REPO.parent / "shared" / "data", REPO / "shared" / "data", pathlib.Path("/work/shared/data")]
-    for c in candidates:
-        if (c / "README.md").is_file():
-            return c
-    raise RuntimeError(
-        "the real scenes were not found: set HLS_TRANSLATE_DATA or put them in ../shared/data "
-        f"(looked in {', '.join(str(c) for c in candidates)})")
+def pytest_configure(config):
+    if data.running_in_ci() and not data.AVAILABLE:
+        raise pytest.UsageError(f"CI must run every test, but {data.missing_reason()}")
 
 
-DATA = _shared_data()
-SPAIN = DATA / "s2_l1c_13band_spain_512px" / "Spain_7370579_S2Hand.tif"
-T19UDP = DATA / "s2_l1c_13band_T19UDP_160m" / "T19UDP_20170729_L1C_13band_160m_stack.tif"
-T29RKH = DATA / "s2_l2a_12band_T29RKH_decimated"
-BIGEARTHNET = DATA / "bigearthnet_s2_l2a_12band_patches"
+@pytest.hookimpl(tryfirst=True)  # before `-m` selection reads the markers
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests whose fixtures need the data; skip every data test when the data is absent."""
+    for item in items:
+        if "data_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.data)
+    if data.AVAILABLE:
+        return
+    skip = pytest.mark.skip(reason=data.missing_reason())
+    for item in items:
+        if item.get_closest_marker("data") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> pathlib.Path:
-    return DATA
+    return data.DATA
 
 
 @pytest.fixture(scope="session")
-def spain_tif() -> pathlib.Path:
-    return SPAIN
+def spain_tif(data_dir) -> pathlib.Path:
+    return data.SPAIN
 
 
 @pytest.fixture(scope="session")
-def t19udp_tif() -> pathlib.Path:
-    return T19UDP
+def t19udp_tif(data_dir) -> pathlib.Path:
+    return data.T19UDP
 
 
 @pytest.fixture(scope="session")
-def t29rkh_dir() -> pathlib.Path:
-    return T29RKH
+def t29rkh_dir(data_dir) -> pathlib.Path:
+    return data.T29RKH
 
 
 @pytest.fixture(scope="session")
-def bigearthnet_patch() -> pathlib.Path:
-    return sorted(p for p in BIGEARTHNET.iterdir() if p.is_dir())[0]
+def bigearthnet_patch(data_dir) -> pathlib.Path:
+    return sorted(p for p in data.BIGEARTHNET.iterdir() if p.is_dir())[0]

@@ -1,8 +1,8 @@
 """The streaming tiled inference engine: exact blending, nodata, gap-fill, streaming, outputs, errors.
 
-Exactness is tested with models whose output is known (tests/engine_models.py), on real values from the
+Exactness is tested with models whose output is known (tests/support/onnx_models.py), on real values from the
 Spain Sentinel-2 L1C scene; tiled-vs-whole behaviour with the seeded adain fixture model
-(tests/model_fixtures.py).
+(tests/support/adain_fixture.py).
 """
 
 import glob
@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from engine_models import copy_model, fixed_model, tile_mean_model
+from support.onnx_models import copy_model, fixed_model, tile_mean_model
 from hls_translate.core import bands as B
 from hls_translate.core import engine, raster
 from hls_translate.core.engine import PredictOptions, predict, predict_array
@@ -45,7 +45,7 @@ def copy_loaded(copy_onnx):
 
 @pytest.fixture(scope="module")
 def adain_onnx(tmp_path_factory):
-    from model_fixtures import small_adain_onnx
+    from support.adain_fixture import small_adain_onnx
 
     return small_adain_onnx(tmp_path_factory.mktemp("adain") / "adain.onnx")
 

@@ -19,13 +19,13 @@ from hls_translate.training.evaluate import LinearBaseline, crop_scene  # noqa: 
 from hls_translate.training.heatmap import decode_png, encode_png, render_matrix, sequential  # noqa: E402
 from hls_translate.training.trainer import train  # noqa: E402
 
-from training_fixtures import tiny_config, write_config  # noqa: E402
+from support.training import tiny_config, write_config  # noqa: E402
 
 B = {c: resolve_band(c, "S2").id for c in ("B02", "B03", "B04", "B05", "B08", "B8A", "B10", "B11", "B12")}
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, data_dir):
     tmp = tmp_path_factory.mktemp("ev")
     cfg_path = write_config(tmp / "c.yaml", tiny_config(tmp / "run", run={"steps": 3}))
     cfg = load_train_config(str(cfg_path))

@@ -25,11 +25,12 @@ from hls_translate.training import export as export_mod  # noqa: E402
 from hls_translate.training.checkpoint import save_checkpoint  # noqa: E402
 from hls_translate.training.export import export_model  # noqa: E402
 
-from model_fixtures import SPAIN, small_adain_model, small_adain_onnx, spain_stats  # noqa: E402
+from support.adain_fixture import small_adain_model, small_adain_onnx, spain_stats  # noqa: E402
+from support.data import SPAIN  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.data]  # every test reads the Spain scene
 
 S2_CLASSES = tuple(range(13))  # the Spain scene has every reflectance class, no thermal
 

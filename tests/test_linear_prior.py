@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.data]
 
 from hls_translate import cli  # noqa: E402
 from hls_translate.core.bands import NUM_CLASSES, resolve_band  # noqa: E402
@@ -21,7 +21,7 @@ from hls_translate.training.data import prepare_data  # noqa: E402
 from hls_translate.training.evaluate import LinearBaseline  # noqa: E402
 from hls_translate.training.export import export_model  # noqa: E402
 
-from training_fixtures import TINY_MODEL, tiny_config, write_config  # noqa: E402
+from support.training import TINY_MODEL, tiny_config, write_config  # noqa: E402
 
 T19UDP = {"path": "s2_l1c_13band_T19UDP_160m/T19UDP_20170729_L1C_13band_160m_stack.tif", "name": "T19UDP",
           "level": "TOA"}

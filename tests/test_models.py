@@ -15,7 +15,7 @@ from hls_translate.core.models import create_model, list_models, model_entry  # 
 from hls_translate.core.models.layers import count_macs, count_parameters  # noqa: E402
 from hls_translate.core.raster import Window, open_scene  # noqa: E402
 
-from model_fixtures import SMALL_ADAIN, small_adain_model, spain_stats  # noqa: E402
+from support.adain_fixture import SMALL_ADAIN, small_adain_model, spain_stats  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

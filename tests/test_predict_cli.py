@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from engine_models import copy_model, fixed_model
+from support.onnx_models import copy_model, fixed_model
 from hls_translate.cli import main
 from hls_translate.core import raster
 from hls_translate.core.bands import normalize_code

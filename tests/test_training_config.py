@@ -14,7 +14,7 @@ from hls_translate.core.errors import ConfigError  # noqa: E402
 from hls_translate.training.config import (TrainConfig, config_from_dict, config_to_yaml,  # noqa: E402
                                            load_train_config)
 
-from training_fixtures import tiny_config, write_config  # noqa: E402
+from support.training import tiny_config, write_config  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -20,7 +20,8 @@ from hls_translate.training.data import (ChipSampler, DataError, atmosphere_offs
 
 from hls_translate.training.collate import collate_conditional  # noqa: E402
 
-from training_fixtures import DATA, tiny_config, write_config  # noqa: E402
+from support.data import DATA  # noqa: E402
+from support.training import tiny_config, write_config  # noqa: E402
 
 
 def _batch(sampler, step):
@@ -38,7 +39,7 @@ def _cfg(tmp_path, **sections):
 
 
 @pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
+def tiny_data(tmp_path_factory, data_dir):
     tmp = tmp_path_factory.mktemp("data")
     cfg = _cfg(tmp)
     return cfg, prepare_data(cfg)
@@ -82,6 +83,7 @@ def test_find_chips_matches_brute_force(tiny_data):
     assert set(zip(rows.tolist(), cols.tolist())) == expect and 0 < len(expect) < (h - chip + 1) ** 2
 
 
+@pytest.mark.data
 def test_scl_masks_clouds_in_t29rkh(tmp_path):
     cfg = _cfg(tmp_path, data={"train": [{"path": "s2_l2a_12band_T29RKH_decimated", "name": "T29RKH"}],
                                "validation": []})
@@ -194,6 +196,7 @@ def test_task_distribution(tiny_data):
     assert min(sizes) == 1
 
 
+@pytest.mark.data
 def test_pairs_mode(tmp_path):
     cfg = _cfg(tmp_path, data={"pairs": [{"sources": ["B8A"], "target": "B05"}]})
     data = prepare_data(cfg)
@@ -206,6 +209,7 @@ def test_pairs_mode(tmp_path):
         prepare_data(cfg)
 
 
+@pytest.mark.data
 def test_missing_data_folder_fails_before_training(tmp_path, capsys):
     cfg = tiny_config(tmp_path / "run")
     cfg["data"]["train"].append({"path": "no_such_folder/scene"})
@@ -220,6 +224,7 @@ def test_missing_data_folder_fails_before_training(tmp_path, capsys):
     assert "data.root" in capsys.readouterr().err
 
 
+@pytest.mark.data
 def test_scene_without_valid_chips_fails_before_training(tmp_path, capsys):
     # a real scene (a crop of T19UDP) whose pixels are nodata except for a thin stripe
     src = open_scene(str(DATA / "s2_l1c_13band_T19UDP_160m" / "T19UDP_20170729_L1C_13band_160m_stack.tif"))
@@ -240,6 +245,7 @@ def test_scene_without_valid_chips_fails_before_training(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.data
 def test_check_mode_prints_plan(tmp_path, capsys):
     p = write_config(tmp_path / "c.yaml", tiny_config(tmp_path / "run"))
     assert cli.main(["train", "--config", str(p), "--check"]) == 0
@@ -263,6 +269,7 @@ def test_band_statistics_weighting(tiny_data):
         a.weight, b.weight = wa, wb
 
 
+@pytest.mark.data
 def test_hls_granule_folder_with_fmask(tmp_path):
     """A folder holding one HLS v2.0 S30 granule (int16 per-band COGs, -9999 fill, Fmask), made from a
     real L2A crop: bands are named by the HLS file names, Fmask clouds and fill are masked."""

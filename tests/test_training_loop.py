@@ -18,7 +18,7 @@ from hls_translate.training.config import load_train_config  # noqa: E402
 from hls_translate.training.objectives import lr_factor  # noqa: E402
 from hls_translate.training.trainer import TrainingDiverged, train  # noqa: E402
 
-from training_fixtures import tiny_config, write_config  # noqa: E402
+from support.training import tiny_config, write_config  # noqa: E402
 
 
 def _cfg(tmp_path, name="c.yaml", **sections):
@@ -29,6 +29,7 @@ def _params(model):
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
+@pytest.mark.data
 def test_resume_is_exact(tmp_path):
     torch.set_num_threads(1)
     cfg_a = load_train_config(str(write_config(tmp_path / "a.yaml", tiny_config(tmp_path / "runa", run={"steps": 6}))))
@@ -52,6 +53,7 @@ def test_resume_is_exact(tmp_path):
     assert sa["schedulers"]["model"]["last_epoch"] == sb["schedulers"]["model"]["last_epoch"] == 6
 
 
+@pytest.mark.data
 def test_checkpoint_layout_best_and_summary(tmp_path):
     res = train(_cfg(tmp_path, run={"steps": 4, "validate_every": 2, "checkpoint_every": 2, "tensorboard": True}),
                 log=lambda m: None)
@@ -99,6 +101,7 @@ def test_checkpoint_layout_best_and_summary(tmp_path):
     assert res.metrics["mean_rmse"] == m["mean_rmse"]
 
 
+@pytest.mark.data
 def test_refuses_to_overwrite_a_run(tmp_path):
     cfg = _cfg(tmp_path, run={"steps": 2})
     train(cfg, log=lambda m: None)
@@ -108,6 +111,7 @@ def test_refuses_to_overwrite_a_run(tmp_path):
         train(cfg, resume=str(tmp_path / "run" / "last.pt"), log=lambda m: None)
 
 
+@pytest.mark.data
 def test_resume_with_other_data_is_refused(tmp_path):
     cfg = _cfg(tmp_path, run={"steps": 4})
     train(cfg, stop_at=2, log=lambda m: None)
@@ -116,6 +120,7 @@ def test_resume_with_other_data_is_refused(tmp_path):
         train(other, resume=str(tmp_path / "run" / "last.pt"), log=lambda m: None)
 
 
+@pytest.mark.data
 def test_nan_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     from hls_translate.core import models
 
@@ -144,6 +149,7 @@ def test_nan_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(tmp_path,
     assert all(torch.isfinite(v).all() for v in st["modules"]["model"].values() if v.is_floating_point())
 
 
+@pytest.mark.data
 def test_adversarial_loss_runs_and_is_logged(tmp_path):
     res = train(_cfg(tmp_path, run={"steps": 3, "log_every": 1},
                      objective={"name": "translation", "params": {"adversarial": 0.05, "disc_width": 8}}),
@@ -162,6 +168,7 @@ def test_lr_schedule(tmp_path):
     assert all(a >= b for a, b in zip(f[10:], f[11:]))
 
 
+@pytest.mark.data
 def test_cli_train_then_export_carries_summary_and_metrics(tmp_path):
     p = write_config(tmp_path / "c.yaml", tiny_config(tmp_path / "run", run={"steps": 3}))
     assert cli.main(["train", "--config", str(p)]) == 0
@@ -179,6 +186,7 @@ def test_cli_train_then_export_carries_summary_and_metrics(tmp_path):
     assert 10 not in md.source_bands  # cirrus never seen in these training scenes
 
 
+@pytest.mark.data
 def test_gpu_options_fail_clearly_without_cuda(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
@@ -189,6 +197,7 @@ def test_gpu_options_fail_clearly_without_cuda(tmp_path):
     np.testing.assert_equal(os.path.exists(tmp_path / "run" / "last.pt"), False)
 
 
+@pytest.mark.data
 def test_cli_stop_and_resume_from_the_checkpoint_config(tmp_path, capsys):
     p = write_config(tmp_path / "c.yaml", tiny_config(tmp_path / "run", run={"steps": 4}))
     assert cli.main(["train", "--config", str(p), "--stop-at", "2"]) == 0

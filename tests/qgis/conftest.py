@@ -16,10 +16,10 @@ import tempfile
 
 import pytest
 
+from support import REPO
+
 qgis_core = pytest.importorskip("qgis.core", reason="QGIS's Python bindings (python3-qgis) are not installed")
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-_ROOT_CONFTEST = REPO / "tests" / "conftest.py"
 QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
 
 _TMP = pathlib.Path(tempfile.mkdtemp(prefix="hls_qgis_tests_"))
@@ -39,18 +39,6 @@ if str(_PLUGINS) not in sys.path:
 from processing.core.Processing import Processing  # noqa: E402
 
 Processing.initialize()
-
-
-def pytest_collect_file(file_path, parent):
-    """Keep ``import conftest`` meaning tests/conftest.py (pytest imported this file under the same module
-    name, and tests/model_fixtures.py does ``from conftest import SPAIN``)."""
-    mod = sys.modules.get("conftest")
-    if mod is not None and pathlib.Path(getattr(mod, "__file__", "") or "/").resolve() != _ROOT_CONFTEST:
-        for plugin in parent.config.pluginmanager.get_plugins():
-            if pathlib.Path(getattr(plugin, "__file__", "") or "/").resolve() == _ROOT_CONFTEST:
-                sys.modules["conftest"] = plugin
-                break
-    return None
 
 
 def pytest_unconfigure(config):
@@ -76,10 +64,11 @@ def plugin(qgis_app):
 
 
 @pytest.fixture(scope="session")
-def adain_model(tmp_path_factory) -> str:
-    """The small conditional AdaIN fixture model (real ONNX export with metadata)."""
+def adain_model(tmp_path_factory, data_dir) -> str:
+    """The small conditional AdaIN fixture model (real ONNX export with metadata; statistics from the real
+    Spain scene, hence ``data_dir``)."""
     pytest.importorskip("torch")
-    from model_fixtures import small_adain_onnx
+    from support.adain_fixture import small_adain_onnx
 
     return small_adain_onnx(tmp_path_factory.mktemp("models") / "adain_fixture.onnx")
 

@@ -18,8 +18,9 @@ from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessi
                        QgsProcessingOutputLayerDefinition, QgsProject, QgsRasterLayer, QgsVectorLayer)
 
 import processing
-from conftest import REPO, SPAIN, T19UDP, T29RKH
-from fixed_model import OUTPUT as FIXED_OUTPUT, expected, fixed_linear_onnx
+from support import REPO
+from support.data import SPAIN, T19UDP, T29RKH
+from support.onnx_models import LINEAR_OUTPUT, fixed_linear_expected, fixed_linear_onnx
 
 pytestmark = pytest.mark.qgis
 
@@ -257,6 +258,7 @@ def test_translate_conditional_model_equals_synthesize(plugin, adain_model, tmp_
                                                            "OUTPUT": str(tmp_path / "c.tif")})
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("named", [True, False], ids=["band-descriptions", "unnamed-bands-in-model-order"])
 def test_translate_fixed_band_model_matches_formula(plugin, tmp_path, named):
     model = fixed_linear_onnx(str(tmp_path / "fixed.onnx"))
@@ -275,12 +277,12 @@ def test_translate_fixed_band_model_matches_formula(plugin, tmp_path, named):
     out = tmp_path / "out.tif"
     res = processing.run("hls_translate:translate_raster", {"INPUT": str(src), "MODEL": model, "OUTPUT": str(out)},
                          feedback=fb)
-    assert res["TARGETS"] == FIXED_OUTPUT
+    assert res["TARGETS"] == LINEAR_OUTPUT
     y, gt, proj, nodata, desc = read(out)
     assert_same_grid(out, T19UDP)
     raw = gdal.Open(str(T19UDP)).ReadAsArray().astype(np.float64)
     phys = raw[[3, 8, 11]] * 1e-4  # red, B8A, B11 in physical units
-    want = expected(phys)
+    want = fixed_linear_expected(phys)
     ok = (raw[[3, 8, 11]] != 0).all(axis=0)
     np.testing.assert_array_equal(y != nodata, ok)
     np.testing.assert_allclose(y[ok], want[ok], rtol=0, atol=2e-6)

@@ -17,7 +17,7 @@ from unittest import mock
 import pytest
 from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
 
-from conftest import REPO
+from support import REPO
 
 pytestmark = pytest.mark.qgis
 

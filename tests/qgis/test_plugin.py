@@ -12,24 +12,11 @@ from unittest import mock
 import pytest
 from qgis.core import QgsApplication
 
-from conftest import REPO
+from support import REPO
+from support.data import SPAIN
+from support.hide_packages import HIDING_SITECUSTOMIZE
 
 pytestmark = pytest.mark.qgis
-
-BLOCKER = textwrap.dedent("""
-    # sitecustomize for tests: make some packages unimportable, as in a QGIS whose Python lacks them
-    import os, sys
-
-    class _Blocker:
-        hidden = tuple(n for n in os.environ.get("HLS_TEST_HIDE", "").split(",") if n)
-
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in self.hidden:
-                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-            return None
-
-    sys.meta_path.insert(0, _Blocker())
-""")
 
 PROBE = textwrap.dedent("""
     import json, os, sys
@@ -66,7 +53,7 @@ PROBE = textwrap.dedent("""
 
 def _probe(tmp_path, hide, model, spain):
     (tmp_path / "shim").mkdir()
-    (tmp_path / "shim" / "sitecustomize.py").write_text(BLOCKER)
+    (tmp_path / "shim" / "sitecustomize.py").write_text(HIDING_SITECUSTOMIZE)
     env = dict(os.environ, HLS_TEST_HIDE=",".join(hide), PYTHONPATH=str(tmp_path / "shim"),
                QGIS_CUSTOM_CONFIG_PATH=str(tmp_path / "profile"), QT_QPA_PLATFORM="offscreen")
     proc = subprocess.run([sys.executable, "-c", PROBE, str(spain), model, str(tmp_path / "out.tif")],
@@ -129,8 +116,6 @@ def test_load_gui_duplicate_and_unload(qgis_app, monkeypatch):
 
 
 def test_loads_without_onnxruntime_and_says_how_to_install(qgis_app, adain_model, tmp_path):
-    from conftest import SPAIN
-
     out, proc = _probe(tmp_path, ["onnxruntime"], adain_model, SPAIN)
     assert out["missing"] == ["onnxruntime"]
     assert out["registered"]  # model_info and evaluate_band still work
@@ -145,8 +130,6 @@ def test_loads_without_onnxruntime_and_says_how_to_install(qgis_app, adain_model
 
 
 def test_loads_without_numpy_and_registers_nothing(qgis_app, adain_model, tmp_path):
-    from conftest import SPAIN
-
     out, proc = _probe(tmp_path, ["numpy"], adain_model, SPAIN)
     assert "numpy" in out["missing"] and out["registered"] is False
     text = "\n".join(m for tag, m in out["logged"] if tag == "HLS Band Translator")

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from conftest import REPO
+from support import REPO
 
 pytestmark = pytest.mark.qgis
 

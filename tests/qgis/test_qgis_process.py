@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from conftest import REPO, T19UDP
-from test_plugin import BLOCKER
+from support import REPO
+from support.data import T19UDP
+from support.hide_packages import HIDING_SITECUSTOMIZE
 
 pytestmark = pytest.mark.qgis
 
@@ -80,7 +81,7 @@ def test_bad_input_headless_is_a_clear_error(qgis_process, adain_model, tmp_path
 def test_headless_without_onnxruntime_says_what_to_install(qgis_process, adain_model, tmp_path):
     shim = tmp_path / "shim"
     shim.mkdir()
-    (shim / "sitecustomize.py").write_text(BLOCKER)
+    (shim / "sitecustomize.py").write_text(HIDING_SITECUSTOMIZE)
     hide = {"HLS_TEST_HIDE": "onnxruntime"}
     r = qgis_process(["list"], extra_pythonpath=str(shim), extra_env=hide)
     assert r.returncode == 0 and "hls_translate:model_info" in r.stdout

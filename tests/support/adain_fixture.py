@@ -5,40 +5,21 @@ normalization statistics are measured on the real Spain Sentinel-2 L1C scene of 
 (13 reflectance classes; the two thermal classes stay unfitted, so the exported model lists them neither
 as sources nor as targets, like a model trained on Sentinel-2 data), and exports it with metadata.
 The weights are untrained (seeded random): outputs are plausible reflectances around each target's
-mean, and identical from run to run.  About a second.
+mean, and identical from run to run.  About a second.  Tests using any of these read the Spain scene,
+so they are ``data`` tests.
 
-    from model_fixtures import small_adain_onnx, small_adain_model, spain_stats
+    from support.adain_fixture import small_adain_onnx, small_adain_model, spain_stats
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
-import pathlib
-import sys
 from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-_CONFTEST = pathlib.Path(__file__).resolve().with_name("conftest.py")
-
-
-def _root_conftest():
-    """tests/conftest.py as a module, whatever ``import conftest`` means in the caller's directory."""
-    mod = sys.modules.get("conftest")
-    if mod is not None and pathlib.Path(getattr(mod, "__file__", "") or "/").resolve() == _CONFTEST:
-        return mod
-    name = "_hls_translate_tests_conftest"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _CONFTEST)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
-
-
-SPAIN = _root_conftest().SPAIN  # the real Spain Sentinel-2 L1C scene
+from support.data import SPAIN  # the real Spain Sentinel-2 L1C scene
 
 #: Architecture of the fixture model (small: ~35 k parameters, stride 4).
 SMALL_ADAIN = {"width": 8, "depth": 2, "embed_dim": 16, "tile_size": 64}

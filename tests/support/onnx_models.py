@@ -1,4 +1,5 @@
-"""Tiny ONNX models with exactly known outputs, built with ``onnx.helper``, for the inference engine's tests.
+"""Tiny ONNX models with exactly known outputs, built with ``onnx.helper`` (no torch), for the engine's,
+the CLI's and the QGIS algorithms' tests.
 
 * :func:`copy_model` (conditional, the ``adain`` tensor contract): for target class ``t`` it returns the
   input channel of class ``mapping[t]``, multiplied by that class's ``present`` flag (so an engine that
@@ -8,8 +9,11 @@
 * :func:`fixed_model` (fixed-band contract): ``output = weights @ bands`` per pixel (a 1x1 convolution).
 * :func:`tile_mean_model` (fixed-band): every output pixel is the mean of the input tile; shows what the
   engine fed the model in place of invalid pixels.
+* :func:`fixed_linear_onnx` (fixed-band, family ``pix2pix``): ``output = w . bands + b`` over three named
+  band classes, no stride; :func:`fixed_linear_expected` computes its output with numpy.
 
-Each embeds a real :class:`~hls_translate.core.metadata.ModelMetadata` document.
+Each embeds a real :class:`~hls_translate.core.metadata.ModelMetadata` document.  ``onnx`` is imported
+when a model is built, so that importing this module needs only numpy and the library.
 """
 
 from __future__ import annotations
@@ -18,16 +22,17 @@ import os
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
-from hls_translate.core.bands import NUM_CLASSES, describe_catalogue
+from hls_translate.core.bands import NUM_CLASSES, band_class, describe_catalogue
 from hls_translate.core.metadata import (METADATA_KEY, BandStats, ModelMetadata, TensorSpec, TilingHint)
 
 OPSET = 17
 
 
 def _save(graph, md: ModelMetadata, path) -> str:
+    import onnx
+    from onnx import helper
+
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 8
     entry = model.metadata_props.add()
@@ -40,6 +45,8 @@ def _save(graph, md: ModelMetadata, path) -> str:
 
 def _stride_gate(x: str, out: str, stride: int, nodes: list) -> None:
     """out = DepthToSpace(SpaceToDepth(x)): identity that fails unless H, W are multiples of stride."""
+    from onnx import helper
+
     if stride <= 1:
         nodes.append(helper.make_node("Identity", [x], [out]))
         return
@@ -59,6 +66,8 @@ def _metadata(conditional: bool, inputs, outputs, sources, targets, tile, overla
 def copy_model(path, mapping: Mapping[int, int], *, tile: int = 64, overlap: int = 16, stride: int = 8,
                sources: Optional[Sequence[int]] = None, means: Optional[Mapping[int, float]] = None) -> str:
     """Conditional model: target ``t`` -> input channel ``mapping[t]`` times ``present[mapping[t]]``."""
+    from onnx import TensorProto, helper, numpy_helper
+
     m = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.float32)
     for t, s in mapping.items():
         m[t, s] = 1.0
@@ -91,18 +100,28 @@ def copy_model(path, mapping: Mapping[int, int], *, tile: int = 64, overlap: int
     return _save(graph, md, path)
 
 
+def _conv1x1_graph(name: str, weights: np.ndarray, bias: Optional[Sequence[float]], stride: int):
+    """``output = weights @ bands (+ bias)`` per pixel, ``weights`` ``[out, in]``, behind the stride gate."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    n_out, n_in = np.shape(weights)
+    init = [numpy_helper.from_array(np.asarray(weights, dtype=np.float32).reshape(n_out, n_in, 1, 1), "W")]
+    if bias is not None:
+        init.append(numpy_helper.from_array(np.asarray(bias, dtype=np.float32), "B"))
+    nodes = [helper.make_node("Conv", ["bands"] + [i.name for i in init], ["conv"], kernel_shape=[1, 1])]
+    _stride_gate("conv", "output", stride, nodes)
+    return helper.make_graph(
+        nodes, name,
+        [helper.make_tensor_value_info("bands", TensorProto.FLOAT, ["N", n_in, "H", "W"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", n_out, "H", "W"])],
+        initializer=init)
+
+
 def fixed_model(path, in_bands: Sequence[int], out_bands: Sequence[int], weights: np.ndarray, *,
                 tile: int = 64, overlap: int = 16, stride: int = 4,
                 means: Optional[Mapping[int, float]] = None) -> str:
     """Fixed-band model: ``output[o] = sum_i weights[o, i] * bands[i]`` per pixel."""
-    w = np.asarray(weights, dtype=np.float32).reshape(len(out_bands), len(in_bands), 1, 1)
-    nodes = [helper.make_node("Conv", ["bands", "W"], ["conv"], kernel_shape=[1, 1])]
-    _stride_gate("conv", "output", stride, nodes)
-    graph = helper.make_graph(
-        nodes, "fixed_model",
-        [helper.make_tensor_value_info("bands", TensorProto.FLOAT, ["N", len(in_bands), "H", "W"])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", len(out_bands), "H", "W"])],
-        initializer=[numpy_helper.from_array(w, "W")])
+    graph = _conv1x1_graph("fixed_model", np.reshape(weights, (len(out_bands), len(in_bands))), None, stride)
     md = _metadata(
         False,
         [TensorSpec("bands", "bands", "float32", ("N", len(in_bands), "H", "W"), tuple(in_bands))],
@@ -114,6 +133,8 @@ def fixed_model(path, in_bands: Sequence[int], out_bands: Sequence[int], weights
 def tile_mean_model(path, band: int, out_band: int, *, tile: int = 64, overlap: int = 0, stride: int = 1,
                     means: Optional[Mapping[int, float]] = None) -> str:
     """Fixed-band model whose every output pixel is the mean of its (single-band) input tile."""
+    from onnx import TensorProto, helper, numpy_helper
+
     nodes = [helper.make_node("GlobalAveragePool", ["bands"], ["gap"]),
              helper.make_node("Mul", ["bands", "zero"], ["zeros"]),
              helper.make_node("Add", ["zeros", "gap"], ["output"])]
@@ -128,3 +149,34 @@ def tile_mean_model(path, band: int, out_band: int, *, tile: int = 64, overlap: 
         [TensorSpec("output", "output", "float32", ("N", 1, "H", "W"), (out_band,))],
         [band], [out_band], tile, overlap, stride, means, "tilemean")
     return _save(graph, md, path)
+
+
+#: :func:`fixed_linear_onnx`'s input band classes (in channel order), weights, bias and output class
+LINEAR_INPUTS = ("red", "nir_narrow", "swir_1")
+LINEAR_WEIGHTS = (0.5, 0.25, 0.25)
+LINEAR_BIAS = 0.01
+LINEAR_OUTPUT = "water_vapour"
+
+
+def fixed_linear_onnx(path: str, inputs: Sequence[str] = LINEAR_INPUTS, weights: Sequence[float] = LINEAR_WEIGHTS,
+                      bias: float = LINEAR_BIAS, output: str = LINEAR_OUTPUT, family: str = "pix2pix") -> str:
+    """Fixed-band model ``output = sum_i w_i * bands[:, i] + b`` (a 1x1 convolution) over named band classes:
+    every output pixel depends only on the input pixel below it, so tiled, blended inference must reproduce
+    :func:`fixed_linear_expected` exactly (up to float rounding)."""
+    c = len(inputs)
+    graph = _conv1x1_graph("fixed_linear", np.reshape(weights, (1, c)), [bias], 1)
+    in_ids = tuple(band_class(k).id for k in inputs)
+    out_id = band_class(output).id
+    md = ModelMetadata(
+        family=family, architecture="conv1x1_linear", model_version="test", conditional=False,
+        inputs=(TensorSpec("bands", "bands", "float32", ("N", c, "H", "W"), bands=in_ids),),
+        outputs=(TensorSpec("output", "output", "float32", ("N", 1, "H", "W"), bands=(out_id,)),),
+        source_bands=in_ids, target_bands=(out_id,), tiling=TilingHint(64, 8, 1, 1),
+        description="test model: a fixed linear combination of three bands")
+    return _save(graph, md, path)
+
+
+def fixed_linear_expected(values: np.ndarray, weights: Sequence[float] = LINEAR_WEIGHTS,
+                          bias: float = LINEAR_BIAS) -> np.ndarray:
+    """:func:`fixed_linear_onnx`'s output for physical ``values`` ``[C, H, W]`` (float64)."""
+    return np.tensordot(np.asarray(weights, dtype=np.float64), values.astype(np.float64), axes=1) + bias

@@ -2,7 +2,8 @@
 
 The tests train a tiny ``adain_unet`` (a few thousand parameters) for a handful of steps on two
 BigEarthNet patches (real L2A data, 120 x 120 px) and validate on a crop of the held-out Spain scene, so
-each run takes seconds on two CPU cores.
+each run takes seconds on two CPU cores.  The configs point into the real data, so tests that train or
+read scenes with them are ``data`` tests; tests that only load or validate a config are not.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typing import Any, Dict
 
 import yaml
 
-from conftest import DATA
+from support.data import BIGEARTHNET, DATA, SPAIN
 
 TINY_MODEL = {"width": 4, "depth": 2, "embed_dim": 8, "tile_size": 64}
-BEN = "bigearthnet_s2_l2a_12band_patches"
+BEN = BIGEARTHNET.relative_to(DATA).as_posix()
 
 
 def tiny_config(out_dir, **sections) -> Dict[str, Any]:
@@ -28,7 +29,7 @@ def tiny_config(out_dir, **sections) -> Dict[str, Any]:
             "root": str(DATA),
             "train": [{"path": f"{BEN}/S2A_MSIL2A_20170617T113321_36_85", "name": "ben_a", "level": "surface"},
                       {"path": f"{BEN}/S2B_MSIL2A_20170914T093029_32_39", "name": "ben_b", "level": "surface"}],
-            "validation": [{"path": "s2_l1c_13band_spain_512px/Spain_7370579_S2Hand.tif", "name": "Spain",
+            "validation": [{"path": SPAIN.relative_to(DATA).as_posix(), "name": "Spain",
                             "level": "TOA"}],
             "chip_size": 32, "reference": "finest", "resampling": "bilinear",
         },
