@@ -83,8 +83,16 @@ def check_run_dir(cfg: TrainConfig, resume: Optional[str]) -> str:
 def check_resumable(cfg: TrainConfig, state: Mapping[str, Any], path: str) -> None:
     """A resumed run must train the same model with the same objective on the same data (run/optim
     cadence may change)."""
-    old = state.get("config") or {}
+    from .objectives import make_objective_params
+
+    def resolved(section: Mapping[str, Any]) -> Dict[str, Any]:  # an objective's params with their defaults
+        return {"name": section.get("name"),
+                "params": to_dict(make_objective_params(section.get("name"), section.get("params")))}
+
+    old = dict(state.get("config") or {})
     new = to_dict(cfg)
+    if "objective" in old:
+        old["objective"], new["objective"] = resolved(old["objective"]), resolved(new["objective"])
     for section in ("data", "model", "objective"):
         if section in old and json.dumps(old[section], sort_keys=True, default=str) != \
                 json.dumps(new[section], sort_keys=True, default=str):
