@@ -146,7 +146,7 @@ def parse_value(text: str) -> Any:
         except ValueError:
             return text
     try:
-        return yaml.safe_load(text)
+        return _safe_yaml(text, "override value")
     except yaml.YAMLError:
         return text
 
@@ -171,6 +171,7 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> Dict[s
                 raise ConfigError(f"override {key}: {p} is not a section")
             node = nxt
         node[parts[-1]] = parse_value(text)
+    check_config_size(out, "config with overrides")
     return out
 
 
@@ -182,15 +183,58 @@ def _deepcopy(d: Any) -> Any:
     return d
 
 
+#: Bounds on a config after YAML aliases are expanded: values in all, and nesting depth.  A real config
+#: has a few hundred values and a depth under ten; an "alias bomb" (a few hundred bytes of nested
+#: anchors) expands to billions, which every later walk over the config would follow.
+MAX_CONFIG_VALUES = 100_000
+MAX_CONFIG_DEPTH = 64
+
+
+def check_config_size(data: Any, where: str) -> None:
+    """Refuse ``data`` if, with shared (aliased) parts counted every time they appear, it holds more than
+    :data:`MAX_CONFIG_VALUES` values or nests deeper than :data:`MAX_CONFIG_DEPTH`."""
+    count = 0
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES:
+            raise ConfigError(f"{where}: more than {MAX_CONFIG_VALUES:,} values once YAML aliases are expanded; "
+                              "a training config has a few hundred (nested anchors/aliases?)")
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"{where}: nested more than {MAX_CONFIG_DEPTH} levels deep")
+        if isinstance(node, Mapping):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, depth + 1) for v in node)
+
+
+def _safe_yaml(text_or_file: Any, where: str) -> Any:
+    import yaml
+
+    try:
+        data = yaml.safe_load(text_or_file)
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply to read") from None
+    check_config_size(data, where)
+    return data
+
+
 def load_yaml(path: str) -> Dict[str, Any]:
-    """Read a YAML mapping from ``path`` (empty file: empty mapping)."""
+    """Read a YAML mapping from ``path`` (empty file: empty mapping); bounded in size and depth."""
     import yaml
 
     try:
         with open(path, "r", encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            data = _safe_yaml(f, path)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder; give the path of a YAML file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); a config is a YAML text file") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror or exc})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     if data is None:
@@ -205,4 +249,5 @@ def load_config(cls: Type[T], path: str, overrides: Sequence[str] = ()) -> T:
     return from_dict(cls, apply_overrides(load_yaml(path), overrides))
 
 
-__all__ = ["from_dict", "to_dict", "apply_overrides", "parse_value", "load_yaml", "load_config"]
+__all__ = ["from_dict", "to_dict", "apply_overrides", "parse_value", "load_yaml", "load_config", "check_config_size",
+           "MAX_CONFIG_VALUES", "MAX_CONFIG_DEPTH"]

@@ -72,3 +72,44 @@ def test_overrides_and_yaml(tmp_path):
     (tmp_path / "bad.yaml").write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="top level must be a mapping"):
         load_config(Run, str(tmp_path / "bad.yaml"))
+
+
+# --- hostile or careless config files (issue: hostile input) -------------------------------------------
+BOMB = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"] +
+                 [f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]) + "\n"
+
+
+def test_yaml_alias_bomb_is_refused_quickly(tmp_path):
+    import time
+
+    from hls_translate.core.config import load_yaml
+
+    p = tmp_path / "bomb.yaml"
+    p.write_text(BOMB)
+    assert len(BOMB) < 420  # a few hundred bytes that expand to 9**9 values
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"more than 100,000 values once YAML aliases are expanded"):
+        load_yaml(str(p))
+    assert time.perf_counter() - t0 < 5  # bounded work, not a hang
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("base: &b {lr: 0.1}\nrun: *b\n")  # ordinary aliases still read
+    assert load_yaml(str(ok)) == {"base": {"lr": 0.1}, "run": {"lr": 0.1}}
+
+
+def test_unreadable_config_files_are_one_line_errors(tmp_path):
+    from hls_translate.core.config import apply_overrides, load_yaml
+
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_yaml(str(deep))
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"\xff\xfe run: 1")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_yaml(str(binary))
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_yaml(str(tmp_path))
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        apply_overrides({}, ["run.x=" + "[" * 3000 + "]" * 3000])
+    with pytest.raises(ConfigError, match="nested more than 64 levels"):
+        apply_overrides({}, ["run.x=" + "[" * 70 + "]" * 70])

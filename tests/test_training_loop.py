@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+import yaml
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
@@ -211,3 +212,44 @@ def test_cli_stop_and_resume_from_the_checkpoint_config(tmp_path, capsys):
     # changing the data section on resume is refused, naming the key
     assert cli.main(["train", "--resume", last, "run.steps=6", "data.min_valid_fraction=0.5"]) == 2
     assert "data.min_valid_fraction" in capsys.readouterr().err
+
+
+def test_resume_never_rewinds_a_newer_run_unless_forced(tmp_path, capsys):
+    p = write_config(tmp_path / "c.yaml", tiny_config(tmp_path / "run", run={"steps": 6, "checkpoint_every": 2}))
+    assert cli.main(["train", "--config", str(p), "--stop-at", "2"]) == 0
+    old = tmp_path / "old.pt"
+    old.write_bytes((tmp_path / "run" / "last.pt").read_bytes())
+    assert cli.main(["train", "--resume", str(tmp_path / "run" / "last.pt"), "--stop-at", "4"]) == 0
+    last = tmp_path / "run" / "last.pt"
+    assert load_checkpoint(str(last))["step"] == 4
+    # the older copy would write its state into the run folder recorded in it: refused, naming both steps
+    assert cli.main(["train", "--resume", str(old)]) == 2
+    err = capsys.readouterr().err
+    assert "is at step 2" in err and "already at step 4" in err and "--force" in err
+    assert load_checkpoint(str(last))["step"] == 4  # untouched
+    # into a new folder it continues; with --force it rewinds on purpose
+    assert cli.main(["train", "--resume", str(old), f"run.out_dir={tmp_path / 'other'}", "--stop-at", "3"]) == 0
+    assert load_checkpoint(str(tmp_path / "other" / "last.pt"))["step"] == 3
+    assert cli.main(["train", "--resume", str(old), "--force", "--stop-at", "3"]) == 0
+    assert load_checkpoint(str(last))["step"] == 3
+
+
+def test_the_users_config_in_the_run_folder_is_never_overwritten(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    text = "# my notes, kept\n" + yaml.safe_dump(tiny_config(run, run={"steps": 2}), sort_keys=False)
+    (run / "config.yaml").write_text(text)
+    assert cli.main(["train", "--config", str(run / "config.yaml")]) == 0
+    assert (run / "config.yaml").read_text() == text
+    resolved = yaml.safe_load((run / "config.resolved.yaml").read_text())
+    assert resolved["run"]["steps"] == 2 and resolved["objective"]["name"] == "translation"
+
+
+def test_unbounded_run_settings_are_refused_before_work(tmp_path, capsys):
+    p = write_config(tmp_path / "c.yaml", tiny_config(tmp_path / "run"))
+    for override, key in (("run.threads=100000", "run.threads"), ("run.batch_size=2000000", "run.batch_size"),
+                          ("run.seed=-1", "run.seed"), (f"run.seed={2 ** 40}", "run.seed")):
+        assert cli.main(["train", "--config", str(p), override]) == 2, override
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {key}:") and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()

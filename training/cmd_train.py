@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--check", action="store_true",
                    help="check the config and the data (every scene, chips, statistics), print the plan, exit")
     p.add_argument("--print-config", action="store_true", help="print the resolved config (YAML) and exit")
+    p.add_argument("--force", action="store_true",
+                   help="with --resume: allow rewinding a run folder whose last.pt is further along")
 
 
 def resolve_config(args):
@@ -58,8 +60,8 @@ def run(args) -> int:
         from ..core.models import create_model
 
         model = create_model(cfg.model.name, **dict(cfg.model.params))
-        data = prepare_data(cfg, tuple(getattr(model.config, "source_ids", ())),
-                            tuple(getattr(model.config, "target_ids", ())), log=lambda m: print(m, file=sys.stderr))
+        data = prepare_data(cfg, model.accepted_sources(), model.accepted_targets(),
+                            log=lambda m: print(m, file=sys.stderr), kind=model.kind)
         summary = data.summary(cfg)
         print(json.dumps({"tasks": summary["tasks"], "train_scenes": [s["name"] for s in summary["train_scenes"]],
                           "held_out_scenes": [s["name"] for s in summary["held_out_scenes"]],
@@ -68,5 +70,5 @@ def run(args) -> int:
         return 0
     from .trainer import train
 
-    result = train(cfg, resume=args.resume, stop_at=args.stop_at)
+    result = train(cfg, resume=args.resume, stop_at=args.stop_at, force=args.force, config_path=args.config)
     return 0 if result.step > 0 else 1

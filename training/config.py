@@ -172,6 +172,24 @@ def _check(cond: bool, key: str, msg: str) -> None:
         raise ConfigError(f"{key}: {msg}")
 
 
+def _physical_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # not POSIX: no bound
+        return 0
+
+
+def _check_batch_memory(batch_size: int, chip: int) -> None:
+    """Refuse a batch whose input chips alone (15 band planes + supervision, float32) would take more
+    than a quarter of this machine's memory: the model's activations are several times that."""
+    need = batch_size * (_bands.NUM_CLASSES + 4) * chip * chip * 4
+    have = _physical_memory()
+    if have and need > have // 4:
+        raise ConfigError(f"run.batch_size: {batch_size} chips of {chip}x{chip} px need about {need / 2**30:.1f} GiB for "
+                          f"the batch alone (activations several times more); this machine has {have / 2**30:.1f} GiB. "
+                          "Lower run.batch_size or data.chip_size")
+
+
 def check_config(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
     """Range and cross-field checks; returns ``cfg`` with ``data.root`` made absolute.
 
@@ -182,6 +200,10 @@ def check_config(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
     _check(r.steps >= 1, "run.steps", f"must be >= 1, got {r.steps}")
     _check(r.batch_size >= 1, "run.batch_size", f"must be >= 1, got {r.batch_size}")
     _check(r.threads >= 0, "run.threads", f"must be >= 0, got {r.threads}")
+    cores = os.cpu_count() or 1
+    _check(r.threads <= 4 * cores, "run.threads", f"{r.threads} threads on a machine with {cores} cores; use at most "
+           f"{4 * cores} (0: torch's default, one per core)")
+    _check(0 <= r.seed < 2 ** 32, "run.seed", f"must be an integer in [0, 2**32), got {r.seed}")
     for k in ("log_every", "validate_every", "checkpoint_every"):
         _check(getattr(r, k) >= 0, f"run.{k}", f"must be >= 0, got {getattr(r, k)}")
     _check(r.log_every >= 1, "run.log_every", "must be >= 1")
@@ -189,6 +211,7 @@ def check_config(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
     _check(d.resampling in RESAMPLING_METHODS, "data.resampling",
            f"{d.resampling!r} is not one of {', '.join(RESAMPLING_METHODS)}")
     _check(d.chip_size >= 8, "data.chip_size", f"must be >= 8, got {d.chip_size}")
+    _check_batch_memory(r.batch_size, d.chip_size)
     _check(0.0 < d.min_valid_fraction <= 1.0, "data.min_valid_fraction", f"must be in (0, 1], got {d.min_valid_fraction}")
     _check(0.0 <= d.p_all_sources <= 1.0, "data.p_all_sources", f"must be in [0, 1], got {d.p_all_sources}")
     a = d.atmosphere

@@ -34,6 +34,7 @@ import numpy as np
 
 from ..core.config import to_dict
 from ..core.errors import ConfigError, HLSTranslateError
+from ..core.fileio import atomic_write_text
 from . import distributed
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig, config_to_yaml
@@ -118,19 +119,46 @@ def resolve_amp(cfg: TrainConfig, device) -> str:
 
 
 # --- the run ------------------------------------------------------------------------------------------
+def check_not_rewinding(run_dir: str, resume: str, resume_step: int, force: bool) -> None:
+    """Resuming an older checkpoint into a run folder whose ``last.pt`` is further along would overwrite
+    it with an earlier state: refused unless ``force``."""
+    last = os.path.join(run_dir, LAST)
+    if force or not os.path.exists(last) or os.path.samefile(last, resume):
+        return
+    newer = int(load_checkpoint(last).get("step", 0))
+    if newer > resume_step:
+        raise ConfigError(f"--resume {resume} is at step {resume_step}, but {last} is already at step {newer}: "
+                          f"resuming would move that run back {newer - resume_step} steps. Resume {last} instead, "
+                          "set run.out_dir=NEW_FOLDER to continue the older state in a new folder, or pass --force "
+                          "to rewind the run")
+
+
+def config_copy_path(run_dir: str, config_path: Optional[str]) -> str:
+    """Where the run writes its resolved config: ``config.yaml``, unless that is the user's own config
+    file (given to --config), which is never overwritten; then ``config.resolved.yaml``."""
+    path = os.path.join(run_dir, "config.yaml")
+    if config_path and os.path.exists(path) and os.path.samefile(path, config_path):
+        return os.path.join(run_dir, "config.resolved.yaml")
+    return path
+
+
 def train(cfg: TrainConfig, resume: Optional[str] = None, stop_at: Optional[int] = None,
-          log: Optional[Callable[[str], None]] = None) -> TrainResult:
+          log: Optional[Callable[[str], None]] = None, *, force: bool = False,
+          config_path: Optional[str] = None) -> TrainResult:
     """Train per ``cfg`` (optionally continuing checkpoint ``resume``; ``stop_at``: stop after that step,
-    writing ``last.pt``, as a time-limited job would).  Returns a :class:`TrainResult` (on every rank)."""
+    writing ``last.pt``, as a time-limited job would).  ``force`` lets ``resume`` rewind a run folder
+    that is further along; ``config_path`` is the user's config file (never overwritten).  Returns a
+    :class:`TrainResult` (on every rank)."""
     d = distributed.setup(cfg.run.device)
     try:
-        return _train(cfg, d, resume, stop_at, log)
+        return _train(cfg, d, resume, stop_at, log, force, config_path)
     finally:
         distributed.cleanup(d)
 
 
 def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_at: Optional[int],
-           log: Optional[Callable[[str], None]]) -> TrainResult:
+           log: Optional[Callable[[str], None]], force: bool = False,
+           config_path: Optional[str] = None) -> TrainResult:
     import torch
 
     from ..core import models
@@ -147,6 +175,7 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
     if resume is not None:
         state = load_checkpoint(resume, map_location="cpu")
         check_resumable(cfg, state, resume)
+        check_not_rewinding(run_dir, resume, int(state.get("step", 0)), force)
     amp = resolve_amp(cfg, d.device)
     if r.threads:
         torch.set_num_threads(r.threads)
@@ -199,8 +228,10 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
 
     if d.is_main:
         os.makedirs(run_dir, exist_ok=True)
-        with open(os.path.join(run_dir, "config.yaml"), "w", encoding="utf-8") as f:
-            f.write(config_to_yaml(cfg))
+        copy = config_copy_path(run_dir, config_path)
+        if not copy.endswith("config.yaml"):
+            say(f"{os.path.join(run_dir, 'config.yaml')} is the config you gave; the resolved config goes to {copy}")
+        atomic_write_text(copy, config_to_yaml(cfg))
     run_log = RunLog(run_dir, d.is_main, r.tensorboard,
                      Progress(end, start, enabled=d.is_main and r.progress), start)
     distributed.barrier(d)
@@ -329,4 +360,4 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
                        {k: v for k, v in metrics.items() if not k.startswith("_")}, sps, history, model)
 
 
-__all__ = ["train", "check_run_dir", "check_resumable", "TrainResult", "TrainingDiverged", "LAST", "BEST"]
+__all__ = ["train", "check_run_dir", "check_resumable", "check_not_rewinding", "config_copy_path", "TrainResult", "TrainingDiverged", "LAST", "BEST"]
