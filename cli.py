@@ -16,28 +16,28 @@ from . import __version__
 
 
 def _info():
-    from .core import cmd_info
-    return cmd_info
+    from .commands import info
+    return info
 
 
 def _predict():
-    from .core import cmd_predict
-    return cmd_predict
+    from .commands import predict
+    return predict
 
 
 def _export():
-    from .training import cmd_export
-    return cmd_export
+    from .commands import export
+    return export
 
 
 def _train():
-    from .training import cmd_train
-    return cmd_train
+    from .commands import train
+    return train
 
 
 def _evaluate():
-    from .training import cmd_evaluate
-    return cmd_evaluate
+    from .commands import evaluate
+    return evaluate
 
 
 #: (name, one-line help, loader of the module that implements it)

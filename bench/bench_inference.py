@@ -142,7 +142,7 @@ def _corner(scene):
 def child_rss(model_path: str, raster: str, out: str, threads: int, batch: int, cache: str) -> None:
     """Run in a fresh process: load, predict, print JSON with RSS figures.  ``cache``: ``cli`` caps GDAL's
     block cache as ``hls-translate predict`` does, ``default`` leaves GDAL's default (5 % of RAM)."""
-    from hls_translate.core.cmd_predict import limit_gdal_cache
+    from hls_translate.commands.predict import limit_gdal_cache
     from hls_translate.core.engine import PredictOptions, predict
     from hls_translate.core.raster import open_scene
     from hls_translate.core.runtime import OnnxModel

@@ -12,7 +12,7 @@ from engine_models import copy_model, fixed_model
 from hls_translate.cli import main
 from hls_translate.core import raster
 from hls_translate.core.bands import normalize_code
-from hls_translate.core.cmd_predict import ProgressBar, output_paths, parse_band_map
+from hls_translate.commands.predict import ProgressBar, output_paths, parse_band_map
 from hls_translate.core.errors import ConfigError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

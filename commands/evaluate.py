@@ -50,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _load_predictor(path: str, is_onnx: bool, batch: int, tiled: bool = False):
     """(predictor, ModelInfo, config dict or None) of a checkpoint or an .onnx file."""
     from ..core.errors import ConfigError
-    from .evaluate import ModelInfo, engine_predictor, onnx_predictor, torch_predictor
+    from ..training.evaluate import ModelInfo, engine_predictor, onnx_predictor, torch_predictor
 
     if tiled and not is_onnx:
         raise ConfigError("--tiled runs an exported .onnx model through the inference engine; export the "
@@ -59,7 +59,7 @@ def _load_predictor(path: str, is_onnx: bool, batch: int, tiled: bool = False):
         predict, info, _ = (engine_predictor(path) if tiled else onnx_predictor(path, batch=batch))
         return predict, info, None
     from ..core.errors import ModelError
-    from .checkpoint import load_checkpoint, model_from_checkpoint
+    from ..training.checkpoint import load_checkpoint, model_from_checkpoint
 
     state = load_checkpoint(path)
     try:
@@ -71,7 +71,7 @@ def _load_predictor(path: str, is_onnx: bool, batch: int, tiled: bool = False):
     cfg = state.get("config")
     tasks = (state.get("training_summary") or {}).get("tasks") or {}
     if tasks.get("mode") == "pairs":
-        from .evaluate import _pairs_from_summary
+        from ..training.evaluate import _pairs_from_summary
         info = ModelInfo(info.name, info.stride, info.sources, info.targets, tuple(_pairs_from_summary(tasks)))
     return predict, info, cfg
 
@@ -79,9 +79,9 @@ def _load_predictor(path: str, is_onnx: bool, batch: int, tiled: bool = False):
 def run(args) -> int:
     from ..core.config import apply_overrides
     from ..core.errors import ConfigError
-    from .config import SceneSpec, config_from_dict, load_train_config
-    from .data import band_code, prepare_data
-    from .evaluate import LinearBaseline, compare_pairs, evaluate_scenes, headline_rows, write_report
+    from ..training.config import SceneSpec, config_from_dict, load_train_config
+    from ..training.data import band_code, prepare_data
+    from ..training.evaluate import LinearBaseline, compare_pairs, evaluate_scenes, headline_rows, write_report
 
     if args.batch < 1:
         raise ConfigError("--batch must be >= 1")

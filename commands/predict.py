@@ -23,9 +23,9 @@ import sys
 import time
 from typing import Dict, Optional, TextIO
 
-from .engine import DRIVERS, DTYPES, PredictOptions, predict
-from .errors import ConfigError
-from .tiling import BLEND_MODES
+from ..core.engine import DRIVERS, DTYPES, PredictOptions, predict
+from ..core.errors import ConfigError
+from ..core.tiling import BLEND_MODES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -175,7 +175,7 @@ class ProgressBar:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .raster import open_scene
+    from ..core.raster import open_scene
 
     targets = list(args.target)
     outputs = output_paths(args.out, targets)
