@@ -17,7 +17,6 @@ ONNX Runtime are used (no torch).
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Dict, Optional
 
 from ..core.bands import SENSORS
