@@ -29,6 +29,9 @@ from ..core.raster import RESAMPLING_METHODS, open_scene
 from ..core.runtime import DEVICES
 from ..core.tiling import BLEND_MODES
 
+#: the engine's defaults, which the options default to
+DEFAULTS = PredictOptions()
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -47,12 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("tiling")
     group.add_argument("--tile", type=int, default=None, metavar="N", help="tile size in pixels (default: the model's)")
     group.add_argument("--overlap", type=int, default=None, metavar="N", help="tile overlap in pixels (default: the model's)")
-    group.add_argument("--blend", choices=BLEND_MODES, default="cosine", help="how overlapping tiles are combined (default cosine)")
-    group.add_argument("--batch", type=int, default=4, metavar="N", help="tiles per model run (default 4)")
+    group.add_argument("--blend", choices=BLEND_MODES, default=DEFAULTS.blend,
+                       help=f"how overlapping tiles are combined (default {DEFAULTS.blend})")
+    group.add_argument("--batch", type=int, default=DEFAULTS.batch_size, metavar="N",
+                       help=f"tiles per model run (default {DEFAULTS.batch_size})")
     group = parser.add_argument_group("execution")
-    group.add_argument("--device", choices=DEVICES, default="auto",
-                       help="auto: CUDA when it loads, else CPU; cuda: CUDA or an error (default auto)")
-    group.add_argument("--threads", type=int, default=0, metavar="N", help="ONNX Runtime threads (default 0: one per core)")
+    group.add_argument("--device", choices=DEVICES, default=DEFAULTS.device,
+                       help=f"auto: CUDA when it loads, else CPU; cuda: CUDA or an error (default {DEFAULTS.device})")
+    group.add_argument("--threads", type=int, default=DEFAULTS.threads, metavar="N",
+                       help="ONNX Runtime threads (default 0: one per core)")
     group = parser.add_argument_group("bands")
     group.add_argument("--gap-fill", action="store_true",
                        help="keep the target band's valid pixels and synthesize only its nodata pixels")
@@ -70,9 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mask-qa", action="store_true",
                        help="treat pixels the Fmask/SCL layer flags (cloud, shadow, ...) as nodata")
     group = parser.add_argument_group("output")
-    group.add_argument("--dtype", choices=DTYPES, default="float32",
+    group.add_argument("--dtype", choices=DTYPES, default=DEFAULTS.dtype,
                        help="float32 (physical values) or int16 (HLS scaling: 1e-4 reflectance, 0.01 degC)")
-    group.add_argument("--format", choices=DRIVERS, default="GTiff", help="GTiff (tiled, DEFLATE, overviews) or COG")
+    group.add_argument("--format", choices=DRIVERS, default=DEFAULTS.driver, help="GTiff (tiled, DEFLATE, overviews) or COG")
     group.add_argument("--no-overviews", action="store_true", help="do not build overviews")
     group.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
 
