@@ -232,7 +232,7 @@ class Run:
 
     def check_cancelled(self) -> None:
         if self.is_cancelled():
-            raise CancelledError("cancelled before it finished; nothing was written")
+            raise CancelledError("stopped before it finished; nothing was written")
 
     def log(self, message: str) -> None:
         self.feedback.pushInfo(str(message))
