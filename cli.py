@@ -1,56 +1,47 @@
 """The ``hls-translate`` command: one entry point, one sub-command per job.
 
-Each sub-command lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``.
-Modules are imported only when their sub-command runs (``hls-translate predict`` never imports torch),
-and they import heavy libraries inside ``run``.  Errors of the library (:class:`HLSTranslateError`) are
+Each sub-command is the module of the same name in ``hls_translate.commands``, exposing
+``add_arguments(parser)`` and ``run(args) -> int``.  Modules are imported only when their sub-command
+runs (``hls-translate predict`` never imports torch), and they import heavy libraries inside ``run``.  Errors of the library (:class:`HLSTranslateError`) are
 printed as one line (``error: ...``) with exit status 2; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from typing import Callable, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from types import ModuleType
+from typing import List, Optional, Sequence, Tuple
 
 from . import __version__
 
 
-def _info():
-    from .core import cmd_info
-    return cmd_info
+@dataclass(frozen=True)
+class Command:
+    """A sub-command: its name (also the name of its module in ``hls_translate.commands``) and its
+    one-line help."""
+
+    name: str
+    help: str
+
+    def load(self) -> ModuleType:
+        """The module implementing the command (imported now, not before)."""
+        return importlib.import_module(f"{__package__}.commands.{self.name}")
 
 
-def _predict():
-    from .core import cmd_predict
-    return cmd_predict
-
-
-def _export():
-    from .training import cmd_export
-    return cmd_export
-
-
-def _train():
-    from .training import cmd_train
-    return cmd_train
-
-
-def _evaluate():
-    from .training import cmd_evaluate
-    return cmd_evaluate
-
-
-#: (name, one-line help, loader of the module that implements it)
-COMMANDS: Tuple[Tuple[str, str, Callable[[], object]], ...] = (
-    ("predict", "synthesize band(s) of a raster with an exported ONNX model (tiled, blended)", _predict),
-    ("info", "print the metadata embedded in an exported model", _info),
-    ("train", "train a model from a YAML config (one CPU/GPU, or DDP under torchrun)", _train),
-    ("export", "export a training checkpoint to ONNX with embedded metadata", _export),
-    ("evaluate", "evaluate a model on held-out scenes against a linear baseline", _evaluate),
+COMMANDS: Tuple[Command, ...] = (
+    Command("predict", "synthesize band(s) of a raster with an exported ONNX model (tiled, blended)"),
+    Command("info", "print the metadata embedded in an exported model"),
+    Command("train", "train a model from a YAML config (one CPU/GPU, or DDP under torchrun)"),
+    Command("export", "export a training checkpoint to ONNX with embedded metadata"),
+    Command("evaluate", "evaluate a model on held-out scenes against a linear baseline"),
 )
 
 
-def build_parser(argv: Sequence[str]) -> Tuple[argparse.ArgumentParser, Optional[object]]:
+def build_parser(argv: Sequence[str]) -> Tuple[argparse.ArgumentParser, Optional[ModuleType]]:
+    """The parser, and the module of the command ``argv`` names (None when it names none)."""
     parser = argparse.ArgumentParser(
         prog="hls-translate", description="Synthesize spectral bands of HLS / Sentinel-2 / Landsat imagery.")
     parser.add_argument("--version", action="version", version=f"hls_translate {__version__}")
@@ -58,11 +49,11 @@ def build_parser(argv: Sequence[str]) -> Tuple[argparse.ArgumentParser, Optional
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = None
     wanted = next((a for a in argv if not a.startswith("-")), None)
-    for name, help_text, loader in COMMANDS:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        if name == wanted:  # only the chosen command's module is imported
-            chosen = loader()
-            chosen.add_arguments(p)
+    for command in COMMANDS:
+        command_parser = sub.add_parser(command.name, help=command.help, description=command.help)
+        if command.name == wanted:  # only the chosen command's module is imported
+            chosen = command.load()
+            chosen.add_arguments(command_parser)
     return parser, chosen
 
 

@@ -142,8 +142,10 @@ def _corner(scene):
 def child_rss(model_path: str, raster: str, out: str, threads: int, batch: int, cache: str) -> None:
     """Run in a fresh process: load, predict, print JSON with RSS figures.  ``cache``: ``cli`` caps GDAL's
     block cache as ``hls-translate predict`` does, ``default`` leaves GDAL's default (5 % of RAM)."""
-    from hls_translate.core.cmd_predict import limit_gdal_cache
+    import contextlib
+
     from hls_translate.core.engine import PredictOptions, predict
+    from hls_translate.core.gdal_cache import bounded_gdal_cache
     from hls_translate.core.raster import open_scene
     from hls_translate.core.runtime import OnnxModel
 
@@ -151,14 +153,12 @@ def child_rss(model_path: str, raster: str, out: str, threads: int, batch: int, 
     with open_scene(raster) as scene:
         from osgeo import gdal
 
-        if cache == "cli":
-            limit_gdal_cache(scene, 1)
-        elif cache.startswith("fixed"):
+        if cache.startswith("fixed"):
             gdal.SetCacheMax(int(cache[5:]) << 20)
-
-        cache_mb = gdal.GetCacheMax() >> 20
-        before = _rss_now_mb()
-        res = predict(m, scene, [TARGET], out, PredictOptions(batch_size=batch, threads=threads))
+        with bounded_gdal_cache([scene], 1) if cache == "cli" else contextlib.nullcontext():
+            cache_mb = gdal.GetCacheMax() >> 20
+            before = _rss_now_mb()
+            res = predict(m, scene, [TARGET], out, PredictOptions(batch_size=batch, threads=threads))
         mp = scene.grid.width * scene.grid.height / 1e6
     print(json.dumps({"rss_before_mb": before, "peak_rss_mb": _peak_rss_mb(), "seconds": res.seconds,
                       "cache": cache, "gdal_cache_mb": cache_mb,

@@ -1,9 +1,11 @@
-"""What the four algorithms share: the algorithm base class, layer -> file adapters, band mappings,
-the bundled model, output naming, and the boundary where library errors become QgsProcessingException.
+"""What the four algorithms share: the algorithm base class (which owns the run), layer -> file
+adapters, band mappings, the bundled model, the prediction steps, and the boundary where library errors
+become QgsProcessingException (the shared parameters are in ``parameters.py``).
 
-The algorithms are thin adapters: QGIS layers become file paths, the library (``core``) does the work,
-and every :class:`~..core.errors.HLSTranslateError` is turned into a ``QgsProcessingException`` carrying
-its message (which names the band, file or key at fault).
+The algorithms are thin adapters: QGIS layers become file paths, the library (``core``) does the work.
+Inside an algorithm every problem is a :class:`~..core.errors.HLSTranslateError` (whose message names
+the band, file or parameter at fault); :meth:`HLSAlgorithm.processAlgorithm` is the one place that
+turns them into ``QgsProcessingException``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import html
 import os
 import re
+from dataclasses import dataclass
 from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 from qgis.core import (QgsMapLayer, QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
@@ -18,8 +21,12 @@ from qgis.core import (QgsMapLayer, QgsProcessingAlgorithm, QgsProcessingContext
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
-from ..core import bands as _bands
-from ..core.errors import CancelledError, HLSTranslateError
+from ..core import bands
+from ..core.engine import PredictOptions, PredictPlan, PredictResult, plan, predict
+from ..core.errors import CancelledError, ConfigError, HLSTranslateError, ModelError
+from ..core.gdal_cache import bounded_gdal_cache
+from ..core.metadata import ModelMetadata, read_metadata
+from ..core.raster import Scene
 
 PROVIDER_ID = "hls_translate"
 PLUGIN_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,16 +57,40 @@ def model_path(value: str) -> str:
     """The model file to use for a MODEL parameter value, or a clear error."""
     path = (value or "").strip() or default_model_path()
     if not path:
-        raise QgsProcessingException(
+        raise ModelError(
             f"no model given and the bundled model is missing ({BUNDLED_MODEL}); choose an exported .onnx "
             "model file (made with `hls-translate export`) for the MODEL parameter")
     if not os.path.isfile(path):
-        raise QgsProcessingException(f"model file not found: {path}")
+        raise ModelError(f"model file not found: {path}")
     return os.path.abspath(path)
 
 
+@dataclass(frozen=True)
+class ModelFile:
+    """The model a run uses: its file and the metadata embedded in it."""
+
+    path: str
+    metadata: ModelMetadata
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    def describe(self) -> str:
+        md = self.metadata
+        kind = "conditional" if md.conditional else "fixed bands"
+        return f"model: {self.path} ({md.family}/{md.architecture}, {kind}, version {md.model_version})"
+
+
+def read_model(value: str) -> ModelFile:
+    """The model of a MODEL parameter value (see :func:`model_path`) with its metadata."""
+    path = model_path(value)
+    return ModelFile(path, read_metadata(path))
+
+
 def require_onnxruntime() -> None:
-    """Refuse to start a model run when ONNX Runtime cannot be imported, saying how to install it."""
+    """Refuse to start a model run when ONNX Runtime cannot be imported, saying how to install it
+    (called at the boundary, by :meth:`HLSAlgorithm.processAlgorithm`)."""
     try:
         import onnxruntime  # noqa: F401
     except Exception as exc:  # noqa: BLE001 - ImportError or a broken install
@@ -72,27 +103,27 @@ def require_onnxruntime() -> None:
 def raster_file(layer: Optional[QgsMapLayer], parameter: str) -> str:
     """The file behind a raster layer; refuses vector layers, web/database rasters and missing files."""
     if layer is None:
-        raise QgsProcessingException(f"{parameter}: no layer given (or the layer could not be loaded)")
+        raise ConfigError(f"{parameter}: no layer given (or the layer could not be loaded)")
     if not isinstance(layer, QgsRasterLayer) or layer.type() != QgsMapLayer.RasterLayer:
-        raise QgsProcessingException(
+        raise ConfigError(
             f"{parameter}: layer '{layer.name()}' is not a raster layer (it is a {_layer_kind(layer)} layer); "
             "choose the raster band files")
     if not layer.isValid():
-        raise QgsProcessingException(f"{parameter}: raster layer '{layer.name()}' is not valid ({layer.source()})")
+        raise ConfigError(f"{parameter}: raster layer '{layer.name()}' is not valid ({layer.source()})")
     if layer.providerType() != "gdal":
-        raise QgsProcessingException(
+        raise ConfigError(
             f"{parameter}: raster layer '{layer.name()}' comes from the '{layer.providerType()}' data provider "
             "(web service, database or memory), not from a file; save it as a GeoTIFF first "
             "(Raster > Conversion > Translate) and use that file")
     parts = QgsProviderRegistry.instance().decodeUri("gdal", layer.source())
     path = str(parts.get("path") or layer.source())
     if parts.get("layerName"):
-        raise QgsProcessingException(
+        raise ConfigError(
             f"{parameter}: raster layer '{layer.name()}' is one table of {path}; export it to a GeoTIFF first")
     if parts.get("vsiPrefix"):
         path = f"{parts['vsiPrefix']}{path}{parts.get('vsiSuffix') or ''}"
     elif not os.path.isfile(path):
-        raise QgsProcessingException(
+        raise ConfigError(
             f"{parameter}: raster layer '{layer.name()}' is not backed by a file on disk ({layer.source()}); "
             "save it as a GeoTIFF first")
     return path
@@ -130,34 +161,27 @@ def parse_band_mapping(text: str, paths: Sequence[str], layer_names: Sequence[st
         if not entry:
             continue
         if "=" not in entry:
-            raise QgsProcessingException(
+            raise ConfigError(
                 f"BAND_MAPPING: entry {entry!r} is not KEY=BAND (e.g. '1=B04' for band 1 of a multi-band layer, "
                 "or 'myfile_B10.tif=cirrus' for a single-band layer)")
         key, band = (s.strip() for s in entry.split("=", 1))
         if not band:
-            raise QgsProcessingException(f"BAND_MAPPING: entry {entry!r} names no band")
+            raise ConfigError(f"BAND_MAPPING: entry {entry!r} names no band")
         if single and key.isdigit():
             out[int(key)] = band
         elif key in by_name:
             out[by_name[key] if not single else ""] = band
         elif single:
-            raise QgsProcessingException(
+            raise ConfigError(
                 f"BAND_MAPPING: {key!r} is neither a band number of {os.path.basename(paths[0])} nor its name")
         else:
-            raise QgsProcessingException(
+            raise ConfigError(
                 f"BAND_MAPPING: {key!r} matches no input layer; use a layer name or file name: "
                 + ", ".join(os.path.basename(p) for p in paths))
     return out
 
 
 # --- naming ------------------------------------------------------------------------------------------
-band_label = _bands.band_label
-
-
-def synthesized_layer_name(cls: _bands.BandClass, sensor: str = "") -> str:
-    return f"{band_label(cls, sensor)} (synthesized)"
-
-
 def load_on_completion(context: QgsProcessingContext, path: str, name: str, output: str) -> None:
     """Make QGIS load ``path`` when the algorithm finishes, under ``name`` whatever the user's
     "use file name as layer name" setting."""
@@ -172,28 +196,92 @@ def load_on_completion(context: QgsProcessingContext, path: str, name: str, outp
         context.addLayerToLoadOnCompletion(path, details)
 
 
-# --- feedback ----------------------------------------------------------------------------------------
-class Reporter:
-    """Callbacks the engine takes (progress 0..1, cancellation, log lines), bound to a QGIS feedback."""
+def keys_of(class_ids: Iterable[int]) -> str:
+    return ", ".join(bands.band_class(i).key for i in class_ids)
 
-    def __init__(self, feedback: Optional[QgsProcessingFeedback], start: float = 0.0, end: float = 100.0):
+
+# --- one run of an algorithm -------------------------------------------------------------------------
+class Run:
+    """One execution of an algorithm, made by :meth:`HLSAlgorithm.processAlgorithm` and handed to
+    ``process``: the callbacks the library takes (``progress(fraction)``, ``is_cancelled()``,
+    ``log(message)``) bound to QGIS's feedback, and the run's steps.
+
+    :meth:`step` starts the next step: it stops a cancelled run (:class:`CancelledError`), logs what
+    the step does and gives it the part of the progress bar up to ``until`` (a fraction of the whole
+    run; steps too short to show take none).  ``progress(fraction)`` is then a fraction of that step.
+    """
+
+    def __init__(self, feedback: Optional[QgsProcessingFeedback]):
         self.feedback = feedback or QgsProcessingFeedback()
-        self.start, self.end = start, end
+        self._start = self._end = 0.0
+
+    def step(self, message: str = "", until: Optional[float] = None) -> None:
+        self.check_cancelled()
+        if message:
+            self.log(message)
+        self._start = self._end
+        if until is not None:
+            self._end = max(self._start, min(float(until), 1.0))
 
     def progress(self, fraction: float) -> None:
         f = min(max(float(fraction), 0.0), 1.0)
-        self.feedback.setProgress(self.start + (self.end - self.start) * f)
+        self.feedback.setProgress(100.0 * (self._start + (self._end - self._start) * f))
 
     def is_cancelled(self) -> bool:
         return bool(self.feedback.isCanceled())
 
+    def check_cancelled(self) -> None:
+        if self.is_cancelled():
+            raise CancelledError("stopped before it finished; nothing was written")
+
     def log(self, message: str) -> None:
         self.feedback.pushInfo(str(message))
+
+    def warn(self, message: str) -> None:
+        self.feedback.pushWarning(str(message))
+
+    def finish(self) -> None:
+        self.feedback.setProgress(100.0)
+
+
+def log_scene(run: Run, scene: Scene) -> str:
+    """Log the bands identified in ``scene`` (where each comes from, what it was taken for), and its QA
+    layer; returns the band lines as the INPUT_BANDS output."""
+    lines = [f"{s.label} -> {s.band.key} (scale {s.scale:g}, nodata {s.nodata if s.nodata is not None else 'none'})"
+             for s in scene.sources.values()]
+    run.log(f"input bands ({scene.sensor or 'sensor unknown'}; {scene.grid.describe()}):")
+    for line in lines:
+        run.log(f"  {line}")
+    if scene.qa is not None:
+        run.log(f"  QA layer: {scene.qa.kind} ({os.path.basename(scene.qa.path)})")
+    return "\n".join(lines)
+
+
+def plan_prediction(model: ModelFile, scene: Scene, targets: Sequence, options: PredictOptions,
+                    where: str) -> PredictPlan:
+    """Every check of a prediction (targets against the model, input bands, tiles) before any compute."""
+    return plan(model.metadata, [c.id for c in scene.bands], scene.grid.height, scene.grid.width, list(targets),
+                options, sensor=scene.sensor, where=where, model_name=model.name)
+
+
+def run_prediction(run: Run, model: ModelFile, scene: Scene, planned: PredictPlan, outputs,
+                   options: PredictOptions) -> PredictResult:
+    """The model over ``scene`` for ``planned``'s targets, written to ``outputs`` (see ``core.engine.predict``),
+    as the run's last step, with GDAL's block cache bounded as ``hls-translate predict`` bounds it."""
+    run.step(f"synthesizing {', '.join(t.key for t in planned.targets)}", until=1.0)
+    with bounded_gdal_cache([scene], len(planned.targets), run.log):
+        return predict(model.path, scene, [t.key for t in planned.targets], outputs, options,
+                       progress=run.progress, is_cancelled=run.is_cancelled, log=run.log)
 
 
 # --- the algorithm base ------------------------------------------------------------------------------
 class HLSAlgorithm(QgsProcessingAlgorithm):
-    """Base of the provider's algorithms: names, help built from per-parameter help, error boundary."""
+    """Base of the provider's algorithms: names, help built from per-parameter help, and the run.
+
+    :meth:`processAlgorithm` owns the run: it refuses model runs without ONNX Runtime, hands the
+    subclass's :meth:`process` a :class:`Run`, sets the progress to 100 % when it returns, and is the
+    one boundary where library errors (and cancellation) become ``QgsProcessingException``.
+    """
 
     NAME = ""
     DISPLAY_NAME = ""
@@ -255,11 +343,11 @@ class HLSAlgorithm(QgsProcessingAlgorithm):
         return True, ""
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        feedback = feedback or QgsProcessingFeedback()
         if self.NEEDS_ONNXRUNTIME:
             require_onnxruntime()
+        run = Run(feedback)
         try:
-            return self.process(parameters, context, feedback)
+            results = self.process(parameters, context, run)
         except CancelledError as exc:
             raise QgsProcessingException(f"cancelled: {exc}") from None
         except HLSTranslateError as exc:
@@ -267,10 +355,9 @@ class HLSAlgorithm(QgsProcessingAlgorithm):
         except MemoryError:
             raise QgsProcessingException(
                 "out of memory; use a smaller tile size or batch size") from None
+        run.finish()
+        return results
 
-    def process(self, parameters, context, feedback) -> dict:  # pragma: no cover - overridden
+    def process(self, parameters, context, run: Run) -> dict:  # pragma: no cover - overridden
+        """The algorithm's work: parameters -> library calls -> results; raises library errors only."""
         raise NotImplementedError
-
-
-def keys_of(class_ids: Iterable[int]) -> str:
-    return ", ".join(_bands.band_class(i).key for i in class_ids)

@@ -15,15 +15,18 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterBand,
-                       QgsProcessingParameterEnum, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterRasterLayer)
 
 from ..core import metrics
-from ..core.errors import AmbiguousBandError, BandError, CancelledError, GridMismatchError, MissingBandError
-from ..core.raster import (BandSource, OutputBand, RasterWriter, Scene, Window, band_sources_of, raster_info)
-from .common import HLSAlgorithm, Reporter, band_label, load_on_completion, raster_file
+from ..core.bands import band_label
+from ..core.errors import AmbiguousBandError, BandError, GridMismatchError, MissingBandError
+from ..core.gdal_cache import bounded_gdal_cache
+from ..core.raster import BandSource, OutputBand, RasterWriter, Scene, Window, band_sources_of, raster_info
+from .common import HLSAlgorithm, load_on_completion, raster_file
+from .parameters import ResamplingChoice
 
-RESAMPLING_CHOICES = ("none (the rasters must be on one grid)", "nearest", "bilinear", "cubic", "average")
+RESAMPLING = ResamplingChoice("none (the rasters must be on one grid)")
 #: SSIM window radius of core.metrics.ssim (sigma 1.5)
 SSIM_SIGMA = 1.5
 SSIM_RADIUS = int(3.5 * SSIM_SIGMA + 0.5)
@@ -139,8 +142,7 @@ class EvaluateBand(HLSAlgorithm):
                                             parentLayerParameterName=self.REFERENCE),
                  "Band number of the reference raster. Empty: the reference band of the same band class as the "
                  "synthesized band, found from band descriptions or file names.")
-        self.add(QgsProcessingParameterEnum(self.RESAMPLING, "Resample the reference onto the synthesized grid",
-                                            options=list(RESAMPLING_CHOICES), defaultValue=0),
+        self.add(RESAMPLING.parameter(self.RESAMPLING, "Resample the reference onto the synthesized grid"),
                  "If the two rasters are on different grids: 'none' refuses (the safe default), the others warp "
                  "the reference onto the synthesized raster's grid with that method ('average' to compare with "
                  "a finer reference).", advanced=True)
@@ -162,21 +164,19 @@ class EvaluateBand(HLSAlgorithm):
         self.addOutput(QgsProcessingOutputString("BAND", "Band class compared"))
         self.addOutput(QgsProcessingOutputString("REPORT", "The metrics as text"))
 
-    def process(self, parameters, context, feedback):
-        rep = Reporter(feedback)
+    def process(self, parameters, context, run):
         syn_path = raster_file(self.parameterAsRasterLayer(parameters, self.SYNTHESIZED, context), self.SYNTHESIZED)
         ref_path = raster_file(self.parameterAsRasterLayer(parameters, self.REFERENCE, context), self.REFERENCE)
         syn_band = self.parameterAsInt(parameters, self.SYNTHESIZED_BAND, context) or 1
         ref_band = self.parameterAsInt(parameters, self.REFERENCE_BAND, context)
-        resampling = RESAMPLING_CHOICES[self.parameterAsEnum(parameters, self.RESAMPLING, context)]
-        resampling = None if resampling.startswith("none") else resampling
+        resampling = RESAMPLING.value(self, parameters, self.RESAMPLING, context)
         data_range = self.parameterAsDouble(parameters, self.DATA_RANGE, context)
 
         syn, ref = self._sources(syn_path, syn_band, ref_path, ref_band)
         cls = syn.band
         label = band_label(cls, ref.sensor or syn.sensor)
-        feedback.pushInfo(f"synthesized: {syn.label}")
-        feedback.pushInfo(f"reference:   {ref.label}")
+        run.log(f"synthesized: {syn.label}")
+        run.log(f"reference:   {ref.label}")
         grid = syn.grid
         if not ref.grid.matches(grid):
             if resampling is None:
@@ -187,7 +187,7 @@ class EvaluateBand(HLSAlgorithm):
                     "choose a resampling method (advanced parameter) to warp the reference onto the synthesized grid")
             if not (ref.grid.crs_wkt and grid.crs_wkt):
                 raise GridMismatchError(f"{ref_path} or {syn_path} has no CRS; cannot resample one onto the other")
-            feedback.pushInfo(f"resampling the reference onto {grid.describe()} ({resampling})")
+            run.log(f"resampling the reference onto {grid.describe()} ({resampling})")
         syn_scene = Scene([syn], grid, name="synthesized")
         ref_scene = Scene([ref], grid, resampling=resampling or "nearest", name="reference")
 
@@ -200,23 +200,16 @@ class EvaluateBand(HLSAlgorithm):
                 dtype="float32", metadata={"SYNTHESIZED": syn_path, "REFERENCE": ref_path})
         acc = _Accumulator(data_range)
         strip = max(2 * SSIM_RADIUS + 1, min(grid.height, STRIP_PIXELS // max(1, grid.width)))
-        R = SSIM_RADIUS
         try:
-            for r0 in range(0, grid.height, strip):
-                if rep.is_cancelled():
-                    raise CancelledError("evaluation cancelled; no difference raster was written")
-                r1 = min(grid.height, r0 + strip)
-                a0, a1 = max(0, r0 - R), min(grid.height, r1 + R)
-                win = Window(0, a0, grid.width, a1 - a0)
-                p, pv = syn_scene.read(cls, win)
-                r, rv = ref_scene.read(cls, win)
-                valid = pv & rv & np.isfinite(p) & np.isfinite(r)
-                core = slice(r0 - a0, r1 - a0)
-                acc.add(p, r, valid, core)
-                if writer is not None:
-                    writer.write(Window(0, r0, grid.width, r1 - r0), (p - r)[core], valid[core])
-                rep.progress(r1 / grid.height * (0.9 if writer is not None else 1.0))
+            run.step(f"comparing {grid.height} rows in strips of {strip}", until=0.9 if writer is not None else 1.0)
+            with bounded_gdal_cache([syn_scene, ref_scene], 1):
+                for r0 in range(0, grid.height, strip):
+                    run.check_cancelled()
+                    r1 = min(grid.height, r0 + strip)
+                    self._compare_strip(syn_scene, ref_scene, cls, r0, r1, acc, writer)
+                    run.progress(r1 / grid.height)
             if writer is not None:
+                run.step("writing the difference raster", until=1.0)
                 writer.commit()
         except BaseException:
             if writer is not None:
@@ -232,14 +225,28 @@ class EvaluateBand(HLSAlgorithm):
         units = "reflectance" if cls.units == "1" else cls.units
         report = (f"{label}: RMSE {s.rmse:.6g}, MAE {s.mae:.6g}, bias {s.bias:+.6g} ({units}); "
                   f"PSNR {s.psnr:.3f} dB, SSIM {s.ssim:.4f} (data range {data_range:g}); {s.n_pixels} valid pixels")
-        feedback.pushInfo(report)
+        run.log(report)
         results = {"RMSE": s.rmse, "MAE": s.mae, "BIAS": s.bias, "PSNR": s.psnr, "SSIM": s.ssim,
                    "N_PIXELS": int(s.n_pixels), "BAND": cls.key, "REPORT": report}
         if out_path:
             load_on_completion(context, out_path, f"{label} difference (synthesized - reference)", self.DIFFERENCE)
             results[self.DIFFERENCE] = out_path
-        rep.progress(1.0)
         return results
+
+    @staticmethod
+    def _compare_strip(syn_scene: Scene, ref_scene: Scene, cls, r0: int, r1: int, acc: "_Accumulator",
+                       writer: Optional[RasterWriter]) -> None:
+        """Rows r0..r1 into the sums (read with SSIM_RADIUS rows of context each side) and the difference."""
+        grid = syn_scene.grid
+        a0, a1 = max(0, r0 - SSIM_RADIUS), min(grid.height, r1 + SSIM_RADIUS)
+        win = Window(0, a0, grid.width, a1 - a0)
+        pred, pred_valid = syn_scene.read(cls, win)
+        ref, ref_valid = ref_scene.read(cls, win)
+        valid = pred_valid & ref_valid & np.isfinite(pred) & np.isfinite(ref)
+        core = slice(r0 - a0, r1 - a0)
+        acc.add(pred, ref, valid, core)
+        if writer is not None:
+            writer.write(Window(0, r0, grid.width, r1 - r0), (pred - ref)[core], valid[core])
 
     def _sources(self, syn_path: str, syn_band: int, ref_path: str, ref_band: int) -> Tuple[BandSource, BandSource]:
         sensor = _written_sensor(syn_path)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import os
-
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterFile,
                        QgsProcessingParameterFileDestination)
 
-from ..core.metadata import read_metadata
-from .common import MODEL_FILTER, HLSAlgorithm, default_model_path, keys_of, model_path
+from ..core.errors import ConfigError
+from ..core.fileio import atomic_write_text, writable_output_path
+from .common import MODEL_FILTER, HLSAlgorithm, default_model_path, keys_of, read_model
 
 
-class ModelInfo(HLSAlgorithm):
+class ModelInfoAlgorithm(HLSAlgorithm):
+    """The ``model_info`` algorithm (not to be confused with ``training.evaluate.ModelInfo``, what an
+    evaluated model reads and writes)."""
+
     NAME = "model_info"
     DISPLAY_NAME = "Model information"
     GROUP = "Models"
@@ -52,22 +54,19 @@ class ModelInfo(HLSAlgorithm):
             if key != self.OUTPUT_JSON:
                 self.addOutput(cls(key, desc))
 
-    def process(self, parameters, context, feedback):
-        path = model_path(self.parameterAsFile(parameters, self.MODEL, context))
-        md = read_metadata(path)
-        summary = f"model file:    {path}\n" + md.summary()
+    def process(self, parameters, context, run):
+        model = read_model(self.parameterAsFile(parameters, self.MODEL, context))
+        md = model.metadata
+        summary = f"model file:    {model.path}\n" + md.summary()
         for line in summary.splitlines():
-            feedback.pushInfo(line)
+            run.log(line)
         doc = md.to_json()
         out_json = self.parameterAsFileOutput(parameters, self.OUTPUT_JSON, context) if (
             parameters.get(self.OUTPUT_JSON) not in (None, "")) else ""
         if out_json:
-            tmp = out_json + ".part"
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(doc)
-            os.replace(tmp, out_json)
-            feedback.pushInfo(f"metadata written to {out_json}")
-        t = md.tiling
+            atomic_write_text(writable_output_path(out_json, ConfigError), doc)
+            run.log(f"metadata written to {out_json}")
+        tiling = md.tiling
         return {
             "FAMILY": md.family,
             "ARCHITECTURE": md.architecture,
@@ -77,10 +76,10 @@ class ModelInfo(HLSAlgorithm):
             "TARGET_BANDS": keys_of(md.target_bands).replace(" ", ""),
             "UNITS": md.units,
             "NODATA": float(md.nodata),
-            "TILE_SIZE": int(t.tile_size),
-            "OVERLAP": int(t.overlap),
-            "STRIDE": int(t.stride),
-            "RECEPTIVE_FIELD": int(t.receptive_field),
+            "TILE_SIZE": int(tiling.tile_size),
+            "OVERLAP": int(tiling.overlap),
+            "STRIDE": int(tiling.stride),
+            "RECEPTIVE_FIELD": int(tiling.receptive_field),
             "SUMMARY": summary,
             "METADATA_JSON": doc,
             self.OUTPUT_JSON: str(out_json),

@@ -44,9 +44,9 @@ class HLSTranslateProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self):  # noqa: N802
         from .evaluate_band import EvaluateBand
-        from .model_info import ModelInfo
+        from .model_info import ModelInfoAlgorithm
         from .synthesize_band import SynthesizeBand
         from .translate_raster import TranslateRaster
 
-        for alg in (SynthesizeBand(), TranslateRaster(), ModelInfo(), EvaluateBand()):
+        for alg in (SynthesizeBand(), TranslateRaster(), ModelInfoAlgorithm(), EvaluateBand()):
             self.addAlgorithm(alg)

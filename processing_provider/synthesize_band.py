@@ -7,29 +7,27 @@ A thin adapter: layers -> files -> ``core.raster.open_scene`` -> ``core.engine.p
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Sequence
+from typing import List
 
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutputNumber,
-                       QgsProcessingOutputString, QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
-                       QgsProcessingParameterFile, QgsProcessingParameterMultipleLayers,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterString)
+from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingOutputString,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
-from ..core import bands as _bands
+from ..core import bands
+from ..core.errors import ConfigError
 from ..core.metadata import read_metadata
-from ..core.raster import RESAMPLING_METHODS, open_scene
-from .common import (BUNDLED_MODEL, MODEL_FILTER, HLSAlgorithm, Reporter, default_model_path, load_on_completion,
-                     model_path, parse_band_mapping, raster_file, synthesized_layer_name)
+from ..core.output_naming import output_paths, synthesized_name
+from ..core.raster import open_scene
+from .common import (BUNDLED_MODEL, MODEL_FILTER, HLSAlgorithm, default_model_path, load_on_completion, log_scene,
+                     parse_band_mapping, plan_prediction, raster_file, read_model, run_prediction)
+from .parameters import PredictParameters, ResamplingChoice
 
 #: Targets offered: every catalogue class, by its sensor-neutral key (stable for scripts whatever the model;
 #: the chosen model's metadata decides which of them it can synthesize, checked before any work).
-TARGET_KEYS = tuple(b.key for b in _bands.BAND_CLASSES)
-BLENDS = ("cosine", "gaussian", "mean", "crop")
-DEVICES = ("auto", "cpu", "cuda")
-DTYPES = ("float32", "int16")
-FORMATS = ("GTiff", "COG")
-SENSOR_CHOICES = ("auto",) + tuple(_bands.SENSORS)
-RESAMPLINGS = ("none (inputs must share one grid)",) + tuple(RESAMPLING_METHODS)
+TARGET_KEYS = tuple(b.key for b in bands.BAND_CLASSES)
+SENSOR_CHOICES = ("auto",) + tuple(bands.SENSORS)
+RESAMPLING = ResamplingChoice("none (inputs must share one grid)")
+PREDICT_PARAMETERS = PredictParameters(gap_fill=True, mask_qa=True, output_type=True)
 
 
 def default_targets() -> List[str]:
@@ -41,14 +39,8 @@ def default_targets() -> List[str]:
         md = None
     if md is None or not md.target_bands:
         return ["cirrus"]
-    keys = [_bands.band_class(i).key for i in md.target_bands]
+    keys = [bands.band_class(i).key for i in md.target_bands]
     return ["cirrus"] if "cirrus" in keys else keys[:1]
-
-
-def layer_bands_text(scene) -> List[str]:
-    """One line per identified input band: where it comes from and what it was taken for."""
-    return [f"  {s.label} -> {s.band.key} (scale {s.scale:g}, nodata {s.nodata if s.nodata is not None else 'none'})"
-            for s in scene.sources.values()]
 
 
 class SynthesizeBand(HLSAlgorithm):
@@ -69,18 +61,8 @@ class SynthesizeBand(HLSAlgorithm):
     BAND_MAPPING = "BAND_MAPPING"
     MODEL = "MODEL"
     TARGET_BANDS = "TARGET_BANDS"
-    TILE_SIZE = "TILE_SIZE"
-    OVERLAP = "OVERLAP"
-    BLEND = "BLEND"
-    BATCH_SIZE = "BATCH_SIZE"
-    GAP_FILL = "GAP_FILL"
     RESAMPLING = "RESAMPLING"
-    MASK_QA = "MASK_QA"
     SENSOR = "SENSOR"
-    DEVICE = "DEVICE"
-    THREADS = "THREADS"
-    DATA_TYPE = "DATA_TYPE"
-    FORMAT = "FORMAT"
     OUTPUT = "OUTPUT"
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -107,27 +89,8 @@ class SynthesizeBand(HLSAlgorithm):
         self.add(targets, "Band class(es) to synthesize, by sensor-neutral name (cirrus = S2/S30 B10, L30 B09; "
                           "red_edge_1 = S2 B05; ...). The model's metadata must list them as targets; 'Model "
                           "information' shows which it can synthesize. One output file per band.")
-        self.add(QgsProcessingParameterNumber(self.TILE_SIZE, "Tile size (pixels; 0 = the model's recommendation)",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
-                 "Edge of the square tiles the model sees; a multiple of the model's stride. Larger tiles use more "
-                 "memory and see more context.")
-        self.add(QgsProcessingParameterNumber(self.OVERLAP, "Tile overlap (pixels; -1 = the model's recommendation)",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=-1, minValue=-1),
-                 "Pixels shared by neighbouring tiles and blended, which hides tile seams; smaller than the tile.")
-        self.add(QgsProcessingParameterEnum(self.BLEND, "Blending of overlapping tiles", options=list(BLENDS),
-                                            defaultValue=0),
-                 "cosine: smooth ramps across the overlap (default); gaussian: weight falling off from each tile's "
-                 "centre; mean: plain average; crop: each pixel from the nearest tile centre only.")
-        self.add(QgsProcessingParameterNumber(self.BATCH_SIZE, "Batch size (tiles per model run)",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=4, minValue=1),
-                 "Tiles sent to the model at once; more is faster on a GPU and uses more memory. Progress and "
-                 "cancellation are checked between batches.")
-        self.add(QgsProcessingParameterBoolean(self.GAP_FILL, "Gap-fill: keep the band's real pixels",
-                                               defaultValue=False),
-                 "When the target band is among the inputs, keep its valid pixels and synthesize only its nodata "
-                 "pixels (stripes, missing tiles). Off: the whole band is synthesized.")
-        self.add(QgsProcessingParameterEnum(self.RESAMPLING, "Resampling of bands on different grids",
-                                            options=list(RESAMPLINGS), defaultValue=0),
+        PREDICT_PARAMETERS.add_tiling(self)
+        self.add(RESAMPLING.parameter(self.RESAMPLING, "Resampling of bands on different grids"),
                  "'none' refuses inputs on different grids (the safe default). Another method warps every band "
                  "onto the grid of the finest one (e.g. Sentinel-2's 20 m and 60 m bands onto 10 m).", advanced=True)
         self.add(QgsProcessingParameterEnum(self.SENSOR, "Sensor of the inputs", options=list(SENSOR_CHOICES),
@@ -135,20 +98,7 @@ class SynthesizeBand(HLSAlgorithm):
                  "How band codes are read: 'auto' tells it from HLS file names (HLS.S30./HLS.L30.), Sentinel-2 / "
                  "Landsat product names or the band set; choose one when codes such as B05 are ambiguous "
                  "(Sentinel-2 red edge vs Landsat NIR).", advanced=True)
-        self.add(QgsProcessingParameterBoolean(self.MASK_QA, "Mask pixels flagged by the QA layer", defaultValue=False),
-                 "With an HLS Fmask or Sentinel-2 SCL layer among the inputs: treat cloud/shadow/... pixels it "
-                 "flags as nodata in the inputs (the output is nodata there).", advanced=True)
-        self.add(QgsProcessingParameterEnum(self.DEVICE, "Device", options=list(DEVICES), defaultValue=0),
-                 "auto: an NVIDIA GPU when onnxruntime-gpu can use one, else the CPU; cpu; cuda (fails clearly "
-                 "when CUDA is not usable).", advanced=True)
-        self.add(QgsProcessingParameterNumber(self.THREADS, "CPU threads (0 = ONNX Runtime's default)",
-                                              QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0),
-                 "Threads ONNX Runtime uses on the CPU.", advanced=True)
-        self.add(QgsProcessingParameterEnum(self.DATA_TYPE, "Output data type", options=list(DTYPES), defaultValue=0),
-                 "float32: physical values (reflectance), nodata -9999; int16: scaled like HLS (reflectance x "
-                 "10000, nodata -9999) with the scale written into the file.", advanced=True)
-        self.add(QgsProcessingParameterEnum(self.FORMAT, "Output format", options=list(FORMATS), defaultValue=0),
-                 "GTiff: tiled, compressed GeoTIFF with overviews; COG: Cloud-Optimized GeoTIFF.", advanced=True)
+        PREDICT_PARAMETERS.add_execution(self)
         self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, "Synthesized band"),
                  "Output GeoTIFF. With several target bands, one file per band: this name with _<band> appended "
                  "(e.g. out_cirrus.tif).")
@@ -161,85 +111,48 @@ class SynthesizeBand(HLSAlgorithm):
         self.addOutput(QgsProcessingOutputNumber("SECONDS", "Run time in seconds"))
 
     # -- parameters -> library calls --------------------------------------------------------------------
-    def options(self, parameters, context):
-        from ..core.engine import PredictOptions
-
-        tile = self.parameterAsInt(parameters, self.TILE_SIZE, context)
-        overlap = self.parameterAsInt(parameters, self.OVERLAP, context)
-        return PredictOptions(
-            tile_size=tile if tile > 0 else None,
-            overlap=overlap if overlap >= 0 else None,
-            blend=BLENDS[self.parameterAsEnum(parameters, self.BLEND, context)],
-            batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
-            device=DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
-            threads=self.parameterAsInt(parameters, self.THREADS, context),
-            gap_fill=self.parameterAsBoolean(parameters, self.GAP_FILL, context),
-            dtype=DTYPES[self.parameterAsEnum(parameters, self.DATA_TYPE, context)],
-            driver=FORMATS[self.parameterAsEnum(parameters, self.FORMAT, context)],
-            mask_qa=self.parameterAsBoolean(parameters, self.MASK_QA, context),
-        )
-
-    def open_inputs(self, parameters, context, feedback):
+    def open_inputs(self, parameters, context):
+        """The INPUT layers as one scene (bands identified, mapped, on one grid)."""
         layers = self.parameterAsLayerList(parameters, self.INPUT, context)
         if not layers:
-            raise QgsProcessingException(f"{self.INPUT}: no input layer given; choose the scene's band layers")
+            raise ConfigError(f"{self.INPUT}: no input layer given; choose the scene's band layers")
         paths = [raster_file(layer, self.INPUT) for layer in layers]
         if len(set(paths)) != len(paths):
-            raise QgsProcessingException(f"{self.INPUT}: the same file is given twice")
+            raise ConfigError(f"{self.INPUT}: the same file is given twice")
         band_map = parse_band_mapping(self.parameterAsString(parameters, self.BAND_MAPPING, context), paths,
                                       [layer.name() for layer in layers])
-        resampling = RESAMPLINGS[self.parameterAsEnum(parameters, self.RESAMPLING, context)]
         sensor = SENSOR_CHOICES[self.parameterAsEnum(parameters, self.SENSOR, context)]
-        scene = open_scene(paths, band_map=band_map or None, sensor=None if sensor == "auto" else sensor,
-                           resampling=None if resampling.startswith("none") else resampling)
-        lines = layer_bands_text(scene)
-        feedback.pushInfo(f"input bands ({scene.sensor or 'sensor unknown'}; {scene.grid.describe()}):")
-        for line in lines:
-            feedback.pushInfo(line)
-        if scene.qa is not None:
-            feedback.pushInfo(f"  QA layer: {scene.qa.kind} ({os.path.basename(scene.qa.path)})")
-        return scene, paths, "\n".join(l.strip() for l in lines)
+        return open_scene(paths, band_map=band_map or None, sensor=None if sensor == "auto" else sensor,
+                          resampling=RESAMPLING.value(self, parameters, self.RESAMPLING, context))
 
-    def output_paths(self, base: str, targets: Sequence[_bands.BandClass]) -> Dict[str, str]:
-        if len(targets) == 1:
-            return {targets[0].key: base}
-        stem, ext = os.path.splitext(base)
-        return {t.key: f"{stem}_{t.key}{ext or '.tif'}" for t in targets}
-
-    def process(self, parameters, context, feedback):
-        from ..core.engine import plan, predict
-
-        rep = Reporter(feedback)
-        model = model_path(self.parameterAsFile(parameters, self.MODEL, context))
-        md = read_metadata(model)
-        feedback.pushInfo(f"model: {model} ({md.family}/{md.architecture}, version {md.model_version})")
+    def process(self, parameters, context, run):
+        model = read_model(self.parameterAsFile(parameters, self.MODEL, context))
+        run.log(model.describe())
         keys = self.parameterAsEnumStrings(parameters, self.TARGET_BANDS, context)
         if not keys:
-            raise QgsProcessingException(f"{self.TARGET_BANDS}: choose at least one band to synthesize")
-        options = self.options(parameters, context)
-        scene, paths, bands_text = self.open_inputs(parameters, context, feedback)
-        with scene:
-            # every check (targets against the model, input bands, tiles) before any compute
-            p = plan(md, [c.id for c in scene.bands], scene.grid.height, scene.grid.width, list(keys), options,
-                     sensor=scene.sensor, where=f"the input ({scene.name})", model_name=os.path.basename(model))
+            raise ConfigError(f"{self.TARGET_BANDS}: choose at least one band to synthesize")
+        options = PREDICT_PARAMETERS.options(self, parameters, context)
+        run.step("reading the input layers")
+        with self.open_inputs(parameters, context) as scene:
+            bands_text = log_scene(run, scene)
+            planned = plan_prediction(model, scene, keys, options, where=f"the input ({scene.name})")
             base = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-            outputs = self.output_paths(base, p.targets)
-            result = predict(model, scene, [t.key for t in p.targets], outputs, options, progress=rep.progress,
-                             is_cancelled=rep.is_cancelled, log=rep.log)
+            outputs = output_paths(base, [t.key for t in planned.targets], one_file_per_target=True)
+            result = run_prediction(run, model, scene, planned, outputs, options)
         if context.willLoadLayerOnCompletion(base):  # the user asked to open the output: open every target's
             if base not in result.outputs.values():  # several targets: OUTPUT's own path was not written
                 layers = context.layersToLoadOnCompletion()
                 layers.pop(base, None)
                 context.setLayersToLoadOnCompletion(layers)
-            for t in p.targets:
-                load_on_completion(context, result.outputs[t.key], synthesized_layer_name(t, scene.sensor),
+            for t in planned.targets:
+                load_on_completion(context, result.outputs[t.key], synthesized_name(t, scene.sensor),
                                    self.OUTPUT if result.outputs[t.key] == base else "")
-        files = [result.outputs[t.key] for t in p.targets]
-        feedback.pushInfo("written: " + "; ".join(files))
+        files = [result.outputs[t.key] for t in planned.targets]
+        run.log("written: " + "; ".join(files))
         return {
             self.OUTPUT: files[0],
             "OUTPUT_FILES": ";".join(files),
-            "TARGETS": ",".join(t.key for t in p.targets),
+            "TARGETS": ",".join(t.key for t in planned.targets),
             "INPUT_BANDS": bands_text,
             "EXECUTION_PROVIDER": str(result.provider),
             "TILES_RUN": int(result.tiles_run),

@@ -7,8 +7,9 @@ The zip holds one folder, ``hls_translate/``, with only what the plugin runs: ``
 ``metadata.txt``, the inference side of ``core/`` (numpy + GDAL + onnxruntime; ``core/models/`` is
 PyTorch training code that QGIS never imports, so it is left out), ``processing_provider/``,
 ``qgis_plugin/``, the icon, the bundled model ``resources/models/hls_translate_default.onnx`` and the
-small sample scene ``resources/sample/``.  No tests, training code or data, benchmarks, caches, virtual
-environments or GDAL ``.aux.xml`` side files.  Files are taken from the working tree; the zip is
+small sample scene ``resources/sample/``.  No tests, training code or data, command-line code (``cli.py``,
+``commands/``: argument parsing the plugin never needs), benchmarks, caches, virtual environments or GDAL
+``.aux.xml`` side files.  Files are taken from the working tree; the zip is
 written to a temporary name and renamed, so a failed build leaves no half-written zip.
 
 ``--check`` unzips the result into a temporary plugins folder, enables the plugin with

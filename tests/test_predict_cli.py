@@ -12,8 +12,10 @@ from support.onnx_models import copy_model, fixed_model
 from hls_translate.cli import main
 from hls_translate.core import raster
 from hls_translate.core.bands import normalize_code
-from hls_translate.core.cmd_predict import ProgressBar, output_paths, parse_band_map
+from hls_translate.commands.predict import parse_band_map
 from hls_translate.core.errors import ConfigError
+from hls_translate.core.output_naming import output_paths
+from hls_translate.core.progress import ProgressBar
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(REPO, "resources", "sample", "spain_l1c_crop")
@@ -244,7 +246,7 @@ def test_helpers():
             pass
 
     s = Stream()
-    bar = ProgressBar(s)
+    bar = ProgressBar("predict", stream=s)
     for f in (0.0, 0.05, 0.15, 0.5, 1.0):
         bar(f)
     lines = s.text.splitlines()

@@ -87,6 +87,33 @@ def test_provider_and_algorithms_registered(plugin):
             assert p.name() in helptext, f"{alg.id()} help does not explain {p.name()}"
 
 
+def test_shared_parameters_are_declared_once_with_the_librarys_choices(plugin):
+    from qgis.core import QgsApplication
+
+    from hls_translate.core.engine import DRIVERS, DTYPES, PredictOptions
+    from hls_translate.core.raster import RESAMPLING_METHODS
+    from hls_translate.core.runtime import DEVICES
+    from hls_translate.core.tiling import BLEND_MODES
+
+    reg = QgsApplication.processingRegistry()
+    synth, trans, evaluate = (reg.algorithmById(f"hls_translate:{n}")
+                              for n in ("synthesize_band", "translate_raster", "evaluate_band"))
+    shared = ("TILE_SIZE", "OVERLAP", "BLEND", "BATCH_SIZE", "DEVICE", "THREADS")
+    for name in shared:  # the same declaration: label, default, help
+        a, b = synth.parameterDefinition(name), trans.parameterDefinition(name)
+        assert (a.description(), a.defaultValue(), a.help()) == (b.description(), b.defaultValue(), b.help()), name
+    assert synth.parameterDefinition("BLEND").options() == list(BLEND_MODES)
+    assert synth.parameterDefinition("DEVICE").options() == list(DEVICES)
+    assert synth.parameterDefinition("DATA_TYPE").options() == list(DTYPES)
+    assert synth.parameterDefinition("FORMAT").options() == list(DRIVERS)
+    for alg in (synth, evaluate):
+        assert alg.parameterDefinition("RESAMPLING").options()[1:] == list(RESAMPLING_METHODS)
+    defaults = PredictOptions()
+    assert BLEND_MODES[synth.parameterDefinition("BLEND").defaultValue()] == defaults.blend
+    assert synth.parameterDefinition("BATCH_SIZE").defaultValue() == defaults.batch_size
+    assert trans.parameterDefinition("GAP_FILL") is None and trans.parameterDefinition("DATA_TYPE") is None
+
+
 # --- synthesize_band -----------------------------------------------------------------------------------
 def test_synthesize_per_band_layers_equals_cli_and_keeps_georeferencing(plugin, adain_model, tmp_path):
     files = sample_files()
@@ -256,6 +283,33 @@ def test_translate_conditional_model_equals_synthesize(plugin, adain_model, tmp_
     with pytest.raises(QgsProcessingException, match="conditional model; name the band"):
         processing.run("hls_translate:translate_raster", {"INPUT": str(SPAIN), "MODEL": adain_model,
                                                            "OUTPUT": str(tmp_path / "c.tif")})
+
+
+class InfoLog(QgsProcessingFeedback):
+    """Keeps the info lines an algorithm pushes."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def pushInfo(self, info):  # noqa: N802
+        self.lines.append(info)
+        super().pushInfo(info)
+
+
+def test_gdal_cache_bounded_during_the_run_and_restored(plugin, adain_model, tmp_path, monkeypatch):
+    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
+    before = gdal.GetCacheMax()
+    gdal.SetCacheMax(4 << 30)
+    try:
+        fb = InfoLog()
+        processing.run("hls_translate:translate_raster", {"INPUT": str(SPAIN), "MODEL": adain_model,
+                                                          "TARGET": "cirrus", "OUTPUT": str(tmp_path / "t.tif")},
+                       feedback=fb)
+        assert gdal.GetCacheMax() == 4 << 30
+    finally:
+        gdal.SetCacheMax(before)
+    assert any(line.startswith("GDAL block cache limited to 256 MB") for line in fb.lines), fb.lines
 
 
 @pytest.mark.data

@@ -38,7 +38,8 @@ def test_plugin_zip_contents_and_loads(tmp_path):
         assert f"hls_translate/{b.MODEL}" in names
     for n in names:
         parts = n.split("/")
-        assert not {"tests", "training", "bench", "scripts", ".venv", "__pycache__", "runs"} & set(parts), n
+        assert not {"tests", "training", "commands", "bench", "scripts", ".venv", "__pycache__", "runs"} & set(parts), n
+        assert n != "hls_translate/cli.py", n  # the command line is not the plugin's
         assert not n.endswith((".pyc", ".aux.xml")) and not parts[-1].startswith("."), n
         assert not n.startswith("hls_translate/core/models/"), n  # torch code: useless inside QGIS
     b.check(path)  # unzipped into a plugins folder, enabled and listed by qgis_process (model_info if bundled)

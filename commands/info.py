@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from .bands import band_class
-from .metadata import read_metadata
+from ..core.bands import band_class
+from ..core.metadata import read_metadata
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -34,13 +34,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def resolve_config(args):
     from ..core.config import apply_overrides
     from ..core.errors import ConfigError
-    from .config import config_from_dict, load_train_config
+    from ..training.config import config_from_dict, load_train_config
 
     if args.config is None and args.resume is None:
         raise ConfigError("give --config CONFIG.yaml (or --resume CKPT to continue a run)")
     if args.config is not None:
         return load_train_config(args.config, args.overrides)
-    from .checkpoint import load_checkpoint
+    from ..training.checkpoint import load_checkpoint
 
     state = load_checkpoint(args.resume)
     if "config" not in state:
@@ -49,14 +49,14 @@ def resolve_config(args):
 
 
 def run(args) -> int:
-    from .config import config_to_yaml
+    from ..training.config import config_to_yaml
 
     cfg = resolve_config(args)
     if args.print_config:
         sys.stdout.write(config_to_yaml(cfg))
         return 0
     if args.check:
-        from .data import prepare_data
+        from ..training.data import prepare_data
         from ..core.models import create_model
 
         model = create_model(cfg.model.name, **dict(cfg.model.params))
@@ -68,7 +68,7 @@ def run(args) -> int:
                           "statistics": summary["statistics"],
                           "parameters": sum(p.numel() for p in model.parameters())}, indent=1))
         return 0
-    from .trainer import train
+    from ..training.trainer import train
 
     result = train(cfg, resume=args.resume, stop_at=args.stop_at, force=args.force, config_path=args.config)
     return 0 if result.step > 0 else 1

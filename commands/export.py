@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .export import export_checkpoint
+    from ..training.export import export_checkpoint
 
     md = export_checkpoint(args.checkpoint, args.out, opset=args.opset, model_version=args.model_version,
                            description=args.description, verify=not args.no_verify)

@@ -16,11 +16,15 @@ replaces it); an ``.onnx`` model needs ``--config``.  Writes ``evaluation.json``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+from typing import Any, Callable, Optional
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..training.evaluate import SOURCE_MODES
+
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", metavar="CKPT", help="a training checkpoint (runs torch)")
     src.add_argument("--model", metavar="MODEL.onnx", help="an exported model (runs ONNX Runtime)")
@@ -31,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="folder for evaluation.json/.md and heatmap.png")
     p.add_argument("--scene", action="append", default=[], metavar="PATH",
                    help="evaluate on this scene instead of the config's held-out scenes (repeatable)")
-    p.add_argument("--sources", choices=("all", "single", "both"), default="both",
+    p.add_argument("--sources", choices=SOURCE_MODES, default="both",
                    help="source sets: all other bands, each other band alone, or both (default)")
     p.add_argument("--targets", nargs="+", default=[], metavar="BAND", help="only these target bands")
     p.add_argument("--without", nargs="+", default=[], metavar="BAND",
@@ -47,19 +51,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-baseline", action="store_true", help="skip the linear baseline")
 
 
-def _load_predictor(path: str, is_onnx: bool, batch: int, tiled: bool = False):
-    """(predictor, ModelInfo, config dict or None) of a checkpoint or an .onnx file."""
+@dataclasses.dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to be evaluated: where it came from, its predictor, what it reads and writes
+    (``training.evaluate.ModelInfo``), and the training config a checkpoint carries (None for .onnx)."""
+
+    path: str
+    predict: Callable
+    info: Any
+    config: Optional[dict] = None
+
+
+def load_evaluated_model(path: str, is_onnx: bool, batch: int, tiled: bool = False) -> LoadedModel:
+    """A checkpoint (run by torch) or an .onnx file (run by ONNX Runtime, ``tiled`` through the engine)."""
     from ..core.errors import ConfigError
-    from .evaluate import ModelInfo, engine_predictor, onnx_predictor, torch_predictor
+    from ..training.evaluate import ModelInfo, engine_predictor, onnx_predictor, torch_predictor
 
     if tiled and not is_onnx:
         raise ConfigError("--tiled runs an exported .onnx model through the inference engine; export the "
                           "checkpoint first (hls-translate export)")
     if is_onnx:
         predict, info, _ = (engine_predictor(path) if tiled else onnx_predictor(path, batch=batch))
-        return predict, info, None
+        return LoadedModel(path, predict, info)
     from ..core.errors import ModelError
-    from .checkpoint import load_checkpoint, model_from_checkpoint
+    from ..training.checkpoint import load_checkpoint, model_from_checkpoint
 
     state = load_checkpoint(path)
     try:
@@ -67,20 +82,44 @@ def _load_predictor(path: str, is_onnx: bool, batch: int, tiled: bool = False):
     except ModelError as exc:
         raise ModelError(f"{path}: {exc}") from None
     predict, info = torch_predictor(model, batch=batch)
-    cfg = state.get("config")
     tasks = (state.get("training_summary") or {}).get("tasks") or {}
     if tasks.get("mode") == "pairs":
-        from .evaluate import _pairs_from_summary
+        from ..training.evaluate import _pairs_from_summary
         info = ModelInfo(info.name, info.stride, info.sources, info.targets, tuple(_pairs_from_summary(tasks)))
-    return predict, info, cfg
+    return LoadedModel(path, predict, info, state.get("config"))
+
+
+def print_summary(report: dict, with_baseline: bool) -> None:
+    """The headline table (one row per scene and target, all other bands as sources) and the verdicts."""
+    from ..training.evaluate import headline_rows
+
+    head = headline_rows(report["rows"])
+    print(f"{'scene':<12} {'target':<6} {'RMSE':>8} {'MAE':>8} {'PSNR':>7} {'SSIM':>6}" +
+          ("  baseline RMSE" if with_baseline else ""))
+    for row in head:
+        m = row["model"]
+        line = (f"{row['scene'][:12]:<12} {row['target']:<6} {m['rmse']:8.4f} {m['mae']:8.4f} {m['psnr']:7.2f} "
+                f"{m['ssim']:6.3f}")
+        if with_baseline:
+            b = row["baseline"]["rmse"]
+            line += f"  {b:8.4f}{'  model better' if m['rmse'] < b else ''}"
+        print(line)
+    summary = report["summary"]
+    if "fraction_beating_baseline" in summary:
+        print(f"model beats the linear baseline on {len(summary['targets_beating_baseline'])}/{len(head)} targets "
+              f"({summary['fraction_beating_baseline']:.0%})")
+    for c in report.get("pair_comparison", []):
+        print(f"pair {'+'.join(c['sources'])} -> {c['target']}: pair model RMSE {c['pair_model_rmse']:.4f}, "
+              f"conditional {c['conditional_rmse']:.4f} ({c['relative_difference']:+.1%})")
 
 
 def run(args) -> int:
     from ..core.config import apply_overrides
     from ..core.errors import ConfigError
-    from .config import SceneSpec, config_from_dict, load_train_config
-    from .data import band_code, prepare_data
-    from .evaluate import LinearBaseline, compare_pairs, evaluate_scenes, headline_rows, write_report
+    from ..core.progress import ProgressBar
+    from ..training.config import SceneSpec, config_from_dict, load_train_config
+    from ..training.data import band_code, prepare_data
+    from ..training.evaluate import LinearBaseline, compare_pairs, evaluate_scenes, write_report
 
     if args.batch < 1:
         raise ConfigError("--batch must be >= 1")
@@ -91,18 +130,15 @@ def run(args) -> int:
         raise ConfigError(f"--out {out_dir} exists and is not a folder")
     if not os.path.isdir(os.path.dirname(out_dir)):
         raise ConfigError(f"--out: the parent folder of {out_dir} does not exist")
-    is_onnx = args.model is not None
-    path = args.model or args.checkpoint
-    predict, info, ckpt_cfg = _load_predictor(path, is_onnx, args.batch, args.tiled)
+    model = load_evaluated_model(args.model or args.checkpoint, args.model is not None, args.batch, args.tiled)
     if args.config:
         cfg = load_train_config(args.config, args.overrides, check_model=False)
-    elif ckpt_cfg is not None:
-        cfg = config_from_dict(apply_overrides(ckpt_cfg, args.overrides), check_model=False)
+    elif model.config is not None:
+        cfg = config_from_dict(apply_overrides(model.config, args.overrides), check_model=False)
     else:
         raise ConfigError("--model needs --config (the training config: which scenes to fit the baseline on "
                           "and which are held out)")
     if args.scene:
-        import dataclasses
         specs = tuple(SceneSpec(path=os.path.abspath(p)) for p in args.scene)
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, validation=specs))
     if not cfg.data.validation:
@@ -113,70 +149,44 @@ def run(args) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    data = prepare_data(cfg, info.sources, info.targets, log=log)
+    data = prepare_data(cfg, model.info.sources, model.info.targets, log=log)
     baseline = None if args.no_baseline else LinearBaseline.fit(data.train)
 
-    pair_infos = []
+    pair_models = []
     for pm in args.pair_model:
-        p_onnx = pm.lower().endswith(".onnx")
-        p_pred, p_info, _ = _load_predictor(pm, p_onnx, args.batch, args.tiled and p_onnx)
-        if not p_info.pairs:
+        is_onnx = pm.lower().endswith(".onnx")
+        pair_model = load_evaluated_model(pm, is_onnx, args.batch, args.tiled and is_onnx)
+        if not pair_model.info.pairs:
             raise ConfigError(f"--pair-model {pm}: not a single-pair model (it was not trained with data.pairs)")
-        left_out = sorted({c for t in p_info.pairs for c in t.sources} & set(without))
+        left_out = sorted({c for t in pair_model.info.pairs for c in t.sources} & set(without))
         if left_out:
             raise ConfigError(f"--pair-model {pm}: its sources include {', '.join(band_code(c) for c in left_out)}, "
                               "which --without leaves out")
-        pair_infos.append((pm, p_pred, p_info))
-    extra = [t for _, _, pi in pair_infos for t in pi.pairs]
+        pair_models.append(pair_model)
+    extra = [t for pair_model in pair_models for t in pair_model.info.pairs]
 
-    tty = sys.stderr.isatty()
-    shown = [-1]
-
-    def progress(f: float) -> None:
-        if tty:
-            sys.stderr.write(f"\revaluating {os.path.basename(path)}: {f:5.1%}")
-        elif int(f * 10) > shown[0]:
-            shown[0] = int(f * 10)
-            sys.stderr.write(f"evaluating {os.path.basename(path)}: {f:5.1%}\n")
-        sys.stderr.flush()
-
-    report = evaluate_scenes(predict, info, data.validation, baseline, mode=args.sources, targets=targets,
-                             max_size=args.max_size or None, batch=args.batch, progress=progress, extra=extra,
-                             without=without)
-    if tty:
-        sys.stderr.write("\n")
-    report["model"]["path"] = os.path.abspath(path)
+    bar = ProgressBar(f"evaluating {os.path.basename(model.path)}")
+    report = evaluate_scenes(model.predict, model.info, data.validation, baseline, mode=args.sources,
+                             targets=targets, max_size=args.max_size or None, batch=args.batch, progress=bar,
+                             extra=extra, without=without)
+    bar.close()
+    report["model"]["path"] = os.path.abspath(model.path)
     report["inference"] = ("tiled and blended by the inference engine at the model's recommended tile size"
                            if args.tiled else "whole evaluated area in one forward pass")
     report["held_out"] = [s.name for s in data.validation]
     report["trained_on"] = [s.name for s in data.train]
-    if pair_infos:
+    if pair_models:
         pair_reports = []
-        for pm, p_pred, p_info in pair_infos:
-            rep = evaluate_scenes(p_pred, p_info, data.validation, baseline, mode="all",
+        for pair_model in pair_models:
+            rep = evaluate_scenes(pair_model.predict, pair_model.info, data.validation, baseline, mode="all",
                                   max_size=args.max_size or None, batch=args.batch)
-            rel = os.path.relpath(pm)
-            rep["model"]["name"] = rel if not rel.startswith("..") else os.path.basename(pm)
-            rep["model"]["path"] = os.path.abspath(pm)
+            rel = os.path.relpath(pair_model.path)
+            rep["model"]["name"] = rel if not rel.startswith("..") else os.path.basename(pair_model.path)
+            rep["model"]["path"] = os.path.abspath(pair_model.path)
             pair_reports.append(rep)
         report["pair_models"] = [{"model": r["model"], "rows": r["rows"]} for r in pair_reports]
         report["pair_comparison"] = compare_pairs(report, pair_reports)
     paths = write_report(report, out_dir)
-    head = headline_rows(report["rows"])
-    print(f"{'scene':<12} {'target':<6} {'RMSE':>8} {'MAE':>8} {'PSNR':>7} {'SSIM':>6}" +
-          ("  baseline RMSE" if baseline else ""))
-    for r in head:
-        m = r["model"]
-        line = f"{r['scene'][:12]:<12} {r['target']:<6} {m['rmse']:8.4f} {m['mae']:8.4f} {m['psnr']:7.2f} {m['ssim']:6.3f}"
-        if baseline:
-            line += f"  {r['baseline']['rmse']:8.4f}{'  model better' if m['rmse'] < r['baseline']['rmse'] else ''}"
-        print(line)
-    s = report["summary"]
-    if "fraction_beating_baseline" in s:
-        print(f"model beats the linear baseline on {len(s['targets_beating_baseline'])}/{len(head)} targets "
-              f"({s['fraction_beating_baseline']:.0%})")
-    for c in report.get("pair_comparison", []):
-        print(f"pair {'+'.join(c['sources'])} -> {c['target']}: pair model RMSE {c['pair_model_rmse']:.4f}, "
-              f"conditional {c['conditional_rmse']:.4f} ({c['relative_difference']:+.1%})")
+    print_summary(report, baseline is not None)
     print("wrote " + ", ".join(paths.values()))
     return 0
