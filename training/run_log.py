@@ -7,53 +7,12 @@ checkpoints); the sink writes every record to each destination it has, so the th
 from __future__ import annotations
 
 import json
-import math
 import os
-import sys
-import time
 from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
 from ..core.errors import ConfigError
-
-
-def _fmt_time(s: float) -> str:
-    if not math.isfinite(s):
-        return "--:--"
-    s = int(s)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
-
-
-class Progress:
-    """A plain-text progress bar with ETA on stderr (redrawn in place on a terminal, one line per update
-    otherwise)."""
-
-    def __init__(self, total: int, start: int, enabled: bool, stream=None):
-        self.total, self.start, self.enabled = total, start, enabled
-        self.stream = stream or sys.stderr
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.t0 = time.time()
-
-    def update(self, step: int, text: str = "") -> None:
-        if not self.enabled:
-            return
-        frac = step / self.total
-        done = step - self.start
-        el = time.time() - self.t0
-        eta = el / done * (self.total - step) if done else float("nan")
-        bar = "#" * int(frac * 24) + "." * (24 - int(frac * 24))
-        line = f"step {step}/{self.total} [{bar}] {frac:4.0%} elapsed {_fmt_time(el)} ETA {_fmt_time(eta)} {text}"
-        if self.tty:
-            self.stream.write("\r" + line[:160].ljust(160))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 class RunLog:

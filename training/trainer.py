@@ -39,7 +39,8 @@ from . import distributed
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig, config_to_yaml
 from .data import ChipSampler, band_code, prepare_data
-from .run_log import Progress, RunLog, window_means
+from ..core.progress import ProgressBar
+from .run_log import RunLog, window_means
 
 LAST, BEST = "last.pt", "best.pt"
 
@@ -233,7 +234,7 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
             say(f"{os.path.join(run_dir, 'config.yaml')} is the config you gave; the resolved config goes to {copy}")
         atomic_write_text(copy, config_to_yaml(cfg))
     run_log = RunLog(run_dir, d.is_main, r.tensorboard,
-                     Progress(end, start, enabled=d.is_main and r.progress), start)
+                     ProgressBar("step", total=end, start=start, enabled=d.is_main and r.progress, line_every=0), start)
     distributed.barrier(d)
     n_params = {k: sum(p.numel() for p in m.parameters()) for k, m in objective.modules.items()}
     say(f"model {cfg.model.name}: {n_params['model']:,} parameters"
