@@ -141,9 +141,11 @@ def test_opset_18_and_refuses_16(tmp_path):
     export_model(model, str(tmp_path / "o18.onnx"), opset=18)
     proto = onnx.load(str(tmp_path / "o18.onnx"))
     assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [18]
-    with pytest.raises(ModelError, match="opset must be an integer >= 17"):
+    with pytest.raises(ModelError, match="opset must be an integer from 17 to"):
         export_model(model, str(tmp_path / "o16.onnx"), opset=16)
     assert not (tmp_path / "o16.onnx").exists()
+    with pytest.raises(ModelError, match=r"opset must be an integer from 17 to 2[0-9] .*got 10000"):
+        export_model(model, str(tmp_path / "o16.onnx"), opset=10000)
 
 
 # --- metadata -----------------------------------------------------------------------------------------
@@ -327,3 +329,40 @@ def test_model_fixture_describes_itself_and_is_deterministic(tmp_path):
     again = small_adain_onnx(tmp_path / "fx2.onnx")
     a, b = onnx.load(path), onnx.load(again)
     assert [t.raw_data for t in a.graph.initializer] == [t.raw_data for t in b.graph.initializer]
+
+
+def test_export_refuses_malformed_checkpoints_and_nan_weights_in_one_line(tmp_path, capsys):
+    model = small_adain_model(seed=3)
+    out = str(tmp_path / "m.onnx")
+    for extra, says in (({"format_version": "2"}, "format_version '2' is not a positive integer"),
+                        ({"model_config": "width=8"}, "model_config must be a mapping, got str"),
+                        ({"step": "1234"}, "step must be an integer")):
+        ckpt = _checkpoint(tmp_path, model, **extra)
+        assert cli.main(["export", "--checkpoint", ckpt, "--out", out]) == 2
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err, err
+    assert cli.main(["export", "--checkpoint", _checkpoint(tmp_path, model), "--out", out, "--opset", "10000"]) == 2
+    assert "opset must be an integer from 17" in capsys.readouterr().err
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    assert cli.main(["export", "--checkpoint", _checkpoint(tmp_path, model), "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "weights are not finite" in err and "normalization" not in err, err
+    assert not os.path.exists(out)
+
+
+def test_export_on_a_full_disk_is_one_line_and_keeps_the_old_file(tmp_path, monkeypatch, capsys):
+    model = small_adain_model(seed=3)
+    ckpt = _checkpoint(tmp_path, model)
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"previous")
+    import errno
+
+    def full(*a, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(export_mod, "_torch_export", full)
+    assert cli.main(["export", "--checkpoint", ckpt, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "Traceback" not in err
+    assert out.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []

@@ -253,3 +253,22 @@ def test_unbounded_run_settings_are_refused_before_work(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith(f"error: {key}:") and "Traceback" not in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_stop_at_before_the_start_and_a_full_disk_are_one_line_errors(tmp_path, capsys, monkeypatch):
+    p = write_config(tmp_path / "c.yaml", tiny_config(tmp_path / "run", run={"steps": 4}))
+    assert cli.main(["train", "--config", str(p), "--stop-at", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--stop-at 0" in err and "nothing was trained" in err and "last.pt" not in err
+    import errno
+
+    from hls_translate.training import checkpoint
+
+    def full(*a, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full)
+    assert cli.main(["train", "--config", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write checkpoint" in err and "No space left" in err and "Traceback" not in err
+    assert not [q for q in (tmp_path / "run").iterdir() if q.name.endswith(".part")]

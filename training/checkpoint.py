@@ -98,9 +98,13 @@ def save_checkpoint(path: str, state: Mapping[str, Any]) -> str:
     payload: Dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION, **plain(dict(state))}
     path = os.path.abspath(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
+    try:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                torch.save(payload, f)
+    except (OSError, RuntimeError) as exc:  # torch reports a failed write as RuntimeError
+        raise ModelError(f"cannot write checkpoint {path} ({str(exc).splitlines()[0] if str(exc) else exc!r}); "
+                         "the previous checkpoint there, if any, is unchanged (disk full?)") from None
     return path
 
 
@@ -145,8 +149,14 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
         raise ModelError(f"{path}: checkpoint lacks {', '.join(missing)}")
-    if not isinstance(state["modules"], Mapping) or "model" not in state["modules"]:
-        raise ModelError(f"{path}: checkpoint modules hold no 'model'")
+    for key, kind, what in (("model_name", str, "a string"), ("objective_name", str, "a string"),
+                            ("model_config", Mapping, "a mapping"), ("modules", Mapping, "a mapping")):
+        if not isinstance(state[key], kind):
+            raise ModelError(f"{path}: checkpoint {key} must be {what}, got {type(state[key]).__name__}")
+    if "model" not in state["modules"] or not isinstance(state["modules"]["model"], Mapping):
+        raise ModelError(f"{path}: checkpoint modules hold no 'model' state")
+    if "step" in state and (isinstance(state["step"], bool) or not isinstance(state["step"], int)):
+        raise ModelError(f"{path}: checkpoint step must be an integer, got {state['step']!r}")
     return state
 
 

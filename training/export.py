@@ -184,6 +184,34 @@ def _verify(model, path: str, sizes: Tuple[Tuple[int, int], ...], tol: float) ->
     return worst
 
 
+def max_opset() -> int:
+    """The newest opset both the installed TorchScript exporter and onnx support."""
+    import onnx
+    import torch.onnx._constants as constants  # the exporter's own bound; no public name for it
+
+    top = getattr(constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", getattr(constants, "ONNX_MAX_OPSET", MIN_OPSET))
+    return int(min(top, onnx.defs.onnx_opset_version()))
+
+
+def check_opset(opset: Any) -> int:
+    """``opset`` if it is an integer this exporter can write, else a :class:`ModelError` saying the range."""
+    top = max_opset()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= top:
+        raise ModelError(f"opset must be an integer from {MIN_OPSET} to {top} (the newest this torch and onnx "
+                         f"export), got {opset!r}")
+    return opset
+
+
+def _finite_weights(model) -> None:
+    import torch
+
+    bad = [n for n, t in list(model.named_parameters()) + list(model.named_buffers())
+           if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise ModelError(f"{model.model_name}: its weights are not finite (NaN or infinite in "
+                         f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}); a diverged run cannot be exported")
+
+
 def check_output_path(path: str) -> str:
     """The absolute output path, after checking that it can be written (folder exists and is writable)."""
     return writable_output_path(path, ModelError)
@@ -200,13 +228,24 @@ def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version:
     """
     import onnx
 
-    if not isinstance(opset, int) or opset < MIN_OPSET:
-        raise ModelError(f"opset must be an integer >= {MIN_OPSET}, got {opset!r}")
+    check_opset(opset)
     path = check_output_path(path)
+    _finite_weights(model)
     metadata = build_metadata(model, model_version=model_version, training=training, metrics=metrics,
                               description=description)
     parse_metadata(metadata.to_json(), source="export")  # what readers will see must parse
     m = model.export_copy()
+    s = m.stride
+    try:
+        _write_onnx(m, metadata, path, opset, verify)
+    except OSError as exc:  # a full disk, a folder that went away: the previous file is kept
+        raise ModelError(f"cannot write {path}: {exc.strerror or exc}; the previous file, if any, is unchanged") from None
+    return metadata
+
+
+def _write_onnx(m, metadata: ModelMetadata, path: str, opset: int, verify: bool) -> None:
+    import onnx
+
     s = m.stride
     with atomic_path(path, fsync=False) as tmp:
         _torch_export(m, m.example_inputs(2, 4 * s, 4 * s), tmp, opset)
@@ -224,7 +263,6 @@ def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version:
             os.fsync(f.fileno())
         if verify:
             _verify(m, tmp, ((4 * s, 4 * s), (6 * s, 10 * s)), VERIFY_TOL)
-    return metadata
 
 
 def default_model_version(state: Mapping[str, Any]) -> str:
@@ -239,8 +277,7 @@ def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET,
     from .checkpoint import load_checkpoint, model_from_checkpoint
 
     check_output_path(path)
-    if not isinstance(opset, int) or opset < MIN_OPSET:
-        raise ModelError(f"opset must be an integer >= {MIN_OPSET}, got {opset!r}")
+    check_opset(opset)
     state = load_checkpoint(checkpoint)
     try:
         model = model_from_checkpoint(state)
@@ -256,5 +293,6 @@ def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET,
                         verify=verify)
 
 
-__all__ = ["export_model", "export_checkpoint", "build_metadata", "check_output_path", "default_model_version",
+__all__ = ["export_model", "export_checkpoint", "build_metadata", "check_output_path", "check_opset", "max_opset",
+           "default_model_version",
            "MIN_OPSET", "DEFAULT_OPSET"]

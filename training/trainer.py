@@ -223,6 +223,9 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
             set_rng_state(state["rng"])
         say(f"resumed {resume} at step {start}")
     end = min(r.steps, stop_at) if stop_at is not None else r.steps
+    if stop_at is not None and stop_at <= start:
+        raise ConfigError(f"--stop-at {stop_at}: the run {'starts' if not start else 'is already'} at step {start}; "
+                          f"give a step after it (nothing was trained or written)")
     if start >= r.steps:
         raise ConfigError(f"run.steps: the checkpoint is already at step {start} >= run.steps {r.steps}; raise "
                           f"run.steps to train further")
