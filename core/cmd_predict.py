@@ -175,7 +175,7 @@ class ProgressBar:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .raster import open_scene
+    from .scene import open_scene
 
     targets = list(args.target)
     outputs = output_paths(args.out, targets)

@@ -20,7 +20,11 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, Qgs
 
 from ..core import metrics
 from ..core.errors import AmbiguousBandError, BandError, CancelledError, GridMismatchError, MissingBandError
-from ..core.raster import (BandSource, OutputBand, RasterWriter, Scene, Window, band_sources_of, raster_info)
+from ..core.backends import raster_info
+from ..core.grid import Window
+from ..core.scene import Scene
+from ..core.sources import BandSource, band_sources_of
+from ..core.writer import OutputBand, RasterWriter
 from .common import HLSAlgorithm, Reporter, band_label, load_on_completion, raster_file
 
 RESAMPLING_CHOICES = ("none (the rasters must be on one grid)", "nearest", "bilinear", "cubic", "average")

@@ -1,6 +1,6 @@
 """``hls_translate:synthesize_band``: synthesize band(s) of a scene loaded as raster layers.
 
-A thin adapter: layers -> files -> ``core.raster.open_scene`` -> ``core.engine.predict``, the same calls
+A thin adapter: layers -> files -> ``core.scene.open_scene`` -> ``core.engine.predict``, the same calls
 ``hls-translate predict`` makes, so the same inputs and options give the same pixels.
 """
 
@@ -17,7 +17,7 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutpu
 
 from ..core import bands as _bands
 from ..core.metadata import read_metadata
-from ..core.raster import RESAMPLING_METHODS, open_scene
+from ..core.scene import RESAMPLING_METHODS, open_scene
 from .common import (BUNDLED_MODEL, MODEL_FILTER, HLSAlgorithm, Reporter, default_model_path, load_on_completion,
                      model_path, parse_band_mapping, raster_file, synthesized_layer_name)
 

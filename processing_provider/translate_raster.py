@@ -20,7 +20,9 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
 
 from ..core import bands as _bands
 from ..core.metadata import ModelMetadata, read_metadata
-from ..core.raster import band_sources_of, open_scene, raster_info
+from ..core.backends import raster_info
+from ..core.scene import open_scene
+from ..core.sources import band_sources_of
 from .common import (MODEL_FILTER, HLSAlgorithm, Reporter, default_model_path, keys_of, load_on_completion,
                      model_path, parse_band_mapping, raster_file, synthesized_layer_name)
 from .synthesize_band import BLENDS, DEVICES, layer_bands_text
