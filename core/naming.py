@@ -61,20 +61,35 @@ class ProductFile:
         return sensor_band(self.sensor, self.code or self.layer)
 
 
-def _layer_role(p: Product, name: str, layer: str) -> Tuple[Optional[Tuple[str, str, str, str]], str]:
-    """((role, canonical layer, code or QA kind, what), "") if ``p`` knows ``layer``; else (None, why not)."""
+@dataclass(frozen=True)
+class _Layer:
+    """What a product makes of a layer name: its role and, by role, the band code, QA kind or what it is."""
+
+    role: str
+    layer: str  # as the product spells it
+    code: str = ""
+    qa_kind: str = ""
+    what: str = ""
+
+
+def _canonical(table: Mapping[str, str], layer: str) -> str:
+    return next(k for k in table if k.lower() == layer.lower())
+
+
+def _layer_role(p: Product, name: str, layer: str) -> Tuple[Optional[_Layer], str]:
+    """(the layer, "") if ``p`` knows ``layer``; else (None, why it refuses it, or "" if it just does not know)."""
     if not layer:
-        return (STACK, "", "", ""), ""
+        return _Layer(STACK, ""), ""
     kind = p.qa_kind(layer)
     if kind is not None:
-        return (QA, next(k for k in p.qa_layers if k.lower() == layer.lower()), kind, ""), ""
+        return _Layer(QA, _canonical(p.qa_layers, layer), qa_kind=kind), ""
     what = p.other_layer(layer)
     if what is not None:
-        return (OTHER, next(k for k in p.other_layers if k.lower() == layer.lower()), "", what), ""
+        return _Layer(OTHER, _canonical(p.other_layers, layer), what=what), ""
     m = p.band_layers.fullmatch(layer)
     code = normalize_code(m.group("code")) if m else None
     if code is not None and code in SENSOR_BANDS[p.sensor]:
-        return (BAND, layer, code, ""), ""
+        return _Layer(BAND, layer, code=code), ""
     if code is not None:
         return None, (f"{name!r}: {p.sensor} has no band {layer!r} (its bands are "
                       f"{', '.join(SENSOR_BANDS[p.sensor])}; other layers: "
@@ -103,9 +118,8 @@ def _by_product(name: str, path: str) -> Optional[ProductFile]:
             common = dict(path=path, product=p, scene_id=groups["scene"], resolution_m=res, acquired=acquired,
                           tile=(groups.get("tile") or "").upper(), version=groups.get("version") or "")
             if known is not None:
-                role, canonical, code_or_kind, what = known
-                return ProductFile(layer=canonical, role=role, code=code_or_kind if role == BAND else "",
-                                   qa_kind=code_or_kind if role == QA else "", what=what, **common)
+                return ProductFile(layer=known.layer, role=known.role, code=known.code, qa_kind=known.qa_kind,
+                                   what=known.what, **common)
             refusal = refusal or why
             if unknown is None and not why:
                 unknown = ProductFile(layer=layer, role=OTHER, what=f"a {p.title} layer this library does not "

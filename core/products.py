@@ -112,7 +112,8 @@ _S2_PRODUCT = r"^(?P<scene>S2[A-D]_MSIL{}_(?P<acquired>\d{{8}})T\d{{5,6}}(?:_[A-
 _S2_REFL = Scaling(REFLECTANCE_SCALE)
 #: Processing baseline 04.00 (from 2022-01-25) stores reflectance with a +1000 DN offset.
 _S2_BASELINE_04 = (ScalingChange("04.00", _dt.date(2022, 1, 25), Scaling(REFLECTANCE_SCALE, -0.1)),)
-_S2_HINT = re.compile(r"(^|[^A-Z0-9])S2[ABCD]_|MSIL1C|MSIL2A|SENTINEL[-_ ]?2|(^|[/_ ])S2_")
+#: Sentinel-2 in a path: a product or platform name, or an MGRS tile and date (``T18SVG_20160112_``).
+_S2_HINT = re.compile(r"(^|[^A-Z0-9])S2[ABCD]_|MSIL1C|MSIL2A|SENTINEL[-_ ]?2|(^|[/_ ])S2_|(^|[/ ])T\d{2}[A-Z]{3}_\d{8}")
 _S2_L2A_OTHER = {"TCI": "true-colour image", "AOT": "aerosol optical thickness", "WVP": "water vapour"}
 
 _LANDSAT_SCENE = r"^(?P<scene>L[COT]0[89]_{level}_\d{{6}}_(?P<acquired>\d{{8}})_\d{{8}}_{collection}_[A-Z0-9]{{2}})"

