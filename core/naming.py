@@ -31,7 +31,8 @@ class ProductFile:
 
     ``role``: ``band`` (one spectral band, ``code``), ``qa`` (a QA layer of kind ``qa_kind``), ``other``
     (a layer that is neither, ``what`` says what), or ``stack`` (a multi-band file of a known product,
-    whose bands carry descriptions).  ``product`` is None for names read by the generic rule.
+    whose bands carry descriptions).  ``product`` is None for names read by the generic rule, unless
+    their band layer is spelled as only one product spells it (``SR_B4``).
     """
 
     path: str

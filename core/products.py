@@ -45,13 +45,21 @@ class Scaling:
 class ScalingChange:
     """From processing baseline ``baseline`` on, the product's reflectance is scaled by ``reflectance``.
 
-    Where a path names no baseline (``_N0400_`` in a Sentinel-2 product name), the acquisition date decides:
-    data acquired on or after ``since`` were first processed with the new baseline.
+    ``baseline_in_path`` finds the baseline in a path (groups ``major``, ``minor``: ``_N0400_`` in a
+    Sentinel-2 product name); where a path names none, the acquisition date decides: data acquired on or
+    after ``since`` were first processed with the new baseline.
     """
 
-    baseline: str
+    baseline: str  # "MM.mm"
     since: _dt.date
     reflectance: Scaling
+    baseline_in_path: Pattern
+
+    def applies(self, path: str, acquired: Optional[_dt.date]) -> bool:
+        m = self.baseline_in_path.search(path)
+        if m:
+            return f"{m.group('major')}.{m.group('minor')}" >= self.baseline
+        return acquired is not None and acquired >= self.since
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,8 @@ _S2_TILE = r"^(?P<scene>(?P<tile>T\d{2}[A-Z]{3})_(?P<acquired>\d{8})T\d{6})_(?P<
 _S2_PRODUCT = r"^(?P<scene>S2[A-D]_MSIL{}_(?P<acquired>\d{{8}})T\d{{5,6}}(?:_[A-Z0-9]+)*?)_(?P<layer>[A-Z0-9]{{3}})"
 _S2_REFL = Scaling(REFLECTANCE_SCALE)
 #: Processing baseline 04.00 (from 2022-01-25) stores reflectance with a +1000 DN offset.
-_S2_BASELINE_04 = (ScalingChange("04.00", _dt.date(2022, 1, 25), Scaling(REFLECTANCE_SCALE, -0.1)),)
+_S2_BASELINE_04 = (ScalingChange("04.00", _dt.date(2022, 1, 25), Scaling(REFLECTANCE_SCALE, -0.1),
+                                  re.compile(r"_N(?P<major>\d{2})(?P<minor>\d{2})_")),)
 #: Sentinel-2 in a path: a product or platform name, or an MGRS tile and date (``T18SVG_20160112_``).
 _S2_HINT = re.compile(r"(^|[^A-Z0-9])S2[ABCD]_|MSIL1C|MSIL2A|SENTINEL[-_ ]?2|(^|[/_ ])S2_|(^|[/ ])T\d{2}[A-Z]{3}_\d{8}")
 _S2_L2A_OTHER = {"TCI": "true-colour image", "AOT": "aerosol optical thickness", "WVP": "water vapour"}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
@@ -160,7 +159,7 @@ class _Calibrator:
             self._mtl = (found, read_mtl(found))
         return self._mtl
 
-    def __call__(self, i: int, cls: BandClass, code: str, product: Optional[Product], ours: bool) -> Calibration:
+    def __call__(self, i: int, cls: BandClass, product: Optional[Product], ours: bool) -> Calibration:
         """Band ``i`` (0-based) as class ``cls``; ``ours``: written by this library (its tags are in degC)."""
         info = self.info
         s, o = info.scales[i], info.offsets[i]
@@ -172,9 +171,13 @@ class _Calibrator:
             return Calibration(s, o)
         if not np.issubdtype(np.dtype(info.dtypes[i]), np.integer):
             return Calibration()  # floating point without a stated scale: already physical
-        if product is not None and product.calibration == "MTL" and code:
+        if product is not None and product.calibration == "MTL":
+            sb = _bands.sensor_band_for_class(product.sensor, cls)
+            if sb is None:
+                raise CalibrationError(f"{self.path} band {i + 1}: {product.title} has no {cls.key} band to "
+                                       "calibrate")
             mtl_path, mtl = self.mtl(product)
-            return mtl_calibration(mtl, mtl_path, cls, code)
+            return mtl_calibration(mtl, mtl_path, cls, sb.code)
         scaling = product.scaling(cls.is_thermal) if product is not None else None
         if scaling is None:
             return Calibration(cls.scale)
@@ -183,12 +186,9 @@ class _Calibrator:
 
     def _changed(self, product: Product, scaling: Scaling) -> Scaling:
         """The reflectance scaling of the product's processing baseline (or acquisition date)."""
-        m = re.search(r"_N(\d{2})(\d{2})_", self.path)
-        baseline = f"{m.group(1)}.{m.group(2)}" if m else None
         acquired = self.named.acquired.date() if self.named and self.named.acquired else None
         for change in product.scaling_changes:
-            if (baseline is not None and baseline >= change.baseline) or (
-                    baseline is None and acquired is not None and acquired >= change.since):
+            if change.applies(self.path, acquired):
                 scaling = change.reflectance
         return scaling
 
@@ -273,7 +273,7 @@ def band_sources_of(path: str, sensor: Optional[str] = None, band_map: Optional[
             continue  # an explicit mapping names exactly the bands to use
         cls, code = found
         product = file_product or product_of_band_layer(layer) or sensor_default(sensor)
-        cal = calibrate(i, cls, code, product, ours)
+        cal = calibrate(i, cls, product, ours)
         nodata = info.nodata[i]
         if nodata is None and product is not None and np.issubdtype(np.dtype(info.dtypes[i]), np.integer):
             nodata = product.nodata

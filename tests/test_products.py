@@ -241,6 +241,8 @@ def test_landsat_c1_l1_toa_reflectance_and_brightness_temperature_from_the_mtl(d
     v, m = s.read("red", use_qa=False)
     np.testing.assert_array_equal(m, dn != 0)
     np.testing.assert_allclose(v[m], (2e-5 * dn[m] - 0.1) / sin_e, rtol=1e-5, atol=1e-6)
+    (mapped,) = band_sources_of(str(data_dir / f"{C1L1}.tif"), band_map={4: "red"})  # named by class: same
+    assert (mapped.scale, mapped.offset) == pytest.approx((2e-5 / sin_e, -0.1 / sin_e))
     assert 0.02 < np.median(v[m]) < 0.3  # top-of-atmosphere reflectance, not DN
     t_dn = _raw(data_dir / f"{C1L1}.tif", 9).astype(np.float64)
     radiance = mtl["RADIANCE_MULT_BAND_10"] * t_dn + mtl["RADIANCE_ADD_BAND_10"]
