@@ -66,7 +66,9 @@ def _peak_rss_mb() -> float:
 # --- inputs ------------------------------------------------------------------------------------------
 def make_raster(path: str, size: int) -> str:
     """A ``size x size`` 13-band int16 GeoTIFF mirror-tiled from the real Spain scene, written strip by strip."""
-    from hls_translate.core.raster import Grid, OutputBand, RasterWriter, Window, open_scene
+    from hls_translate.core.grid import Grid, Window
+    from hls_translate.core.scene import open_scene
+    from hls_translate.core.writer import OutputBand, RasterWriter
     from support.data import SPAIN
 
     with open_scene(str(SPAIN)) as scene:
@@ -92,7 +94,7 @@ def make_raster(path: str, size: int) -> str:
 def throughput(model_path: str, raster: str, out_dir: str, threads: int, batch: int, repeats: int) -> dict:
     from hls_translate.core import engine
     from hls_translate.core.engine import PredictOptions
-    from hls_translate.core.raster import open_scene
+    from hls_translate.core.scene import open_scene
     from hls_translate.core.runtime import OnnxModel
 
     m = OnnxModel(model_path, device="auto", threads=threads)
@@ -133,7 +135,7 @@ def throughput(model_path: str, raster: str, out_dir: str, threads: int, batch: 
 
 
 def _corner(scene):
-    from hls_translate.core.raster import Window
+    from hls_translate.core.grid import Window
 
     s = min(scene.grid.width, scene.grid.height, 512)
     return Window(0, 0, s, s)
@@ -146,7 +148,7 @@ def child_rss(model_path: str, raster: str, out: str, threads: int, batch: int, 
 
     from hls_translate.core.engine import PredictOptions, predict
     from hls_translate.core.gdal_cache import bounded_gdal_cache
-    from hls_translate.core.raster import open_scene
+    from hls_translate.core.scene import open_scene
     from hls_translate.core.runtime import OnnxModel
 
     m = OnnxModel(model_path, device="auto", threads=threads)

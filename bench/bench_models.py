@@ -52,7 +52,8 @@ def main() -> int:
 
     from hls_translate.core.models import create_model
     from hls_translate.core.models.layers import count_macs, count_parameters
-    from hls_translate.core.raster import Window, open_scene
+    from hls_translate.core.grid import Window
+    from hls_translate.core.scene import open_scene
     from hls_translate.training.export import export_model
     from support.adain_fixture import spain_stats
     from support.data import SPAIN

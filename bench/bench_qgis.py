@@ -63,7 +63,7 @@ def main(argv=None) -> int:
 
     import hls_translate
     from hls_translate.core.engine import predict
-    from hls_translate.core.raster import open_scene
+    from hls_translate.core.scene import open_scene
 
     plugin = hls_translate.classFactory(None)
     plugin.initProcessing()

@@ -25,7 +25,7 @@ from ..core.errors import ConfigError
 from ..core.gdal_cache import bounded_gdal_cache
 from ..core.output_naming import TARGET_PLACEHOLDER, output_paths
 from ..core.progress import ProgressBar
-from ..core.raster import RESAMPLING_METHODS, open_scene
+from ..core.scene import RESAMPLING_METHODS, open_scene
 from ..core.runtime import DEVICES
 from ..core.tiling import BLEND_MODES
 

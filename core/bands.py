@@ -9,11 +9,14 @@ are both NIR narrow).  Sensors:
 ========  =========================================================================  =============
 sensor    what                                                                       numbering
 ========  =========================================================================  =============
-S30       HLS v2.0 Sentinel-2 product (MSI, 30 m, harmonized to Landsat)              Sentinel-2
-L30       HLS v2.0 Landsat 8/9 product (OLI/TIRS, 30 m)                              Landsat
+S30       HLS Sentinel-2 product S30 (MSI, 30 m, harmonized to Landsat)              Sentinel-2
+L30       HLS Landsat 8/9 product L30 (OLI/TIRS, 30 m)                               Landsat
 S2        Sentinel-2 MSI L1C/L2A as distributed by ESA (10/20/60 m)                  Sentinel-2
-LANDSAT   Landsat 8/9 OLI/TIRS Collection 2 (30 m, thermal 100 m)                    Landsat
+LANDSAT   Landsat 8/9 OLI/TIRS, Collections 1 and 2 (30 m, thermal 100 m)            Landsat
 ========  =========================================================================  =============
+
+How each product stores a sensor's bands (file names, scale/offset, nodata, QA layers) is declared in
+:mod:`.products`.
 
 Band names in the wild are normalized before lookup: ``B1``, ``B01``, ``band1``, ``SR_B1`` and
 ``ST_B10`` all become ``B01``/``B10``.  Names such as ``B05`` mean different classes on the two
@@ -22,7 +25,6 @@ numberings; :func:`resolve_band` refuses to guess those without a sensor.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
@@ -90,20 +92,20 @@ _BY_KEY: Dict[str, BandClass] = {b.key: b for b in BAND_CLASSES}
 
 @dataclass(frozen=True)
 class Sensor:
+    """A band numbering: which code means which band class (each product's conventions: core.products)."""
+
     id: str
     name: str
     numbering: str  # "sentinel2" or "landsat"
-    default_nodata: Optional[float]  # what "no data" is when a file does not say
-    default_scale: Optional[float]  # None: per band class (HLS, S2 DN); see SensorBand.scale
 
 
 SENSORS: Dict[str, Sensor] = {
     s.id: s
     for s in (
-        Sensor("S30", "HLS v2.0 S30 (Sentinel-2 MSI)", "sentinel2", HLS_FILL, None),
-        Sensor("L30", "HLS v2.0 L30 (Landsat 8/9 OLI/TIRS)", "landsat", HLS_FILL, None),
-        Sensor("S2", "Sentinel-2 MSI L1C/L2A", "sentinel2", 0, None),
-        Sensor("LANDSAT", "Landsat 8/9 OLI/TIRS Collection 2", "landsat", 0, None),
+        Sensor("S30", "HLS S30 (Sentinel-2 MSI)", "sentinel2"),
+        Sensor("L30", "HLS L30 (Landsat 8/9 OLI/TIRS)", "landsat"),
+        Sensor("S2", "Sentinel-2 MSI L1C/L2A", "sentinel2"),
+        Sensor("LANDSAT", "Landsat 8/9 OLI/TIRS", "landsat"),
     )
 }
 
@@ -171,9 +173,6 @@ def _sensor_bands() -> Dict[str, Dict[str, SensorBand]]:
 
 
 SENSOR_BANDS: Dict[str, Dict[str, SensorBand]] = _sensor_bands()
-
-#: QA layers that are not spectral bands.
-QA_LAYERS = ("Fmask", "SCL")
 
 _CODE_RE = re.compile(r"^(?:SR_|ST_|TOA_)?(?:B|BAND[ _]?)0*(\d{1,2})(A?)$")
 
@@ -298,32 +297,6 @@ def common_bands(*sensor_ids: str) -> List[BandClass]:
     sets = [{sb.band_class for sb in SENSOR_BANDS[sensor(s).id].values()} for s in sensor_ids]
     common = set.intersection(*sets) if sets else set()
     return sorted(common, key=lambda b: b.id)
-
-
-def guess_sensor(names: Iterable[str], hint: str = "") -> Optional[str]:
-    """Guess the sensor from file or band names (and an optional path ``hint``).
-
-    HLS product names win (``HLS.S30.``/``HLS.L30.``); then Sentinel-2 and Landsat product patterns;
-    then the band set itself: a ``B8A`` or ``B12`` can only be the Sentinel-2 numbering.  Returns None
-    when nothing tells.
-    """
-    text = " ".join([hint, *names]).upper()
-    if "HLS.S30." in text:
-        return "S30"
-    if "HLS.L30." in text:
-        return "L30"
-    if re.search(r"(^|[^A-Z0-9])S2[ABCD]_|MSIL1C|MSIL2A|SENTINEL[-_ ]?2|(^|[/_ ])S2_", text):
-        return "S2"
-    if re.search(r"(^|[^A-Z0-9])L[COTE]0[89]_|LANDSAT", text):
-        return "LANDSAT"
-    codes = set()
-    for n in names:
-        stem = os.path.splitext(os.path.basename(str(n)))[0]
-        codes.add(normalize_code(stem))
-        codes.add(normalize_code(re.split(r"[_.\-]", stem)[-1]))
-    if codes & {"B8A", "B12"}:
-        return "S2"
-    return None
 
 
 def class_ids(bands: Iterable) -> Tuple[int, ...]:

@@ -1,9 +1,9 @@
 """Streaming tiled inference: run an exported model over a raster of any size (numpy + onnxruntime).
 
-:func:`predict` reads a :class:`~.raster.Scene` tile row by tile row, runs the model on batches of
+:func:`predict` reads a :class:`~.scene.Scene` tile row by tile row, runs the model on batches of
 tiles, blends overlapping predictions (:mod:`.tiling`) in a strip buffer one tile high and as wide as
 the raster, and writes every finished strip to the output GeoTIFF/COG
-(:class:`~.raster.RasterWriter`, temp file + rename).  Memory therefore grows with the raster's width
+(:class:`~.writer.RasterWriter`, temp file + rename).  Memory therefore grows with the raster's width
 and the tile size, never with its area.  :func:`predict_array` runs the same tiling and blending on
 arrays in memory (tests, evaluation).
 
@@ -38,7 +38,9 @@ from . import bands as _bands
 from .bands import BandClass
 from .errors import BandError, CancelledError, ConfigError, MissingBandError, RasterWriteError
 from .metadata import ModelMetadata, read_metadata
-from .raster import OutputBand, RasterWriter, Scene, Window, check_writable
+from .grid import Window
+from .scene import Scene
+from .writer import OutputBand, RasterWriter, check_writable
 from .tiling import BLEND_MODES, DEFAULT_FLOOR, TileGrid, describe as describe_grid, pad_to
 
 DTYPES = ("float32", "int16")

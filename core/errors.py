@@ -55,6 +55,11 @@ class GridMismatchError(RasterError):
     """Band sources on different grids (CRS, resolution or extent) where one grid is required."""
 
 
+class CalibrationError(RasterError):
+    """Stored numbers that cannot be turned into physical values (e.g. Landsat Level-1 digital numbers
+    without the MTL file that calibrates them)."""
+
+
 class RasterWriteError(RasterError):
     """An output raster could not be written (the message names the path)."""
 

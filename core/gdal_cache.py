@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence
 import numpy as np
 
 if TYPE_CHECKING:
-    from .raster import Scene
+    from .scene import Scene
 
 MIN_CACHE_BYTES = 256 << 20
 #: rows of 512-pixel blocks of every band the cache must hold (the tile loop's working set)

@@ -26,7 +26,7 @@ from ..core.engine import PredictOptions, PredictPlan, PredictResult, plan, pred
 from ..core.errors import CancelledError, ConfigError, HLSTranslateError, ModelError
 from ..core.gdal_cache import bounded_gdal_cache
 from ..core.metadata import ModelMetadata, read_metadata
-from ..core.raster import Scene
+from ..core.scene import Scene
 
 PROVIDER_ID = "hls_translate"
 PLUGIN_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -19,10 +19,14 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, Qgs
                        QgsProcessingParameterRasterLayer)
 
 from ..core import metrics
+from ..core.backends import raster_info
 from ..core.bands import band_label
 from ..core.errors import AmbiguousBandError, BandError, GridMismatchError, MissingBandError
 from ..core.gdal_cache import bounded_gdal_cache
-from ..core.raster import BandSource, OutputBand, RasterWriter, Scene, Window, band_sources_of, raster_info
+from ..core.grid import Window
+from ..core.scene import Scene
+from ..core.sources import BandSource, band_sources_of
+from ..core.writer import OutputBand, RasterWriter
 from .common import HLSAlgorithm, load_on_completion, raster_file
 from .parameters import ResamplingChoice
 

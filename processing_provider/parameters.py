@@ -12,7 +12,7 @@ from typing import ClassVar, Optional, Sequence, Tuple
 from qgis.core import QgsProcessingParameterBoolean, QgsProcessingParameterEnum, QgsProcessingParameterNumber
 
 from ..core.engine import DRIVERS, DTYPES, PredictOptions
-from ..core.raster import RESAMPLING_METHODS
+from ..core.scene import RESAMPLING_METHODS
 from ..core.runtime import DEVICES
 from ..core.tiling import BLEND_MODES
 from .common import HLSAlgorithm

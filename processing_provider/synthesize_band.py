@@ -1,6 +1,6 @@
 """``hls_translate:synthesize_band``: synthesize band(s) of a scene loaded as raster layers.
 
-A thin adapter: layers -> files -> ``core.raster.open_scene`` -> ``core.engine.predict``, the same calls
+A thin adapter: layers -> files -> ``core.scene.open_scene`` -> ``core.engine.predict``, the same calls
 ``hls-translate predict`` makes, so the same inputs and options give the same pixels.
 """
 
@@ -17,7 +17,7 @@ from ..core import bands
 from ..core.errors import ConfigError
 from ..core.metadata import read_metadata
 from ..core.output_naming import output_paths, synthesized_name
-from ..core.raster import open_scene
+from ..core.scene import open_scene
 from .common import (BUNDLED_MODEL, MODEL_FILTER, HLSAlgorithm, default_model_path, load_on_completion, log_scene,
                      parse_band_mapping, plan_prediction, raster_file, read_model, run_prediction)
 from .parameters import PredictParameters, ResamplingChoice

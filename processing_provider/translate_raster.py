@@ -17,10 +17,12 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, Qgs
                        QgsProcessingParameterString)
 
 from ..core import bands
+from ..core.backends import raster_info
 from ..core.errors import ConfigError, ModelError
 from ..core.metadata import ModelMetadata
 from ..core.output_naming import translated_name
-from ..core.raster import band_sources_of, open_scene, raster_info
+from ..core.scene import open_scene
+from ..core.sources import band_sources_of
 from .common import (MODEL_FILTER, HLSAlgorithm, default_model_path, keys_of, load_on_completion, log_scene,
                      parse_band_mapping, plan_prediction, raster_file, read_model, run_prediction)
 from .parameters import PredictParameters

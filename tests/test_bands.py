@@ -4,6 +4,7 @@ import pytest
 
 from hls_translate.core import bands
 from hls_translate.core.errors import AmbiguousBandError, UnknownBandError
+from hls_translate.core.naming import guess_sensor
 
 
 def test_class_ids_are_dense_and_stable():
@@ -90,12 +91,12 @@ def test_unknown_band_lists_known_names():
 
 
 def test_guess_sensor():
-    assert bands.guess_sensor(["HLS.S30.T10SEG.2020273T184741.v2.0.B8A.tif"]) == "S30"
-    assert bands.guess_sensor(["HLS.L30.T10SEG.2020273T184741.v2.0.B05.tif"]) == "L30"
-    assert bands.guess_sensor(["S2A_MSIL2A_20170617T113321_36_85_B01.tif"]) == "S2"
-    assert bands.guess_sensor(["LC09_L2SP_042034_20220101_20220103_02_T1_SR_B5.TIF"]) == "LANDSAT"
-    assert bands.guess_sensor(["B01.tif", "B12.tif"]) == "S2"  # B12 exists on Sentinel-2 only
-    assert bands.guess_sensor(["B01.tif", "B05.tif"]) is None
+    assert guess_sensor(["HLS.S30.T10SEG.2020273T184741.v2.0.B8A.tif"]) == "S30"
+    assert guess_sensor(["HLS.L30.T10SEG.2020273T184741.v2.0.B05.tif"]) == "L30"
+    assert guess_sensor(["S2A_MSIL2A_20170617T113321_36_85_B01.tif"]) == "S2"
+    assert guess_sensor(["LC09_L2SP_042034_20220101_20220103_02_T1_SR_B5.TIF"]) == "LANDSAT"
+    assert guess_sensor(["B01.tif", "B12.tif"]) == "S2"  # B12 exists on Sentinel-2 only
+    assert guess_sensor(["B01.tif", "B05.tif"]) is None
 
 
 def test_labels_and_catalogue_description():

@@ -13,7 +13,12 @@ import pytest
 
 from support.onnx_models import copy_model, fixed_model, tile_mean_model
 from hls_translate.core import bands as B
-from hls_translate.core import engine, raster
+from hls_translate.core import engine
+from hls_translate.core.backends import raster_info
+from hls_translate.core.grid import Grid
+from hls_translate.core.products import BAND_CLASS_KEY
+from hls_translate.core.scene import open_scene
+from hls_translate.core.writer import OutputBand, write_raster
 from hls_translate.core.engine import PredictOptions, predict, predict_array
 from hls_translate.core.errors import (BandError, CancelledError, ConfigError, HLSTranslateError, MissingBandError,
                                        ModelError, ModelMetadataError, RasterWriteError)
@@ -26,7 +31,7 @@ COPY_MAP = {CIRRUS: RED, WV: NIR}  # cirrus <- red, water vapour <- NIR narrow
 
 @pytest.fixture(scope="module")
 def spain(spain_tif):
-    with raster.open_scene(str(spain_tif)) as scene:
+    with open_scene(str(spain_tif)) as scene:
         values, valid = scene.read_stack(scene.bands)
         ids = [b.id for b in scene.bands]
     assert valid.all()
@@ -242,7 +247,7 @@ def _info(path):
 def test_predict_writes_georeferenced_described_multiband_file(copy_onnx, t19udp_tif, tmp_path):
     out = tmp_path / "synth.tif"
     fractions, logs = [], []
-    with raster.open_scene(str(t19udp_tif)) as scene:
+    with open_scene(str(t19udp_tif)) as scene:
         result = predict(copy_onnx, scene, ["B10", "B09"], str(out), PredictOptions(device="cpu"),
                          progress=fractions.append, log=logs.append)
         red, red_ok = scene.read("B04")
@@ -256,9 +261,9 @@ def test_predict_writes_georeferenced_described_multiband_file(copy_onnx, t19udp
     assert any("tiles" in line for line in logs)
     info = _info(out)
     assert info["transform"] == pytest.approx(grid.transform) and info["size"] == (grid.width, grid.height)
-    assert raster.Grid(info["crs"], info["transform"], *info["size"]).same_crs(grid)
+    assert Grid(info["crs"], info["transform"], *info["size"]).same_crs(grid)
     assert [b["desc"] for b in info["bands"]] == ["B10 cirrus (synthesized)", "B09 water vapour (synthesized)"]
-    assert [b["meta"][raster.BAND_CLASS_KEY] for b in info["bands"]] == ["cirrus", "water_vapour"]
+    assert [b["meta"][BAND_CLASS_KEY] for b in info["bands"]] == ["cirrus", "water_vapour"]
     assert info["bands"][0]["meta"]["HLS_TRANSLATE_SOURCES"] == "B04 red,B8A NIR narrow"
     assert info["meta"]["HLS_TRANSLATE_MODEL"] == "copy.onnx"
     assert info["meta"]["HLS_TRANSLATE_SOURCE_BANDS"] == "B04 red,B8A NIR narrow"
@@ -272,13 +277,13 @@ def test_predict_writes_georeferenced_described_multiband_file(copy_onnx, t19udp
     np.testing.assert_allclose(data[used], red[used], atol=1e-6)
     np.testing.assert_allclose(info["bands"][1]["data"][used], nir[used], atol=1e-6)
     # the output reads back as a scene whose bands are identified by their metadata
-    with raster.open_scene(str(out)) as back:
+    with open_scene(str(out)) as back:
         assert [b.key for b in back.bands] == ["water_vapour", "cirrus"]
 
 
 def test_predict_int16_cog_one_file_per_target(copy_onnx, spain_tif, tmp_path):
     outs = {"B10": str(tmp_path / "b10.tif"), "water_vapour": str(tmp_path / "wv.tif")}
-    with raster.open_scene(str(spain_tif)) as scene:
+    with open_scene(str(spain_tif)) as scene:
         res = predict(copy_onnx, scene, ["B10", "water_vapour"], outs,
                       PredictOptions(dtype="int16", driver="COG", device="cpu"))
         red, _ = scene.read("B04")
@@ -289,22 +294,22 @@ def test_predict_int16_cog_one_file_per_target(copy_onnx, spain_tif, tmp_path):
     assert b["dtype"] == "Int16" and b["nodata"] == -9999 and b["scale"] == pytest.approx(1e-4)
     assert b["desc"] == "B10 cirrus (synthesized)"
     np.testing.assert_allclose(b["data"] * 1e-4, red, atol=0.5e-4 + 1e-7)
-    with raster.open_scene(outs["B10"]) as back:  # scale recorded: reads back in physical units
+    with open_scene(outs["B10"]) as back:  # scale recorded: reads back in physical units
         v, ok = back.read("cirrus")
         assert ok.all() and np.abs(v - red).max() <= 0.5e-4 + 1e-6
     assert _info(outs["water_vapour"])["bands"][0]["desc"] == "B09 water vapour (synthesized)"
 
 
 def test_all_nodata_raster_gives_all_nodata_output(copy_onnx, tmp_path, spain_tif):
-    src = raster.raster_info(str(spain_tif))
-    grid = raster.Grid(src.grid.crs_wkt, src.grid.transform, 130, 70)
+    src = raster_info(str(spain_tif))
+    grid = Grid(src.grid.crs_wkt, src.grid.transform, 130, 70)
     inp = tmp_path / "empty.tif"
-    raster.write_raster(str(inp), grid, np.zeros((2, 70, 130), np.float32),
-                        [raster.OutputBand("B04", band=B.band_class("red")),
-                         raster.OutputBand("B8A", band=B.band_class("nir_narrow"))],
-                        valid=np.zeros((2, 70, 130), bool), overviews=False)
+    write_raster(str(inp), grid, np.zeros((2, 70, 130), np.float32),
+                 [OutputBand("B04", band=B.band_class("red")),
+                  OutputBand("B8A", band=B.band_class("nir_narrow"))],
+                 valid=np.zeros((2, 70, 130), bool), overviews=False)
     calls = []
-    with raster.open_scene(str(inp)) as scene:
+    with open_scene(str(inp)) as scene:
         m = OnnxModel(copy_onnx, device="cpu")
         res = predict(m, scene, ["cirrus"], str(tmp_path / "out.tif"), progress=calls.append)
     assert res.tiles_run == 0 and res.tiles_skipped == res.tiles_total > 1
@@ -362,7 +367,7 @@ def test_cancel_raises_and_leaves_no_file(copy_onnx, spain_tif, tmp_path):
         checks.append(1)
         return len(checks) >= 3
 
-    with raster.open_scene(str(spain_tif)) as scene:
+    with open_scene(str(spain_tif)) as scene:
         with pytest.raises(CancelledError):
             predict(copy_onnx, scene, ["cirrus"], str(out), PredictOptions(batch_size=2), is_cancelled=cancel_on_third)
         assert not out.exists() and _leftovers(tmp_path) == []
@@ -386,7 +391,7 @@ def test_failure_mid_run_leaves_no_file(copy_onnx, spain_tif, tmp_path):
 
     m.run = failing
     out = tmp_path / "out.tif"
-    with raster.open_scene(str(spain_tif)) as scene, pytest.raises(ModelError, match="5th batch"):
+    with open_scene(str(spain_tif)) as scene, pytest.raises(ModelError, match="5th batch"):
         predict(m, scene, ["cirrus"], {"cirrus": str(out)})
     assert not out.exists() and _leftovers(tmp_path) == []
 
@@ -401,7 +406,7 @@ def test_unwritable_output_fails_before_compute(counting_model, spain_tif, tmp_p
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o555)
-    with raster.open_scene(str(spain_tif)) as scene:
+    with open_scene(str(spain_tif)) as scene:
         for bad in (tmp_path / "missing" / "out.tif", tmp_path):
             with pytest.raises(RasterWriteError):
                 predict(counting_model, scene, ["cirrus"], str(bad))
@@ -426,7 +431,7 @@ def test_model_files_that_are_not_ours_are_refused(tmp_path, spain_tif):
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
     onnx.save(helper.make_model(g), str(bare))
-    with raster.open_scene(str(spain_tif)) as scene:
+    with open_scene(str(spain_tif)) as scene:
         for path, match in ((garbage, "not an ONNX model|no graph|metadata"), (text, "not an ONNX model|no graph"),
                             (bare, "no hls_translate metadata"), (tmp_path / "nope.onnx", "not found")):
             with pytest.raises(ModelMetadataError, match=match):
@@ -446,7 +451,7 @@ def test_corrupt_model_graph_is_a_model_error_naming_the_file(copy_onnx, tmp_pat
 
 
 def test_target_or_input_the_model_lacks_is_named(copy_onnx, spain_tif, tmp_path):
-    with raster.open_scene(str(spain_tif)) as scene:
+    with open_scene(str(spain_tif)) as scene:
         with pytest.raises(MissingBandError, match="cannot synthesize B05 red edge 1"):
             predict(copy_onnx, scene, ["B05"], str(tmp_path / "o.tif"))
         with pytest.raises(ConfigError, match="not a multiple of the model's stride 8"):
@@ -457,10 +462,10 @@ def test_target_or_input_the_model_lacks_is_named(copy_onnx, spain_tif, tmp_path
             predict(copy_onnx, scene, ["B10", "B09"], {"B10": str(tmp_path / "a.tif")})
     only_cirrus_inputs = {"B10": "B10"}
     path = tmp_path / "cirrus_only.tif"
-    src = raster.raster_info(str(spain_tif))
-    raster.write_raster(str(path), src.grid, np.zeros((1, src.grid.height, src.grid.width), np.float32),
-                        [raster.OutputBand("B10", band=B.band_class("cirrus"))], overviews=False)
-    with raster.open_scene(str(path), sensor="S2") as scene:
+    src = raster_info(str(spain_tif))
+    write_raster(str(path), src.grid, np.zeros((1, src.grid.height, src.grid.width), np.float32),
+                 [OutputBand("B10", band=B.band_class("cirrus"))], overviews=False)
+    with open_scene(str(path), sensor="S2") as scene:
         with pytest.raises(MissingBandError, match="no input band to synthesize B09 water vapour"):
             predict(copy_onnx, scene, ["B09"], str(tmp_path / "o.tif"))
         with pytest.raises(MissingBandError, match="gap-fill"):

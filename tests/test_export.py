@@ -20,7 +20,8 @@ from hls_translate.core.config import to_dict  # noqa: E402
 from hls_translate.core.errors import ModelError, ModelMetadataError  # noqa: E402
 from hls_translate.core.metadata import METADATA_KEY, SCHEMA_VERSION, read_metadata  # noqa: E402
 from hls_translate.core.models import create_model  # noqa: E402
-from hls_translate.core.raster import Window, open_scene  # noqa: E402
+from hls_translate.core.grid import Window  # noqa: E402
+from hls_translate.core.scene import open_scene  # noqa: E402
 from hls_translate.training import export as export_mod  # noqa: E402
 from hls_translate.training.checkpoint import save_checkpoint  # noqa: E402
 from hls_translate.training.export import export_model  # noqa: E402

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hls_translate.core import raster
+from hls_translate.core.scene import open_scene
 from hls_translate.core.gdal_cache import MIN_CACHE_BYTES, bounded_gdal_cache, gdal_cache_bytes
 
 gdal = pytest.importorskip("osgeo.gdal")
@@ -14,7 +14,7 @@ SAMPLE = pathlib.Path(__file__).resolve().parents[1] / "resources" / "sample" / 
 
 @pytest.fixture
 def scene():
-    with raster.open_scene(str(SAMPLE)) as s:
+    with open_scene(str(SAMPLE)) as s:
         yield s
 
 

@@ -1,4 +1,4 @@
-"""HLS file names, grouping granule files into scenes, Fmask / SCL decoding."""
+"""HLS file names, grouping granule files into scenes, Fmask / SCL decoding (core.naming, core.qa)."""
 
 import datetime as dt
 import os
@@ -6,20 +6,20 @@ import os
 import numpy as np
 import pytest
 
-from hls_translate.core import hls
+from hls_translate.core import naming, qa
 from hls_translate.core.errors import FilenameError, UnknownBandError
 
 
 def test_parse_hls_name():
-    n = hls.parse_hls_name("/data/HLS.S30.T10SEG.2020273T184741.v2.0.B8A.tif")
-    assert (n.product, n.tile, n.version, n.band) == ("S30", "T10SEG", "2.0", "B8A")
+    n = naming.parse_hls_name("/data/HLS.S30.T10SEG.2020273T184741.v2.0.B8A.tif")
+    assert (n.sensor, n.tile, n.version, n.code) == ("S30", "T10SEG", "2.0", "B8A")
     assert n.acquired == dt.datetime(2020, 9, 29, 18, 47, 41)  # day 273 of 2020 (leap year)
-    assert n.granule_id == "HLS.S30.T10SEG.2020273T184741.v2.0"
+    assert n.scene_id == "HLS.S30.T10SEG.2020273T184741.v2.0"
     assert n.sensor_band.band_class.key == "nir_narrow"
-    l = hls.parse_hls_name("HLS.L30.T33UUP.2021001T100000.v2.0.B05.tif")
+    l = naming.parse_hls_name("HLS.L30.T33UUP.2021001T100000.v2.0.B05.tif")
     assert l.sensor_band.band_class.key == "nir_narrow"
-    f = hls.parse_hls_name("HLS.L30.T33UUP.2021001T100000.v2.0.Fmask.tif")
-    assert f.band == "Fmask" and not f.is_spectral
+    f = naming.parse_hls_name("HLS.L30.T33UUP.2021001T100000.v2.0.Fmask.tif")
+    assert f.layer == "Fmask" and not f.is_spectral
 
 
 @pytest.mark.parametrize("name", [
@@ -30,22 +30,22 @@ def test_parse_hls_name():
 ])
 def test_bad_hls_names(name):
     with pytest.raises(FilenameError) as e:
-        hls.parse_hls_name(name)
+        naming.parse_hls_name(name)
     assert os.path.basename(name) in str(e.value)
 
 
 def test_band_a_product_lacks_is_named():
     with pytest.raises(FilenameError) as e:
-        hls.parse_hls_name("HLS.L30.T10SEG.2020273T184741.v2.0.B8A.tif")
+        naming.parse_hls_name("HLS.L30.T10SEG.2020273T184741.v2.0.B8A.tif")
     assert "L30 has no band 'B8A'" in str(e.value)
 
 
 def test_band_code_from_filename():
-    assert hls.band_code_from_filename("S2A_MSIL2A_20170617T113321_36_85_B8A.tif") == "B8A"
-    assert hls.band_code_from_filename("/x/B05.tif") == "B05"
-    assert hls.band_code_from_filename("T29RKH_20200219T112151_B05_20m.jp2") == "B05"
-    assert hls.band_code_from_filename("LC09_L2SP_042034_20220101_20220103_02_T1_SR_B5.TIF") == "B05"
-    assert hls.band_code_from_filename("dem.tif") is None
+    assert naming.band_code_from_filename("S2A_MSIL2A_20170617T113321_36_85_B8A.tif") == "B8A"
+    assert naming.band_code_from_filename("/x/B05.tif") == "B05"
+    assert naming.band_code_from_filename("T29RKH_20200219T112151_B05_20m.jp2") == "B05"
+    assert naming.band_code_from_filename("LC09_L2SP_042034_20220101_20220103_02_T1_SR_B5.TIF") == "B05"
+    assert naming.band_code_from_filename("dem.tif") is None
 
 
 def _touch(folder, names):
@@ -58,16 +58,16 @@ def test_group_hls_granules(tmp_path):
     b = "HLS.L30.T10SEG.2020275T183000.v2.0"
     _touch(tmp_path, [f"{a}.B04.tif", f"{a}.B8A.tif", f"{a}.Fmask.tif", f"{a}.SZA.tif",
                       f"{b}.B04.tif", f"{b}.B05.tif", f"{b}.Fmask.tif", "notes.txt"])
-    groups = hls.group_granules(str(tmp_path))
+    groups = naming.group_scene_files(str(tmp_path))
     assert [g.scene_id for g in groups] == [b, a]
     g_l, g_s = groups
     assert (g_s.sensor, list(g_s.bands), list(g_s.qa)) == ("S30", ["B04", "B8A"], ["Fmask"])
     assert (g_l.sensor, list(g_l.bands)) == ("L30", ["B04", "B05"])
-    assert g_s.hls.tile == "T10SEG"
+    assert g_s.tile == "T10SEG"
 
 
 def test_group_real_per_band_patch(bigearthnet_patch):
-    groups = hls.group_granules(str(bigearthnet_patch))
+    groups = naming.group_scene_files(str(bigearthnet_patch))
     assert len(groups) == 1
     g = groups[0]
     assert g.scene_id == bigearthnet_patch.name
@@ -76,14 +76,14 @@ def test_group_real_per_band_patch(bigearthnet_patch):
 
 
 def test_group_real_tile_folder_with_scl(t29rkh_dir):
-    (g,) = hls.group_granules(str(t29rkh_dir))
+    (g,) = naming.group_scene_files(str(t29rkh_dir))
     assert g.sensor == "S2" and "SCL" in g.qa and "B10" not in g.bands and len(g.bands) == 12
 
 
 def test_decode_fmask_bits():
     # bit1 cloud, bit3 shadow, bit5 water, bits 6-7 aerosol
     v = np.array([0b00000010, 0b00001000, 0b00100000, 0b11000000, 255, 0b01010100], dtype=np.uint8)
-    d = hls.decode_fmask(v)
+    d = qa.decode_fmask(v)
     assert d["cloud"].tolist() == [True, False, False, False, False, False]
     assert d["cloud_shadow"].tolist() == [False, True, False, False, False, False]
     assert d["water"].tolist() == [False, False, True, False, False, False]
@@ -91,15 +91,15 @@ def test_decode_fmask_bits():
     assert d["adjacent"].tolist() == [False, False, False, False, False, True]
     assert d["aerosol_level"].tolist() == [0, 0, 0, 3, 0, 1]
     assert d["fill"].tolist() == [False, False, False, False, True, False]
-    bad = hls.fmask_invalid(v)
+    bad = qa.fmask_invalid(v)
     assert bad.tolist() == [True, True, False, False, True, True]  # water and high aerosol are fine
-    assert hls.fmask_invalid(v, exclude=("water",)).tolist() == [False, False, True, False, True, False]
-    assert hls.fmask_invalid(v, exclude=(), exclude_aerosol_high=True).tolist() == [
+    assert qa.fmask_invalid(v, exclude=("water",)).tolist() == [False, False, True, False, True, False]
+    assert qa.fmask_invalid(v, exclude=(), exclude_aerosol_high=True).tolist() == [
         False, False, False, True, True, False]
     with pytest.raises(UnknownBandError):
-        hls.fmask_invalid(v, exclude=("clouds",))
+        qa.fmask_invalid(v, exclude=("clouds",))
 
 
 def test_scl_invalid():
     scl = np.array([0, 3, 4, 8, 9, 10, 6, 11])
-    assert hls.scl_invalid(scl).tolist() == [True, True, False, True, True, True, False, False]
+    assert qa.scl_invalid(scl).tolist() == [True, True, False, True, True, True, False, False]

@@ -13,7 +13,8 @@ from hls_translate.core.bands import NUM_CLASSES, resolve_band  # noqa: E402
 from hls_translate.core.errors import ConfigError, ModelError, UnknownModelError  # noqa: E402
 from hls_translate.core.models import create_model, list_models, model_entry  # noqa: E402
 from hls_translate.core.models.layers import count_macs, count_parameters  # noqa: E402
-from hls_translate.core.raster import Window, open_scene  # noqa: E402
+from hls_translate.core.grid import Window  # noqa: E402
+from hls_translate.core.scene import open_scene  # noqa: E402
 
 from support.adain_fixture import SMALL_ADAIN, small_adain_model, spain_stats  # noqa: E402
 

@@ -10,12 +10,12 @@ import pytest
 
 from support.onnx_models import copy_model, fixed_model
 from hls_translate.cli import main
-from hls_translate.core import raster
 from hls_translate.core.bands import normalize_code
 from hls_translate.commands.predict import parse_band_map
 from hls_translate.core.errors import ConfigError
 from hls_translate.core.output_naming import output_paths
 from hls_translate.core.progress import ProgressBar
+from hls_translate.core.scene import open_scene
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(REPO, "resources", "sample", "spain_l1c_crop")
@@ -126,7 +126,7 @@ def test_folder_of_band_files_multiband_output_and_gap_fill(models, tmp_path, sp
     out3 = tmp_path / "gap.tif"
     assert main(["predict", "--model", models["copy"], "--input", str(spain_tif), "--target", "B10",
                  "--out", str(out3), "--gap-fill", "--quiet"]) == 0
-    with raster.open_scene(str(spain_tif)) as s:
+    with open_scene(str(spain_tif)) as s:
         cirrus, _ = s.read("B10")
     r3 = _read(out3)
     assert r3["desc"] == "B10 cirrus (gap-filled)"

@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from hls_translate.core import bands, raster
+from hls_translate.core import bands
+from hls_translate.core.backends import RasterioReader
 from hls_translate.core.errors import (AmbiguousBandError, GridMismatchError, MissingBandError, NotARasterError,
                                        RasterNotFoundError, RasterWriteError, UnknownBandError)
-from hls_translate.core.raster import OutputBand, Window
+from hls_translate.core.grid import Grid, Window, iter_windows
+from hls_translate.core.scene import open_scene
+from hls_translate.core.writer import OutputBand, RasterWriter, write_raster
 
 gdal.UseExceptions()
 
@@ -24,7 +27,7 @@ def _gdal_band(path, index=1, win=None):
 
 # --- reading the real scenes -----------------------------------------------------------------------
 def test_multiband_file_by_descriptions(spain_tif):
-    s = raster.open_scene(spain_tif)
+    s = open_scene(spain_tif)
     assert s.sensor == "S2"
     assert [b.key for b in s.bands] == [b.key for b in bands.BAND_CLASSES[:13]]
     src = s.source("B8A")
@@ -40,7 +43,7 @@ def test_multiband_file_by_descriptions(spain_tif):
 
 
 def test_uint16_stack_without_declared_nodata_uses_sensor_convention(t19udp_tif):
-    s = raster.open_scene(t19udp_tif)
+    s = open_scene(t19udp_tif)
     src = s.source("cirrus")
     assert src.nodata == 0.0 and src.dtype == "uint16" and src.index == 11
     values, valid = s.read("cirrus")
@@ -51,7 +54,7 @@ def test_uint16_stack_without_declared_nodata_uses_sensor_convention(t19udp_tif)
 
 
 def test_read_stack_matches_single_reads(spain_tif):
-    s = raster.open_scene(spain_tif)
+    s = open_scene(spain_tif)
     w = Window(0, 0, 16, 16)
     v, m = s.read_stack(["B02", "B8A", "B12"], w)
     assert v.shape == (3, 16, 16) and m.shape == (3, 16, 16)
@@ -61,14 +64,14 @@ def test_read_stack_matches_single_reads(spain_tif):
 
 def test_per_band_files_at_mixed_resolution_need_resampling(bigearthnet_patch):
     with pytest.raises(GridMismatchError) as e:
-        raster.open_scene(bigearthnet_patch)
+        open_scene(bigearthnet_patch)
     msg = str(e.value)
     assert "_B05.tif: 60x60 px, 20 x 20" in msg and "_B02.tif: 120x120 px, 10 x 10" in msg
     assert "resampling" in msg
 
 
 def test_resampling_onto_reference_band(bigearthnet_patch):
-    s = raster.open_scene(bigearthnet_patch, resampling="nearest", reference="B02")
+    s = open_scene(bigearthnet_patch, resampling="nearest", reference="B02")
     assert (s.grid.width, s.grid.height) == (120, 120) and s.grid.res == (10.0, 10.0)
     b05, valid = s.read("B05")
     raw = _gdal_band(next(bigearthnet_patch.glob("*_B05.tif")))
@@ -79,7 +82,7 @@ def test_resampling_onto_reference_band(bigearthnet_patch):
     w = Window(33, 41, 20, 17)
     np.testing.assert_array_equal(s.read("B05", w)[0], b05[w.slices])
     # the coarse grid as reference: average resampling of the 10 m bands
-    c = raster.open_scene(bigearthnet_patch, resampling="average", reference="B05")
+    c = open_scene(bigearthnet_patch, resampling="average", reference="B05")
     assert (c.grid.width, c.grid.height) == (60, 60)
     b02 = c.read("B02")[0]
     fine = _gdal_band(next(bigearthnet_patch.glob("*_B02.tif"))).astype(np.float64) * 1e-4
@@ -88,11 +91,11 @@ def test_resampling_onto_reference_band(bigearthnet_patch):
 
 def test_reference_band_must_exist(bigearthnet_patch):
     with pytest.raises(MissingBandError, match="reference band cirrus"):
-        raster.open_scene(bigearthnet_patch, resampling="bilinear", reference="cirrus")
+        open_scene(bigearthnet_patch, resampling="bilinear", reference="cirrus")
 
 
 def test_qa_layer_masks_pixels(t29rkh_dir):
-    s = raster.open_scene(t29rkh_dir, resampling="bilinear", reference="B02")
+    s = open_scene(t29rkh_dir, resampling="bilinear", reference="B02")
     assert s.qa is not None and s.qa.kind == "SCL"
     w = Window(0, 0, 1098, 1098)
     bad = s.qa_invalid(w)
@@ -105,12 +108,12 @@ def test_qa_layer_masks_pixels(t29rkh_dir):
     assert not valid[bad].any()
     _, valid_no_qa = s.read("B04", w, use_qa=False)
     assert valid_no_qa.sum() > valid.sum()
-    s2 = raster.open_scene(t29rkh_dir, resampling="bilinear", use_qa=False)
+    s2 = open_scene(t29rkh_dir, resampling="bilinear", use_qa=False)
     assert s2.qa is None
 
 
 def test_read_needs_memory_of_the_window_only(t29rkh_dir):
-    s = raster.open_scene(t29rkh_dir / "B04.tif")
+    s = open_scene(t29rkh_dir / "B04.tif")
     s.read("red", Window(0, 0, 8, 8))  # open the handle first
     tracemalloc.start()
     try:
@@ -124,7 +127,7 @@ def test_read_needs_memory_of_the_window_only(t29rkh_dir):
 
 
 def test_window_outside_the_scene_is_refused(spain_tif):
-    s = raster.open_scene(spain_tif)
+    s = open_scene(spain_tif)
     with pytest.raises(ValueError, match="outside"):
         s.read("red", Window(500, 500, 64, 64))
 
@@ -132,39 +135,39 @@ def test_window_outside_the_scene_is_refused(spain_tif):
 # --- errors ------------------------------------------------------------------------------------------
 def test_missing_file(tmp_path):
     with pytest.raises(RasterNotFoundError, match="nope.tif"):
-        raster.open_scene(tmp_path / "nope.tif")
+        open_scene(tmp_path / "nope.tif")
 
 
 def test_not_a_raster(tmp_path, data_dir):
     with pytest.raises(NotARasterError, match="README.md"):
-        raster.open_scene(data_dir / "README.md")
+        open_scene(data_dir / "README.md")
     bad = tmp_path / "broken_B04.tif"
     bad.write_bytes(b"II*\x00garbage")
     with pytest.raises(NotARasterError, match="broken_B04.tif"):
-        raster.open_scene(bad)
+        open_scene(bad)
 
 
 def test_band_the_scene_lacks(t29rkh_dir):
-    s = raster.open_scene(t29rkh_dir, resampling="bilinear")
+    s = open_scene(t29rkh_dir, resampling="bilinear")
     with pytest.raises(MissingBandError) as e:
         s.read("cirrus")
     assert "cirrus" in str(e.value) and "swir_2" in str(e.value)
 
 
 def test_unknown_band_name(spain_tif):
-    s = raster.open_scene(spain_tif)
+    s = open_scene(spain_tif)
     with pytest.raises(UnknownBandError, match="S2 has no band 'B13'; its bands are: B01"):
         s.read("B13")
     with pytest.raises(UnknownBandError, match="known band names: coastal_aerosol"):
         s.read("ultraviolet")
     with pytest.raises(UnknownBandError, match="B13"):
-        raster.open_scene(spain_tif, band_map={1: "B13"})
+        open_scene(spain_tif, band_map={1: "B13"})
 
 
 def test_band_map_overrides_descriptions(spain_tif):
-    s = raster.open_scene(spain_tif, band_map={4: "red", 8: "nir_broad"})
+    s = open_scene(spain_tif, band_map={4: "red", 8: "nir_broad"})
     assert [b.key for b in s.bands] == ["red", "nir_broad"]
-    np.testing.assert_array_equal(s.read("red")[0], raster.open_scene(spain_tif).read("B04")[0])
+    np.testing.assert_array_equal(s.read("red")[0], open_scene(spain_tif).read("B04")[0])
 
 
 def test_file_without_band_names_needs_a_map(tmp_path, spain_tif):
@@ -174,8 +177,8 @@ def test_file_without_band_names_needs_a_map(tmp_path, spain_tif):
     ds.GetRasterBand(1).SetDescription("")
     ds = None
     with pytest.raises(Exception, match="cannot tell which band"):
-        raster.open_scene(p)
-    s = raster.open_scene(p, band_map={1: "B04"}, sensor="S2")
+        open_scene(p)
+    s = open_scene(p, band_map={1: "B04"}, sensor="S2")
     assert s.bands[0].key == "red"
 
 
@@ -184,8 +187,8 @@ def test_ambiguous_per_band_files_need_a_sensor(tmp_path, spain_tif):
         gdal.Translate(str(tmp_path / f"x_{code}.tif"), str(spain_tif), bandList=[i])
     paths = sorted(str(p) for p in tmp_path.iterdir())
     with pytest.raises(AmbiguousBandError, match="B05"):
-        raster.open_scene(paths)
-    s = raster.open_scene(paths, sensor="S2")
+        open_scene(paths)
+    s = open_scene(paths, sensor="S2")
     assert [b.key for b in s.bands] == ["red", "red_edge_1"]
 
 
@@ -193,7 +196,7 @@ def test_folder_with_two_scenes_is_an_error(tmp_path, spain_tif):
     for prefix in ("a", "b"):
         gdal.Translate(str(tmp_path / f"{prefix}_B04.tif"), str(spain_tif), bandList=[4])
     with pytest.raises(Exception, match="holds 2 scenes"):
-        raster.open_scene(tmp_path)
+        open_scene(tmp_path)
 
 
 # --- HLS granules ------------------------------------------------------------------------------------
@@ -227,7 +230,7 @@ def test_hls_granule_folder_with_fmask(tmp_path):
     _write_hls_band(tmp_path / f"{gid}.B05.tif", b05, scale=1e-4)
     _write_hls_band(tmp_path / f"{gid}.B10.tif", b10)  # no scale in file: class scale (0.01)
     _write_hls_band(tmp_path / f"{gid}.Fmask.tif", fmask, nodata=255)
-    s = raster.open_scene(tmp_path)
+    s = open_scene(tmp_path)
     assert s.name == gid and s.sensor == "L30" and s.qa.kind == "Fmask"
     assert [b.key for b in s.bands] == ["nir_narrow", "thermal_1"]
     v, m = s.read("B05")  # on L30, B05 is NIR narrow
@@ -236,7 +239,7 @@ def test_hls_granule_folder_with_fmask(tmp_path):
     t, _ = s.read("thermal_1")
     np.testing.assert_allclose(t, b10 * 0.01, atol=1e-5)
     assert s.source("thermal_1").scale == 0.01
-    s2 = raster.open_scene(tmp_path, qa_exclude=("water",))
+    s2 = open_scene(tmp_path, qa_exclude=("water",))
     assert not s2.read("B05")[1][20, 20] and s2.read("B05")[1][10, 10]
 
 
@@ -244,18 +247,18 @@ def test_hls_granule_folder_with_fmask(tmp_path):
 @pytest.mark.parametrize("driver", ["GTiff", "COG"])
 @pytest.mark.parametrize("dtype", ["float32", "int16"])
 def test_write_round_trip_preserves_values_and_georeferencing(tmp_path, spain_tif, driver, dtype):
-    s = raster.open_scene(spain_tif)
+    s = open_scene(spain_tif)
     values, valid = s.read_stack(["B8A", "B10"])
     valid[:, :3, :3] = False
     out = tmp_path / f"out_{driver}_{dtype}.tif"
     bands_out = [OutputBand("B8A NIR narrow (test)", bands.resolve_band("B8A"), code="B8A",
                             metadata={"source": "test"}),
                  OutputBand("B10 cirrus (test)", bands.resolve_band("cirrus"), code="B10")]
-    raster.write_raster(out, s.grid, values, bands_out, valid=valid, dtype=dtype, driver=driver,
-                        metadata={"HLS_TRANSLATE_MODEL": "unit-test"})
+    write_raster(out, s.grid, values, bands_out, valid=valid, dtype=dtype, driver=driver,
+                 metadata={"HLS_TRANSLATE_MODEL": "unit-test"})
     ds = gdal.Open(str(out))
     assert ds.GetGeoTransform() == s.grid.transform
-    assert raster.Grid(ds.GetProjection(), ds.GetGeoTransform(), 512, 512).matches(s.grid)
+    assert Grid(ds.GetProjection(), ds.GetGeoTransform(), 512, 512).matches(s.grid)
     assert ds.GetMetadataItem("HLS_TRANSLATE_MODEL") == "unit-test"
     if driver == "COG":
         assert ds.GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE") == "COG"
@@ -267,7 +270,7 @@ def test_write_round_trip_preserves_values_and_georeferencing(tmp_path, spain_ti
     if dtype == "int16":
         assert b1.DataType == gdal.GDT_Int16 and b1.GetScale() == 1e-4
     # read back through the library: same band classes, same values, same mask
-    r = raster.open_scene(out)
+    r = open_scene(out)
     assert [b.key for b in r.bands] == ["nir_narrow", "cirrus"]
     assert r.grid.matches(s.grid)
     v2, m2 = r.read_stack(["nir_narrow", "cirrus"])
@@ -278,22 +281,22 @@ def test_write_round_trip_preserves_values_and_georeferencing(tmp_path, spain_ti
 
 
 def test_windowed_writer_streams(tmp_path, spain_tif):
-    s = raster.open_scene(spain_tif)
+    s = open_scene(spain_tif)
     out = tmp_path / "strips.tif"
-    with raster.RasterWriter(out, s.grid, [OutputBand("red", bands.resolve_band("red"))]) as w:
-        for win in raster.iter_windows(512, 512, 200):
+    with RasterWriter(out, s.grid, [OutputBand("red", bands.resolve_band("red"))]) as w:
+        for win in iter_windows(512, 512, 200):
             v, m = s.read("red", win)
             w.write(win, v, m)
         assert not out.exists()  # nothing at the path until complete
-    np.testing.assert_array_equal(raster.open_scene(out).read("red")[0], s.read("red")[0])
+    np.testing.assert_array_equal(open_scene(out).read("red")[0], s.read("red")[0])
 
 
 def test_failed_write_leaves_nothing_and_keeps_old_file(tmp_path, spain_tif):
-    s = raster.open_scene(spain_tif)
+    s = open_scene(spain_tif)
     out = tmp_path / "keep.tif"
     out.write_bytes(b"previous result")
     with pytest.raises(RuntimeError, match="boom"):
-        with raster.RasterWriter(out, s.grid, [OutputBand("red")]) as w:
+        with RasterWriter(out, s.grid, [OutputBand("red")]) as w:
             w.write(Window(0, 0, 10, 10), np.ones((10, 10), np.float32))
             raise RuntimeError("boom")
     assert out.read_bytes() == b"previous result"
@@ -301,24 +304,24 @@ def test_failed_write_leaves_nothing_and_keeps_old_file(tmp_path, spain_tif):
 
 
 def test_unwritable_output_fails_before_any_work(tmp_path, spain_tif):
-    grid = raster.open_scene(spain_tif).grid
+    grid = open_scene(spain_tif).grid
     with pytest.raises(RasterWriteError, match="does not exist"):
-        raster.RasterWriter(tmp_path / "no" / "such" / "dir.tif", grid, [OutputBand("x")])
+        RasterWriter(tmp_path / "no" / "such" / "dir.tif", grid, [OutputBand("x")])
     with pytest.raises(RasterWriteError, match="is a folder"):
-        raster.RasterWriter(tmp_path, grid, [OutputBand("x")])
+        RasterWriter(tmp_path, grid, [OutputBand("x")])
     if os.geteuid() != 0:
         ro = tmp_path / "ro"
         ro.mkdir()
         ro.chmod(stat.S_IRUSR | stat.S_IXUSR)
         with pytest.raises(RasterWriteError, match="not writable"):
-            raster.RasterWriter(ro / "x.tif", grid, [OutputBand("x")])
+            RasterWriter(ro / "x.tif", grid, [OutputBand("x")])
 
 
 def test_int16_encoding_clips_and_reserves_fill(tmp_path, spain_tif):
-    grid = raster.Grid(raster.open_scene(spain_tif).grid.crs_wkt, (0, 1, 0, 0, 0, -1), 5, 1)
+    grid = Grid(open_scene(spain_tif).grid.crs_wkt, (0, 1, 0, 0, 0, -1), 5, 1)
     vals = np.array([[-5.0, 0.1234, 10.0, np.nan, -0.9999]], np.float32)
-    out = raster.write_raster(tmp_path / "i16.tif", grid, vals[None],
-                              [OutputBand("red", bands.resolve_band("red"))], dtype="int16")
+    out = write_raster(tmp_path / "i16.tif", grid, vals[None],
+                       [OutputBand("red", bands.resolve_band("red"))], dtype="int16")
     dn = _gdal_band(out)
     # clipped to the int16 range; NaN -> fill; a valid value landing on the fill moves off it
     assert dn.tolist() == [[-32768, 1234, 32767, -9999, -9998]]
@@ -327,13 +330,13 @@ def test_int16_encoding_clips_and_reserves_fill(tmp_path, spain_tif):
 def test_rasterio_backend_reads_the_same(monkeypatch, bigearthnet_patch, spain_tif):
     pytest.importorskip("rasterio")
     w = Window(10, 20, 30, 40)
-    ref = raster.open_scene(spain_tif).read_stack(["B04", "B8A"], w)
-    ref_warp = raster.open_scene(bigearthnet_patch, resampling="nearest", reference="B02").read("B05")[0]
+    ref = open_scene(spain_tif).read_stack(["B04", "B8A"], w)
+    ref_warp = open_scene(bigearthnet_patch, resampling="nearest", reference="B02").read("B05")[0]
     monkeypatch.setenv("HLS_TRANSLATE_RASTER_BACKEND", "rasterio")
-    s = raster.open_scene(spain_tif)
-    assert isinstance(s._handle(str(spain_tif), s.grid), raster._RasterioHandle)
+    s = open_scene(spain_tif)
+    assert isinstance(s._handle(str(spain_tif), s.grid), RasterioReader)
     got = s.read_stack(["B04", "B8A"], w)
     np.testing.assert_array_equal(got[0], ref[0])
     np.testing.assert_array_equal(got[1], ref[1])
-    warped = raster.open_scene(bigearthnet_patch, resampling="nearest", reference="B02").read("B05")[0]
+    warped = open_scene(bigearthnet_patch, resampling="nearest", reference="B02").read("B05")[0]
     np.testing.assert_array_equal(warped, ref_warp)

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.torch
 
 from hls_translate import cli  # noqa: E402
 from hls_translate.core.bands import BAND_CLASSES, resolve_band  # noqa: E402
-from hls_translate.core.raster import OutputBand, open_scene, write_raster  # noqa: E402
+from hls_translate.core.scene import open_scene  # noqa: E402
+from hls_translate.core.writer import OutputBand, write_raster  # noqa: E402
 from hls_translate.training.config import load_train_config  # noqa: E402
 from hls_translate.training.config import AtmosphereAugment  # noqa: E402
 from hls_translate.training.data import (ChipSampler, DataError, atmosphere_offsets, band_statistics,  # noqa: E402
@@ -228,7 +229,7 @@ def test_missing_data_folder_fails_before_training(tmp_path, capsys):
 def test_scene_without_valid_chips_fails_before_training(tmp_path, capsys):
     # a real scene (a crop of T19UDP) whose pixels are nodata except for a thin stripe
     src = open_scene(str(DATA / "s2_l1c_13band_T19UDP_160m" / "T19UDP_20170729_L1C_13band_160m_stack.tif"))
-    from hls_translate.core.raster import Window
+    from hls_translate.core.grid import Window
     w = Window(300, 300, 96, 96)
     values, valid = src.read_stack(src.bands, w)
     valid[:, :, 8:] = False
@@ -273,7 +274,7 @@ def test_band_statistics_weighting(tiny_data):
 def test_hls_granule_folder_with_fmask(tmp_path):
     """A folder holding one HLS v2.0 S30 granule (int16 per-band COGs, -9999 fill, Fmask), made from a
     real L2A crop: bands are named by the HLS file names, Fmask clouds and fill are masked."""
-    from hls_translate.core.raster import Window
+    from hls_translate.core.grid import Window
 
     src = open_scene(str(DATA / "s2_l2a_12band_T29RKH_decimated"), resampling="bilinear", use_qa=False)
     w = Window(400, 400, 96, 96)

@@ -27,7 +27,7 @@ from typing import Any, Literal, Mapping, Optional, Sequence, Tuple
 from ..core import bands as _bands
 from ..core.config import apply_overrides, from_dict, load_yaml, to_dict
 from ..core.errors import BandError, ConfigError
-from ..core.raster import RESAMPLING_METHODS
+from ..core.scene import RESAMPLING_METHODS
 
 
 @dataclass(frozen=True)

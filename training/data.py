@@ -1,7 +1,7 @@
 """Training data: scenes into memory, valid chips, normalization statistics, a resumable chip sampler.
 
 The scenes of a config are small (the largest real one is 1098 x 1098 x 12 bands), so each is read once
-with :func:`hls_translate.core.raster.open_scene` onto one grid (``data.reference`` / ``data.resampling``)
+with :func:`hls_translate.core.scene.open_scene` onto one grid (``data.reference`` / ``data.resampling``)
 and kept in memory as float32 physical values plus a validity mask (nodata, fill, non-finite, and the
 scene's Fmask/SCL QA layer when it has one).
 
@@ -38,7 +38,8 @@ import numpy as np
 from ..core import bands as _bands
 from ..core.bands import BAND_CLASSES
 from ..core.errors import HLSTranslateError
-from ..core.raster import Grid, open_scene
+from ..core.grid import Grid
+from ..core.scene import open_scene
 from .config import AtmosphereAugment, DataConfig, SceneSpec, TrainConfig, resolve_config_band
 
 NUM_CLASSES = _bands.NUM_CLASSES

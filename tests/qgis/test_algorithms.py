@@ -91,7 +91,7 @@ def test_shared_parameters_are_declared_once_with_the_librarys_choices(plugin):
     from qgis.core import QgsApplication
 
     from hls_translate.core.engine import DRIVERS, DTYPES, PredictOptions
-    from hls_translate.core.raster import RESAMPLING_METHODS
+    from hls_translate.core.scene import RESAMPLING_METHODS
     from hls_translate.core.runtime import DEVICES
     from hls_translate.core.tiling import BLEND_MODES
 

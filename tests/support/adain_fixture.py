@@ -28,7 +28,7 @@ SMALL_ADAIN = {"width": 8, "depth": 2, "embed_dim": 16, "tile_size": 64}
 @functools.lru_cache(maxsize=None)
 def spain_stats() -> Dict[int, Tuple[float, float]]:
     """``{class id: (mean, std)}`` of the valid pixels of every band of the Spain scene (physical units)."""
-    from hls_translate.core.raster import open_scene
+    from hls_translate.core.scene import open_scene
 
     with open_scene(str(SPAIN)) as scene:
         stats = {}

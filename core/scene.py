@@ -1,0 +1,265 @@
+"""Scenes: band sources (and a QA layer) read together on one grid, in physical units.
+
+:func:`open_scene` takes a folder (one scene's files), a list of files or one multi-band file, identifies
+every band (:mod:`.sources`) and QA layer (:mod:`.naming`, from the product table), checks that they
+share a grid or resamples them onto one, and returns a :class:`Scene`.
+
+* A read returns ``values`` (float32, physical units) and ``valid`` (bool): False where the file says
+  nodata/fill, where the value is not finite, and (when asked) where the QA layer flags the pixel.
+* A read allocates only what the window needs (plus one raw-typed copy of the window).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import bands as _bands
+from .backends import check_raster_path, open_reader, raster_info
+from .bands import BandClass, resolve_band
+from .errors import BandError, GridMismatchError, MissingBandError, NotARasterError, RasterNotFoundError
+from .grid import Grid, Window
+from .naming import OTHER, QA, SceneFiles, group_scene_files, guess_sensor, identify_file
+from .products import PRODUCTS_BY_KEY
+from .qa import qa_invalid
+from .sources import BandSource, QASource, band_sources_of
+
+#: Resampling methods accepted when band sources must be brought onto one grid.
+RESAMPLING_METHODS = ("nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode")
+
+
+class Scene:
+    """Band sources (and an optional QA layer) read together on one grid.
+
+    Build one with :func:`open_scene`.  File handles open lazily and are not pickled, so a Scene can be
+    sent to DataLoader worker processes.
+    """
+
+    def __init__(self, sources: Sequence[BandSource], grid: Grid, qa: Optional[QASource] = None,
+                 resampling: Optional[str] = None, name: str = ""):
+        by_class: Dict[int, BandSource] = {}
+        for s in sources:
+            if s.band.id in by_class:
+                other = by_class[s.band.id]
+                raise BandError(f"band {s.band.key} is given twice: {other.label} and {s.label}")
+            by_class[s.band.id] = s
+        if not by_class:
+            raise MissingBandError("a scene needs at least one spectral band; none was identified")
+        self.sources: Dict[int, BandSource] = dict(sorted(by_class.items()))
+        self.grid = grid
+        self.qa = qa
+        self.resampling = resampling
+        self.name = name
+        self._handles: Dict[Tuple[str, bool], object] = {}
+
+    # pickling drops open handles
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d["_handles"] = {}
+        return d
+
+    def __repr__(self) -> str:
+        return f"Scene({self.name!r}, bands={[b.key for b in self.bands]}, grid={self.grid.describe()})"
+
+    @property
+    def bands(self) -> Tuple[BandClass, ...]:
+        return tuple(s.band for s in self.sources.values())
+
+    @property
+    def sensor(self) -> str:
+        sensors = {s.sensor for s in self.sources.values() if s.sensor}
+        return sensors.pop() if len(sensors) == 1 else ""
+
+    @property
+    def level(self) -> str:
+        """``TOA`` or ``surface`` where the products of all its bands say the same, else ""."""
+        levels = {PRODUCTS_BY_KEY[s.product].level for s in self.sources.values() if s.product}
+        return levels.pop() if len(levels) == 1 else ""
+
+    def band_class(self, band) -> BandClass:
+        """Resolve a band name in this scene's terms (``B05`` is read on the scene's sensor)."""
+        if isinstance(band, (BandClass, int)):
+            return _bands.band_class(band)
+        return resolve_band(str(band), self.sensor or None)
+
+    def has(self, band) -> bool:
+        return self.band_class(band).id in self.sources
+
+    def source(self, band) -> BandSource:
+        cls = self.band_class(band)
+        if cls.id not in self.sources:
+            have = ", ".join(b.key for b in self.bands)
+            where = f"scene {self.name}" if self.name else "the scene"
+            raise MissingBandError(f"{where} has no {cls.key} band ({cls.name}); it has: {have}")
+        return self.sources[cls.id]
+
+    def _handle(self, path: str, grid: Grid, resampling: Optional[str] = None):
+        warp = not grid.matches(self.grid)
+        key = (path, warp)
+        h = self._handles.get(key)
+        if h is None:
+            h = open_reader(path)
+            if warp:
+                h = h.warped(self.grid, resampling or self.resampling or "nearest")
+            self._handles[key] = h
+        return h
+
+    def _window(self, window: Optional[Window]) -> Window:
+        w = window or Window.full(self.grid.width, self.grid.height)
+        if not w.inside(self.grid.width, self.grid.height):
+            raise ValueError(f"window {w} is outside the scene's {self.grid.width}x{self.grid.height} grid")
+        return w
+
+    def read_raw(self, band, window: Optional[Window] = None) -> np.ndarray:
+        s = self.source(band)
+        return self._handle(s.path, s.grid).read(s.index, self._window(window))
+
+    def read(self, band, window: Optional[Window] = None, use_qa: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+        """One band's physical values (float32) and validity (bool) in ``window`` (default: all)."""
+        w = self._window(window)
+        s = self.source(band)
+        raw = self._handle(s.path, s.grid).read(s.index, w)
+        valid = ~s.is_nodata(raw)
+        values = s.physical(raw)
+        del raw
+        valid &= np.isfinite(values)
+        if use_qa and self.qa is not None:
+            valid &= ~self.qa_invalid(w)
+        return values, valid
+
+    def read_stack(self, bands: Sequence, window: Optional[Window] = None,
+                   use_qa: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+        """Several bands at once: values ``[C, h, w]`` float32 and valid ``[C, h, w]`` bool."""
+        w = self._window(window)
+        values = np.empty((len(bands), w.height, w.width), dtype=np.float32)
+        valid = np.empty((len(bands), w.height, w.width), dtype=bool)
+        qa_bad = self.qa_invalid(w) if (use_qa and self.qa is not None) else None
+        for i, b in enumerate(bands):
+            values[i], valid[i] = self.read(b, w, use_qa=False)
+            if qa_bad is not None:
+                valid[i] &= ~qa_bad
+        return values, valid
+
+    def qa_invalid(self, window: Optional[Window] = None) -> np.ndarray:
+        """True where the QA layer marks the pixel unusable (all False without a QA layer)."""
+        w = self._window(window)
+        if self.qa is None:
+            return np.zeros(w.shape, dtype=bool)
+        h = self._handle(self.qa.path, self.qa.grid, "nearest")  # QA codes must not be interpolated
+        return qa_invalid(self.qa.kind, h.read(self.qa.index, w), self.qa.exclude)
+
+    def close(self) -> None:
+        for h in self._handles.values():
+            h.close()
+        self._handles.clear()
+
+    def __enter__(self) -> "Scene":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _expand_inputs(inputs) -> Tuple[List[str], Optional[SceneFiles]]:
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    paths = [os.fspath(p) for p in inputs]
+    if not paths:
+        raise RasterNotFoundError("no input raster given")
+    if len(paths) == 1 and os.path.isdir(paths[0]):
+        groups = group_scene_files(paths[0])
+        if not groups:
+            raise RasterNotFoundError(f"folder {paths[0]} holds no band files (HLS granules or *_B05.tif-style names)")
+        if len(groups) > 1:
+            raise BandError(f"folder {paths[0]} holds {len(groups)} scenes ({', '.join(g.scene_id for g in groups)}); "
+                            "pass one scene's files or folder")
+        return groups[0].paths(), groups[0]
+    for p in paths:
+        if os.path.isdir(p):
+            raise NotARasterError(f"{p} is a folder; pass either one folder or a list of files")
+        check_raster_path(p)
+    return paths, None
+
+
+def _reference_grid(sources: Sequence[BandSource], reference, sensor: Optional[str]) -> Grid:
+    """The grid named by ``reference`` (a Grid, a band of the scene, None: the finest band's grid)."""
+    if reference is None:
+        return min((s.grid for s in sources), key=lambda g: g.res[0] * g.res[1])
+    if isinstance(reference, Grid):
+        return reference
+    ref_sensor = sensor or next((s.sensor for s in sources if s.sensor), None)
+    ref_cls = (_bands.band_class(reference) if isinstance(reference, (int, BandClass))
+               else resolve_band(str(reference), ref_sensor))
+    matches = [s for s in sources if s.band == ref_cls]
+    if not matches:
+        raise MissingBandError(f"reference band {ref_cls.key} is not among the inputs "
+                               f"({', '.join(s.band.key for s in sources)})")
+    return matches[0].grid
+
+
+def open_scene(inputs, *, sensor: Optional[str] = None, band_map: Optional[Mapping] = None,
+               reference=None, resampling: Optional[str] = None, use_qa: bool = True,
+               qa_exclude: Optional[Sequence[str]] = None, name: str = "") -> Scene:
+    """Open a scene from a folder (one scene's files), per-band files, or a multi-band file.
+
+    ``band_map`` overrides band identification: for a multi-band file ``{band_number: band_name}``, for
+    per-band files ``{path_or_basename: band_name}``.  Band sources must share one grid; if they do not,
+    :class:`GridMismatchError` names each file and its grid, unless ``resampling`` (one of
+    :data:`RESAMPLING_METHODS`) is given: then all bands are warped onto the grid of the ``reference``
+    band (default: the finest-resolution band).  QA layers among the inputs (Fmask, SCL, QA_PIXEL, BQA:
+    the product table says which files are QA) mask unusable pixels when ``use_qa``.
+    """
+    paths, group = _expand_inputs(inputs)
+    if resampling is not None and resampling not in RESAMPLING_METHODS:
+        raise ValueError(f"unknown resampling method {resampling!r}; use one of {', '.join(RESAMPLING_METHODS)}")
+    sensor = sensor or (group.sensor if group and group.sensor else None)
+    if sensor is None and len(paths) > 1:
+        sensor = guess_sensor([os.path.basename(p) for p in paths], hint=os.path.dirname(paths[0]))
+    sources: List[BandSource] = []
+    qa: Optional[QASource] = None
+    for p in paths:
+        named = identify_file(p)
+        if named is not None and named.role == QA:
+            if qa is not None and use_qa:
+                raise BandError(f"two QA layers given: {qa.path} and {p}; pass one")
+            if use_qa:
+                qa = QASource(p, named.qa_kind, raster_info(p).grid,
+                              exclude=tuple(qa_exclude) if qa_exclude else None)
+            continue
+        if named is not None and named.role == OTHER:
+            if len(paths) == 1:
+                raise BandError(f"{p} is {named.what} ({named.layer}), not a spectral band")
+            continue
+        per_file_map = None
+        if band_map:
+            if len(paths) == 1:
+                per_file_map = band_map
+            else:
+                v = band_map.get(p, band_map.get(os.path.basename(p)))
+                per_file_map = {"": v} if v is not None else None
+        found = band_sources_of(p, sensor, per_file_map)
+        if not found and len(paths) == 1:
+            raise BandError(
+                f"{p}: cannot tell which band(s) it holds (no band description, no band code in the name); "
+                "give a band mapping, e.g. {1: 'B04'}")
+        sources.extend(found)
+    if not sources:
+        raise MissingBandError(f"no spectral bands identified in: {', '.join(paths)}")
+    grid = _reference_grid(sources, reference, sensor)
+    mismatched = [s for s in sources if not s.grid.matches(grid)] + (
+        [qa] if qa is not None and not qa.grid.matches(grid) else [])
+    if mismatched and resampling is None:
+        lines = [f"  {os.path.basename(s.path)}: {s.grid.describe()}" for s in sources]
+        if qa is not None:
+            lines.append(f"  {os.path.basename(qa.path)}: {qa.grid.describe()}")
+        raise GridMismatchError(
+            "band sources are on different grids (CRS, resolution or extent differ):\n" + "\n".join(
+                dict.fromkeys(lines)) + "\nbring them onto one grid first, or ask for resampling onto a "
+            "reference band's grid (resampling='bilinear', 'average', ...)")
+    for s in mismatched:
+        if not s.grid.same_crs(grid) and not (s.grid.crs_wkt and grid.crs_wkt):
+            raise GridMismatchError(f"{s.path} has no CRS; cannot resample it onto {grid.describe()}")
+    scene_name = name or (group.scene_id if group else os.path.splitext(os.path.basename(paths[0]))[0])
+    return Scene(sources, grid, qa=qa, resampling=resampling, name=scene_name)
