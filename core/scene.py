@@ -53,6 +53,10 @@ class Scene:
         self.resampling = resampling
         self.name = name
         self._handles: Dict[Tuple[str, bool], object] = {}
+        # values outside their band's physical range, masked as invalid: counts per band class key, and the
+        # rows already counted (full-width reads, such as the engine's strips, count each pixel once)
+        self.out_of_range: Dict[str, int] = {}
+        self._counted_rows: Dict[int, np.ndarray] = {}
 
     # pickling drops open handles
     def __getstate__(self):
@@ -125,9 +129,34 @@ class Scene:
         values = s.physical(raw)
         del raw
         valid &= np.isfinite(values)
+        lo, hi = s.band.physical_range
+        outside = valid & ((values < lo) | (values > hi))
+        if outside.any():
+            valid &= ~outside
+            self._count_out_of_range(s.band, w, outside)
         if use_qa and self.qa is not None:
             valid &= ~self.qa_invalid(w)
         return values, valid
+
+    def _count_out_of_range(self, band: BandClass, w: Window, outside: np.ndarray) -> None:
+        rows = outside.any(axis=1)
+        if w.col_off == 0 and w.width == self.grid.width:
+            seen = self._counted_rows.setdefault(band.id, np.zeros(self.grid.height, dtype=bool))
+            new = ~seen[w.row_off:w.row_off + w.height]
+            n = int(outside[new].sum())
+            seen[w.row_off:w.row_off + w.height] |= rows
+        else:
+            n = int(outside.sum())
+        if n:
+            self.out_of_range[band.key] = self.out_of_range.get(band.key, 0) + n
+
+    def describe_out_of_range(self) -> str:
+        """One line on the values masked because they lie outside their band's physical range ("" if none)."""
+        if not self.out_of_range:
+            return ""
+        parts = [f"{k} {n:,} px (outside {_bands.band_class(k).physical_range[0]:g}.."
+                 f"{_bands.band_class(k).physical_range[1]:g})" for k, n in sorted(self.out_of_range.items())]
+        return "values outside the band's physical range were treated as nodata: " + ", ".join(parts)
 
     def read_stack(self, bands: Sequence, window: Optional[Window] = None,
                    use_qa: bool = True) -> Tuple[np.ndarray, np.ndarray]:

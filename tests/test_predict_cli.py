@@ -251,3 +251,37 @@ def test_helpers():
         bar(f)
     lines = s.text.splitlines()
     assert len(lines) == 4 and lines[-1].startswith("predict 100.0%") and "ETA" in lines[1]
+
+
+@pytest.mark.data
+def test_one_extreme_value_is_one_nodata_pixel_not_a_blank_tile(tmp_path, capsys, spain_tif):
+    """A single 3e38 in a float band is outside the band's physical range: that pixel is nodata (and said
+    so), the tile around it is synthesized as usual."""
+    pytest.importorskip("torch")
+    from osgeo import gdal
+
+    from support.adain_fixture import small_adain_onnx
+
+    model = small_adain_onnx(tmp_path / "m.onnx")
+    src = tmp_path / "float.tif"
+    gdal.Translate(str(src), str(spain_tif), outputType=gdal.GDT_Float32, srcWin=[0, 0, 128, 128],
+                   scaleParams=[[0, 10000, 0, 1]] * 13, exponents=[1] * 13)
+    ds = gdal.Open(str(src), gdal.GA_Update)
+    for i in range(1, 14):
+        ds.GetRasterBand(i).SetScale(1.0)
+    red = ds.GetRasterBand(4)
+    a = red.ReadAsArray()
+    a[60, 70] = 3e38
+    red.WriteArray(a)
+    ds = None
+    out = tmp_path / "b05.tif"
+    assert main(["predict", "--model", model, "--input", str(src), "--target", "B05", "--sources", "B02", "B03",
+                 "B04", "B08", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "outside the band's physical range" in err and "red 1 px" in err
+    o = gdal.Open(str(out))
+    y = o.GetRasterBand(1).ReadAsArray()
+    nodata = o.GetRasterBand(1).GetNoDataValue()
+    bad = y == nodata
+    assert bad[60, 70] and bad.sum() == 1  # only that pixel
+    assert np.isfinite(y[~bad]).all() and 0 < np.median(y[~bad]) < 1

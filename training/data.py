@@ -72,6 +72,7 @@ class SceneData:
     chip_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     chip_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     labels: Optional[np.ndarray] = None  # [H, W] int64 class indices of the scene's label map (-1: invalid)
+    out_of_range: Dict[str, int] = field(default_factory=dict)  # per band key: values outside its physical range
 
     def channel(self, class_id: int) -> int:
         return self.band_ids.index(class_id)
@@ -175,7 +176,8 @@ def load_scene(path: str, spec: SceneSpec, cfg: DataConfig, key: str, spec_index
         values[~valid] = np.nan
         return SceneData(name=name, key=key, spec_index=spec_index, band_ids=ids, values=values, valid=valid,
                          grid=scene.grid, sensor=scene.sensor, level=spec.level or _guess_level(paths), paths=paths,
-                         resampling=resampling, reference=reference if reference != "finest" else "finest")
+                         resampling=resampling, reference=reference if reference != "finest" else "finest",
+                         out_of_range=dict(scene.out_of_range))
 
 
 def find_chips(scene: SceneData, chip: int, min_valid: float) -> Tuple[np.ndarray, np.ndarray]:
@@ -224,6 +226,9 @@ def load_scenes(specs: Sequence[SceneSpec], cfg: DataConfig, group: str, chip: O
             for s in scenes:
                 log(f"{key}: {s.name}: {len(s.band_ids)} bands ({', '.join(s.codes())}), {s.grid.describe()}, "
                     f"valid {s.all_valid.mean():.1%}" + (f", {len(s.chip_rows)} chip positions" if chip else ""))
+                if s.out_of_range:
+                    log(f"{key}: {s.name}: warning: values outside their band's physical range masked as nodata: "
+                        + ", ".join(f"{k} {n:,} px" for k, n in sorted(s.out_of_range.items())))
         out.extend(scenes)
     return out
 
@@ -245,9 +250,24 @@ class BandStatistics:
                 for i in self.fitted()}
 
 
+#: Robust bound of the statistics: per scene and band, values further than this many inter-quartile
+#: ranges from the median are clipped to that bound before the mean and std are taken.  Natural imagery
+#: never reaches it (a band's whole range spans a few IQRs), a stuck or garbage pixel does.
+ROBUST_IQRS = 20.0
+
+
+def _robust(v: np.ndarray) -> np.ndarray:
+    q1, med, q3 = np.percentile(v, [25, 50, 75])
+    span = ROBUST_IQRS * max(q3 - q1, 1e-6)
+    lo, hi = med - span, med + span
+    return v if (v.min() >= lo and v.max() <= hi) else np.clip(v, lo, hi)
+
+
 def band_statistics(scenes: Sequence[SceneData]) -> BandStatistics:
     """Mean and std of each class over the valid pixels of ``scenes``, each scene weighted by its sampling
-    weight (so the statistics describe the distribution the model is trained on)."""
+    weight (so the statistics describe the distribution the model is trained on); per scene, values
+    beyond :data:`ROBUST_IQRS` inter-quartile ranges of the median are clipped first, so one outlier
+    cannot dominate a band's normalization."""
     wsum = np.zeros(NUM_CLASSES)
     m1 = np.zeros(NUM_CLASSES)
     m2 = np.zeros(NUM_CLASSES)
@@ -257,6 +277,7 @@ def band_statistics(scenes: Sequence[SceneData]) -> BandStatistics:
             v = s.values[ch][s.valid[ch]].astype(np.float64)
             if v.size == 0:
                 continue
+            v = _robust(v)
             wsum[cid] += s.weight
             m1[cid] += s.weight * v.mean()
             m2[cid] += s.weight * np.mean(v * v)
