@@ -14,7 +14,7 @@ import re
 import socket
 import uuid
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Type
+from typing import Iterator, List, Mapping, Optional, Sequence, Type
 
 
 def _umask() -> int:
@@ -97,6 +97,28 @@ def atomic_write_bytes(path: str, data: bytes) -> str:
 
 def atomic_write_text(path: str, text: str) -> str:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether two paths name the same file: the same real path (symlinks resolved) or, for files that
+    exist, the same device and inode (hard links, bind mounts, other spellings)."""
+    try:
+        if os.path.realpath(a) == os.path.realpath(b):
+            return True
+        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_outputs_are_not_inputs(outputs, inputs, error: Type[Exception]) -> None:
+    """Refuse (with ``error``) before any work when an output would overwrite a file the command reads.
+
+    ``inputs`` maps each file read to what it is (``{"/m.onnx": "the model", ...}``) so the message can
+    say which input would be lost."""
+    for out in outputs:
+        for path, what in inputs.items():
+            if path and same_file(out, path):
+                raise error(f"output {out} is {what} ({path}), which this run reads; write the result elsewhere")
 
 
 def output_file_problem(path: str) -> Optional[str]:

@@ -285,3 +285,33 @@ def test_one_extreme_value_is_one_nodata_pixel_not_a_blank_tile(tmp_path, capsys
     bad = y == nodata
     assert bad[60, 70] and bad.sum() == 1  # only that pixel
     assert np.isfinite(y[~bad]).all() and 0 < np.median(y[~bad]) < 1
+
+
+def test_outputs_that_are_inputs_are_refused_before_work(tmp_path, models, hls_granule, capsys):
+    """--out on the model, on the scene's Fmask, or on an input reached through a symlinked folder: refused,
+    naming the input; the file is untouched."""
+    link = tmp_path / "linked"
+    link.symlink_to(hls_granule, target_is_directory=True)
+    model_copy = tmp_path / "model.onnx"
+    model_copy.write_bytes(open(models["fixed"], "rb").read())
+    fmask = hls_granule / f"{GRANULE}.Fmask.tif"
+    red = link / f"{GRANULE}.B04.tif"
+    cases = [(str(model_copy), "the model"), (str(fmask), "Fmask layer"), (str(red), "the input band red")]
+    for out, says in cases:
+        before = open(out, "rb").read()
+        assert main(["predict", "--model", str(model_copy), "--input", str(hls_granule), "--target", "B05",
+                     "--out", out]) == 2, out
+        err = capsys.readouterr().err
+        assert says in err and "which this run reads" in err, err
+        assert open(out, "rb").read() == before
+
+
+def test_export_onto_its_own_checkpoint_is_refused(tmp_path, capsys):
+    pytest.importorskip("torch")
+    ckpt = tmp_path / "last.pt"
+    ckpt.write_bytes(b"not even read")
+    alias = tmp_path / "alias.onnx"
+    alias.symlink_to(ckpt)
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(alias)]) == 2
+    assert "the checkpoint being exported" in capsys.readouterr().err
+    assert ckpt.read_bytes() == b"not even read"
