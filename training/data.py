@@ -1,5 +1,8 @@
 """Training data: scenes into memory, valid chips, normalization statistics, a resumable chip sampler.
 
+(About 600 lines: scenes, statistics, the task plan and the sampler all work on :class:`SceneData` and
+are read together; collation per model kind lives in ``training/collate.py``.)
+
 The scenes of a config are small (the largest real one is 1098 x 1098 x 12 bands), so each is read once
 with :func:`hls_translate.core.scene.open_scene` onto one grid (``data.reference`` / ``data.resampling``)
 and kept in memory as float32 physical values plus a validity mask (nodata, fill, non-finite, and the
@@ -175,7 +178,7 @@ def load_scene(path: str, spec: SceneSpec, cfg: DataConfig, key: str, spec_index
             name = f"{spec.name}/{scene.name}"
         values[~valid] = np.nan
         return SceneData(name=name, key=key, spec_index=spec_index, band_ids=ids, values=values, valid=valid,
-                         grid=scene.grid, sensor=scene.sensor, level=spec.level or _guess_level(paths), paths=paths,
+                         grid=scene.grid, sensor=scene.sensor, level=spec.level or scene.level or _guess_level(paths), paths=paths,
                          resampling=resampling, reference=reference if reference != "finest" else "finest",
                          out_of_range=dict(scene.out_of_range))
 
