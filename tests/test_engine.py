@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from engine_models import copy_model, fixed_model, tile_mean_model
-from hls_translate.core import bands as B
+from hls_translate.core.bands import band_class
 from hls_translate.core import engine, raster
 from hls_translate.core.engine import PredictOptions, predict, predict_array
+from hls_translate.core.engine.runner import ArrayReader, run_tiles
 from hls_translate.core.errors import (BandError, CancelledError, ConfigError, HLSTranslateError, MissingBandError,
                                        ModelError, ModelMetadataError, RasterWriteError)
 from hls_translate.core.runtime import OnnxModel, ProviderError
@@ -300,8 +301,8 @@ def test_all_nodata_raster_gives_all_nodata_output(copy_onnx, tmp_path, spain_ti
     grid = raster.Grid(src.grid.crs_wkt, src.grid.transform, 130, 70)
     inp = tmp_path / "empty.tif"
     raster.write_raster(str(inp), grid, np.zeros((2, 70, 130), np.float32),
-                        [raster.OutputBand("B04", band=B.band_class("red")),
-                         raster.OutputBand("B8A", band=B.band_class("nir_narrow"))],
+                        [raster.OutputBand("B04", band=band_class("red")),
+                         raster.OutputBand("B8A", band=band_class("nir_narrow"))],
                         valid=np.zeros((2, 70, 130), bool), overviews=False)
     calls = []
     with raster.open_scene(str(inp)) as scene:
@@ -314,7 +315,7 @@ def test_all_nodata_raster_gives_all_nodata_output(copy_onnx, tmp_path, spain_ti
 
 
 # --- streaming ---------------------------------------------------------------------------------------
-class _RecordingReader(engine._ArrayReader):
+class _RecordingReader(ArrayReader):
     def __init__(self, *a):
         super().__init__(*a)
         self.windows = []
@@ -336,7 +337,7 @@ def test_streaming_reads_and_writes_strips_bounded_by_the_tile(copy_loaded, spai
         strips.append((y, strip.shape))
         out[y:y + strip.shape[1]] = strip[0]
 
-    run, skipped = engine._run_tiles(copy_loaded, p, reader, sink, 4, None, None)
+    run, skipped = run_tiles(copy_loaded, p, reader, sink, 4, None, None)
     g = p.grid
     assert run == len(g) and skipped == 0
     span = 3 * (g.tile_size - g.overlap) + g.tile_size  # four tiles of a row
@@ -459,7 +460,7 @@ def test_target_or_input_the_model_lacks_is_named(copy_onnx, spain_tif, tmp_path
     path = tmp_path / "cirrus_only.tif"
     src = raster.raster_info(str(spain_tif))
     raster.write_raster(str(path), src.grid, np.zeros((1, src.grid.height, src.grid.width), np.float32),
-                        [raster.OutputBand("B10", band=B.band_class("cirrus"))], overviews=False)
+                        [raster.OutputBand("B10", band=band_class("cirrus"))], overviews=False)
     with raster.open_scene(str(path), sensor="S2") as scene:
         with pytest.raises(MissingBandError, match="no input band to synthesize B09 water vapour"):
             predict(copy_onnx, scene, ["B09"], str(tmp_path / "o.tif"))
