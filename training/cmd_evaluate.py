@@ -48,16 +48,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _load_predictor(path: str, is_onnx: bool, batch: int, tiled: bool = False):
-    """(predictor, ModelInfo, config dict or None) of a checkpoint or an .onnx file."""
+    """(LoadedPredictor, config dict or None) of a checkpoint or an .onnx file."""
     from ..core.errors import ConfigError
-    from .evaluate import ModelInfo, engine_predictor, onnx_predictor, torch_predictor
+    from .evaluate import onnx_predictor, pairs_from_summary, torch_predictor
 
     if tiled and not is_onnx:
         raise ConfigError("--tiled runs an exported .onnx model through the inference engine; export the "
                           "checkpoint first (hls-translate export)")
     if is_onnx:
-        predict, info, _ = (engine_predictor(path) if tiled else onnx_predictor(path, batch=batch))
-        return predict, info, None
+        return onnx_predictor(path), None
     from ..core.errors import ModelError
     from .checkpoint import load_checkpoint, model_from_checkpoint
 
@@ -67,21 +66,19 @@ def _load_predictor(path: str, is_onnx: bool, batch: int, tiled: bool = False):
     except RuntimeError as exc:
         raise ModelError(f"{path}: its model_state does not fit model {state['model_name']!r} "
                          f"({str(exc).splitlines()[0]})") from None
-    predict, info = torch_predictor(model, batch=batch)
-    cfg = state.get("config")
     tasks = (state.get("training_summary") or {}).get("tasks") or {}
-    if tasks.get("mode") == "pairs":
-        from .evaluate import _pairs_from_summary
-        info = ModelInfo(info.name, info.stride, info.sources, info.targets, tuple(_pairs_from_summary(tasks)))
-    return predict, info, cfg
+    pairs = pairs_from_summary(tasks) if tasks.get("mode") == "pairs" else ()
+    return torch_predictor(model, batch=batch, pairs=pairs), state.get("config")
 
 
 def run(args) -> int:
+    from dataclasses import replace
+
     from ..core.config import apply_overrides
     from ..core.errors import ConfigError
     from .config import SceneSpec, config_from_dict, load_train_config
     from .data import band_code, prepare_data
-    from .evaluate import LinearBaseline, compare_pairs, evaluate_scenes, headline_rows, write_report
+    from .evaluate import LinearBaseline, compare_pairs, headline_rows, score_scenes, write_report
 
     if args.batch < 1:
         raise ConfigError("--batch must be >= 1")
@@ -94,7 +91,7 @@ def run(args) -> int:
         raise ConfigError(f"--out: the parent folder of {out_dir} does not exist")
     is_onnx = args.model is not None
     path = args.model or args.checkpoint
-    predict, info, ckpt_cfg = _load_predictor(path, is_onnx, args.batch, args.tiled)
+    (predict, info), ckpt_cfg = _load_predictor(path, is_onnx, args.batch, args.tiled)
     if args.config:
         cfg = load_train_config(args.config, args.overrides, check_model=False)
     elif ckpt_cfg is not None:
@@ -120,7 +117,7 @@ def run(args) -> int:
     pair_infos = []
     for pm in args.pair_model:
         p_onnx = pm.lower().endswith(".onnx")
-        p_pred, p_info, _ = _load_predictor(pm, p_onnx, args.batch, args.tiled and p_onnx)
+        (p_pred, p_info), _ = _load_predictor(pm, p_onnx, args.batch, args.tiled and p_onnx)
         if not p_info.pairs:
             raise ConfigError(f"--pair-model {pm}: not a single-pair model (it was not trained with data.pairs)")
         left_out = sorted({c for t in p_info.pairs for c in t.sources} & set(without))
@@ -141,43 +138,42 @@ def run(args) -> int:
             sys.stderr.write(f"evaluating {os.path.basename(path)}: {f:5.1%}\n")
         sys.stderr.flush()
 
-    report = evaluate_scenes(predict, info, data.validation, baseline, mode=args.sources, targets=targets,
-                             max_size=args.max_size or None, batch=args.batch, progress=progress, extra=extra,
-                             without=without)
+    report = score_scenes(predict, info, data.validation, baseline, mode=args.sources, targets=targets,
+                          max_size=args.max_size or None, batch=args.batch, progress=progress, extra=extra,
+                          without=without, tiled=args.tiled)
     if tty:
         sys.stderr.write("\n")
-    report["model"]["path"] = os.path.abspath(path)
-    report["inference"] = ("tiled and blended by the inference engine at the model's recommended tile size"
-                           if args.tiled else "whole evaluated area in one forward pass")
-    report["held_out"] = [s.name for s in data.validation]
-    report["trained_on"] = [s.name for s in data.train]
+    report = replace(report, model_path=os.path.abspath(path),
+                     inference=("tiled and blended by the inference engine at the model's recommended tile size"
+                                if args.tiled else "whole evaluated area in one forward pass"),
+                     held_out=tuple(s.name for s in data.validation), trained_on=tuple(s.name for s in data.train))
     if pair_infos:
         pair_reports = []
         for pm, p_pred, p_info in pair_infos:
-            rep = evaluate_scenes(p_pred, p_info, data.validation, baseline, mode="all",
-                                  max_size=args.max_size or None, batch=args.batch)
             rel = os.path.relpath(pm)
-            rep["model"]["name"] = rel if not rel.startswith("..") else os.path.basename(pm)
-            rep["model"]["path"] = os.path.abspath(pm)
-            pair_reports.append(rep)
-        report["pair_models"] = [{"model": r["model"], "rows": r["rows"]} for r in pair_reports]
-        report["pair_comparison"] = compare_pairs(report, pair_reports)
+            p_info = replace(p_info, name=rel if not rel.startswith("..") else os.path.basename(pm))
+            rep = score_scenes(p_pred, p_info, data.validation, baseline, mode="all",
+                               max_size=args.max_size or None, batch=args.batch, tiled=args.tiled and
+                               pm.lower().endswith(".onnx"))
+            pair_reports.append(replace(rep, model_path=os.path.abspath(pm)))
+        report = replace(report, pair_reports=tuple(pair_reports),
+                         pair_comparison=compare_pairs(report, pair_reports))
     paths = write_report(report, out_dir)
-    head = headline_rows(report["rows"])
+    head = headline_rows(report.rows)
     print(f"{'scene':<12} {'target':<6} {'RMSE':>8} {'MAE':>8} {'PSNR':>7} {'SSIM':>6}" +
           ("  baseline RMSE" if baseline else ""))
     for r in head:
-        m = r["model"]
-        line = f"{r['scene'][:12]:<12} {r['target']:<6} {m['rmse']:8.4f} {m['mae']:8.4f} {m['psnr']:7.2f} {m['ssim']:6.3f}"
+        m = r.model
+        line = f"{r.scene[:12]:<12} {r.target_code:<6} {m.rmse:8.4f} {m.mae:8.4f} {m.psnr:7.2f} {m.ssim:6.3f}"
         if baseline:
-            line += f"  {r['baseline']['rmse']:8.4f}{'  model better' if m['rmse'] < r['baseline']['rmse'] else ''}"
+            line += f"  {r.baseline.rmse:8.4f}{'  model better' if m.rmse < r.baseline.rmse else ''}"
         print(line)
-    s = report["summary"]
-    if "fraction_beating_baseline" in s:
-        print(f"model beats the linear baseline on {len(s['targets_beating_baseline'])}/{len(head)} targets "
-              f"({s['fraction_beating_baseline']:.0%})")
-    for c in report.get("pair_comparison", []):
-        print(f"pair {'+'.join(c['sources'])} -> {c['target']}: pair model RMSE {c['pair_model_rmse']:.4f}, "
-              f"conditional {c['conditional_rmse']:.4f} ({c['relative_difference']:+.1%})")
+    s = report.summary
+    if s.fraction_beating_baseline is not None:
+        print(f"model beats the linear baseline on {len(s.targets_beating_baseline)}/{len(head)} targets "
+              f"({s.fraction_beating_baseline:.0%})")
+    for c in report.pair_comparison:
+        print(f"pair {'+'.join(c.sources)} -> {c.target}: pair model RMSE {c.pair_model_rmse:.4f}, "
+              f"conditional {c.conditional_rmse:.4f} ({c.relative_difference:+.1%})")
     print("wrote " + ", ".join(paths.values()))
     return 0
