@@ -54,14 +54,15 @@ class LabelEncoding:
 
     def encode(self, raw: np.ndarray, valid: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
         """``(index int64, valid bool)`` of raw label values; ``valid`` (optional) marks pixels already known
-        to be usable (not nodata, inside the raster).  Unknown values get index 0 and are invalid."""
+        to be usable (not nodata, inside the raster).  Unknown values are invalid; the index is -1 wherever
+        the result is invalid."""
         raw = np.asarray(raw)
         pos = np.minimum(np.searchsorted(self._sorted, raw), len(self._sorted) - 1)
         known = self._sorted[pos] == raw  # False for NaN and for values between or beyond the classes
-        index = self._order[pos].astype(np.int64, copy=False)
-        index[~known] = 0
         if valid is not None:
             known &= valid
+        index = self._order[pos].astype(np.int64)
+        index[~known] = -1
         return index, known
 
 
