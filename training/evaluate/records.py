@@ -132,9 +132,9 @@ class EvaluatedScene:
     """A held-out scene and the window of it that was scored."""
 
     name: str
-    bands: Tuple[str, ...]
-    level: str
-    grid: str
+    bands: Tuple[str, ...]  # band codes
+    level: str  # "TOA", "surface" or "unknown"
+    grid: str  # the grid, described
     window: Tuple[int, int, int, int]  # (row, col, height, width)
 
     def to_dict(self) -> Dict[str, Any]:
