@@ -23,7 +23,6 @@ from typing import Dict, Optional
 from ..core.bands import SENSORS
 from ..core.engine import DRIVERS, DTYPES, PredictOptions, predict
 from ..core.errors import ConfigError
-from ..core.fileio import check_outputs_are_not_inputs
 from ..core.gdal_cache import bounded_gdal_cache
 from ..core.output_naming import TARGET_PLACEHOLDER, output_paths
 from ..core.progress import ProgressBar
@@ -111,11 +110,6 @@ def run(args: argparse.Namespace) -> int:
     inputs = args.input[0] if len(args.input) == 1 else args.input
     with open_scene(inputs, sensor=args.sensor, band_map=parse_band_map(args.band_map),
                     resampling=args.resampling) as scene:
-        read = {args.model: "the model", **{s.path: f"the input band {s.band.key}" for s in scene.sources.values()}}
-        if scene.qa is not None:
-            read[scene.qa.path] = f"the scene's {scene.qa.kind} layer"
-        check_outputs_are_not_inputs(list(dict.fromkeys(outputs.values() if isinstance(outputs, dict) else [outputs])),
-                                     read, ConfigError)
         if log:
             log(f"input {scene.name}: {', '.join(b.key for b in scene.bands)} on {scene.grid.describe()}")
         with bounded_gdal_cache([scene], len(targets), log):

@@ -118,7 +118,7 @@ def check_outputs_are_not_inputs(outputs, inputs, error: Type[Exception]) -> Non
     for out in outputs:
         for path, what in inputs.items():
             if path and same_file(out, path):
-                raise error(f"output {out} is {what} ({path}), which this run reads; write the result elsewhere")
+                raise error(f"output {out} is one of the input files ({what}: {path}); write the result elsewhere")
 
 
 def output_file_problem(path: str) -> Optional[str]:

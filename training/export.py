@@ -93,6 +93,7 @@ def build_metadata(model, *, model_version: str = "0", training: Optional[Mappin
         architecture=str(model.model_name),
         model_version=str(model_version),
         conditional=model.kind == "conditional",
+        kind=model.kind,
         inputs=inputs,
         outputs=outputs,
         source_bands=tuple(sources),
