@@ -344,3 +344,39 @@ def test_extreme_and_stuck_values_do_not_poison_the_statistics(tmp_path):
     assert stats["dirty"].std[rid] == pytest.approx(stats["clean"].std[rid], rel=0.05)
     assert stats["dirty"].mean[rid] == pytest.approx(stats["clean"].mean[rid], rel=0.01)
     assert any("outside their band's physical range" in x and "red 1 px" in x for x in lines), lines
+
+
+@pytest.mark.data
+def test_label_rasters_join_their_scenes_as_classes_and_collate(tmp_path, capsys):
+    """A scene's categorical label raster (the real T29RKH SCL at 20 m) comes onto the scene's 10 m grid by
+    nearest resampling only: every training label is one of the configured classes or unknown (-1),
+    chips carry their labels through the same flips as their bands, and a label-map batch collates."""
+    from hls_translate.core.backends import raster_info
+    from hls_translate.training.collate import collate_label_map
+
+    classes = [{"value": 4, "name": "vegetation"}, {"value": 5, "name": "bare_soil"}, {"value": 6, "name": "water"}]
+    scene = {"path": "s2_l2a_12band_T29RKH_decimated", "name": "T29RKH", "labels": "s2_l2a_12band_T29RKH_decimated/SCL.tif"}
+    cfg = _cfg(tmp_path, data={"train": [scene], "validation": [], "label_classes": classes,
+                               "resampling": "bilinear", "min_valid_fraction": 0.5})
+    data = prepare_data(cfg)
+    s = data.train[0]
+    assert s.labels.shape == s.shape and s.labels.dtype == np.int64
+    assert set(np.unique(s.labels)) <= {-1, 0, 1, 2} and (s.labels == 1).mean() > 0.3  # mostly bare soil
+    # nearest only: each 2x2 block of 10 m pixels holds one 20 m SCL value
+    scl = raster_info(str(DATA / scene["labels"]))
+    assert scl.grid.width * 2 == s.shape[1]
+    blocks = s.labels[: 2 * (s.shape[0] // 2), : 2 * (s.shape[1] // 2)].reshape(s.shape[0] // 2, 2, s.shape[1] // 2, 2)
+    assert (blocks == blocks[:, :1, :, :1]).all()
+    sam = ChipSampler(data.train, data.plan, 32, 4, seed=2)
+    for smp, chip in zip((sam.sample(i) for i in range(4)), sam.chips(0)):
+        raw = s.labels[smp.row:smp.row + 32, smp.col:smp.col + 32]
+        from hls_translate.training.data import _augment
+        np.testing.assert_array_equal(chip.labels, _augment(raw, smp.augmentation))
+    b = collate_label_map(sam.chips(0), [resolve_band("B04", "S2").id])
+    assert b["labels"].shape == (4, 32, 32) and b["real"].shape == (4, 1, 32, 32)
+    assert not b["mask"][:, 0][b["labels"] < 0].any()
+    # a label raster without its classes is refused before anything is read
+    write_config(tmp_path / "bad.yaml", tiny_config(tmp_path / "run", data={**tiny_config(tmp_path)["data"],
+                                                                          "train": [scene], "validation": []}))
+    assert cli.main(["train", "--config", str(tmp_path / "bad.yaml")]) == 2
+    assert "data.label_classes" in capsys.readouterr().err

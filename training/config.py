@@ -48,6 +48,7 @@ class SceneSpec:
     band_map: Mapping[Any, str] = field(default_factory=dict)  # band number (or file name) -> band name
     use_qa: bool = True  # mask pixels flagged by the scene's Fmask/SCL layer
     weight: float = 1.0  # share of training samples drawn from this spec (all its matches together)
+    labels: str = ""  # a categorical label raster of the scene (read with nearest resampling; data.label_classes)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,14 @@ class PairSpec:
 
     sources: Tuple[str, ...]
     target: str
+
+
+@dataclass(frozen=True)
+class LabelClassSpec:
+    """One class of the scenes' label rasters: its raw value and its name (a label-map model's classes)."""
+
+    value: int
+    name: str
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ class DataConfig:
     sources: Tuple[str, ...] = ()  # band classes usable as sources (empty: every band of the data)
     pairs: Tuple[PairSpec, ...] = ()  # when set, every sample is one of these fixed tasks
     domain_b: Tuple[SceneSpec, ...] = ()  # the second, unpaired domain (CycleGAN-style objectives)
+    label_classes: Tuple[LabelClassSpec, ...] = ()  # classes of the scenes' label rasters (value, name)
     target_sampling: Literal["uniform_class", "per_scene"] = "uniform_class"
     p_all_sources: float = 0.5  # probability that the sources are all other bands of the chip
     augment: bool = True  # random flips and 90-degree rotations of chips
@@ -232,6 +242,12 @@ def check_config(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
         tgt = resolve_config_band(p.target, d.band_naming, f"{key}.target")
         _check(tgt not in src, key, "the target is also a source")
         _check(len(set(src)) == len(src), f"{key}.sources", "a band is listed twice")
+    values = [c.value for c in d.label_classes]
+    _check(len(set(values)) == len(values), "data.label_classes", "a class value is listed twice")
+    labelled = [f"data.{g}[{i}]" for g, specs in (("train", d.train), ("domain_b", d.domain_b),
+                                                   ("validation", d.validation)) for i, s in enumerate(specs) if s.labels]
+    _check(not labelled or bool(d.label_classes), "data.label_classes",
+           f"{', '.join(labelled)} give a label raster; list its classes ({{value, name}} each)")
     for group, specs in (("train", d.train), ("domain_b", d.domain_b), ("validation", d.validation)):
         for i, s in enumerate(specs):
             key = f"data.{group}[{i}]"

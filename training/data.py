@@ -177,10 +177,34 @@ def load_scene(path: str, spec: SceneSpec, cfg: DataConfig, key: str, spec_index
         if spec.name and any(ch in spec.path for ch in "*?["):
             name = f"{spec.name}/{scene.name}"
         values[~valid] = np.nan
+        labels = _read_labels(spec, cfg, root_path(cfg, spec.labels), scene.grid, key) if spec.labels else None
         return SceneData(name=name, key=key, spec_index=spec_index, band_ids=ids, values=values, valid=valid,
                          grid=scene.grid, sensor=scene.sensor, level=spec.level or scene.level or _guess_level(paths), paths=paths,
                          resampling=resampling, reference=reference if reference != "finest" else "finest",
-                         out_of_range=dict(scene.out_of_range))
+                         out_of_range=dict(scene.out_of_range), labels=labels)
+
+
+def root_path(cfg: DataConfig, path: str) -> str:
+    """A config path read against ``data.root`` ($VARS and ~ expanded)."""
+    p = os.path.expanduser(os.path.expandvars(path))
+    return p if os.path.isabs(p) else os.path.join(cfg.root, p)
+
+
+def _read_labels(spec: SceneSpec, cfg: DataConfig, path: str, grid, key: str) -> np.ndarray:
+    """The scene's label raster on its grid as class indices (-1: unknown class or nodata), read with
+    nearest resampling only: a class is never interpolated into another."""
+    from ..core.labels import LabelEncoding, LabelRaster
+    from ..core.metadata import LabelClass
+
+    if not os.path.exists(path):
+        raise DataError(f"{key}.labels: label raster {path} does not exist")
+    encoding = LabelEncoding([LabelClass(c.value, c.name) for c in cfg.label_classes])
+    try:
+        with LabelRaster(path, grid) as raster:
+            index, ok = raster.read_classes(None, encoding)
+    except HLSTranslateError as exc:
+        raise DataError(f"{key}.labels ({path}): {exc}") from None
+    return np.where(ok, index, -1).astype(np.int64)
 
 
 def find_chips(scene: SceneData, chip: int, min_valid: float) -> Tuple[np.ndarray, np.ndarray]:
