@@ -27,6 +27,7 @@ from typing import Any, Literal, Mapping, Optional, Sequence, Tuple
 from ..core import bands as _bands
 from ..core.config import apply_overrides, from_dict, load_yaml, to_dict
 from ..core.errors import BandError, ConfigError
+from ..core.metadata import LabelClass
 from ..core.scene import RESAMPLING_METHODS
 
 
@@ -57,14 +58,6 @@ class PairSpec:
 
     sources: Tuple[str, ...]
     target: str
-
-
-@dataclass(frozen=True)
-class LabelClassSpec:
-    """One class of the scenes' label rasters: its raw value and its name (a label-map model's classes)."""
-
-    value: int
-    name: str
 
 
 @dataclass(frozen=True)
@@ -100,7 +93,7 @@ class DataConfig:
     sources: Tuple[str, ...] = ()  # band classes usable as sources (empty: every band of the data)
     pairs: Tuple[PairSpec, ...] = ()  # when set, every sample is one of these fixed tasks
     domain_b: Tuple[SceneSpec, ...] = ()  # the second, unpaired domain (CycleGAN-style objectives)
-    label_classes: Tuple[LabelClassSpec, ...] = ()  # classes of the scenes' label rasters (value, name)
+    label_classes: Tuple[LabelClass, ...] = ()  # classes of the scenes' label rasters (value, name)
     target_sampling: Literal["uniform_class", "per_scene"] = "uniform_class"
     p_all_sources: float = 0.5  # probability that the sources are all other bands of the chip
     augment: bool = True  # random flips and 90-degree rotations of chips

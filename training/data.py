@@ -1,6 +1,6 @@
 """Training data: scenes into memory, valid chips, normalization statistics, a resumable chip sampler.
 
-(About 600 lines: scenes, statistics, the task plan and the sampler all work on :class:`SceneData` and
+(About 650 lines, kept in one module on purpose: scenes, label rasters, statistics, the task plan and the sampler all work on :class:`SceneData` and
 are read together; collation per model kind lives in ``training/collate.py``.)
 
 The scenes of a config are small (the largest real one is 1098 x 1098 x 12 bands), so each is read once
