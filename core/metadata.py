@@ -36,7 +36,9 @@ an explicit ``kind`` that contradicts ``conditional`` or the tensor roles is ref
 from __future__ import annotations
 
 import json
+import math
 import os
+import stat
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, Mapping, Sequence, Tuple, Union
 
@@ -282,7 +284,7 @@ def _req(d: Mapping[str, Any], key: str, where: str):
 def _class_ids(values: Sequence[Any], where: str) -> Tuple[int, ...]:
     out = []
     for v in values:
-        if not isinstance(v, int) or not 0 <= v < NUM_CLASSES:
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < NUM_CLASSES:
             raise ModelMetadataError(f"model metadata: {where} has band class {v!r}, not an id in 0..{NUM_CLASSES - 1}")
         out.append(v)
     return tuple(out)
@@ -302,6 +304,8 @@ def parse_metadata(doc: Union[str, bytes, Mapping[str, Any]], source: str = "mod
     if isinstance(doc, (str, bytes)):
         try:
             doc = json.loads(doc)
+        except RecursionError:
+            raise ModelMetadataError(f"{source}: metadata JSON is nested too deeply") from None
         except ValueError as exc:
             raise ModelMetadataError(f"{source}: metadata is not valid JSON ({exc})") from None
     if not isinstance(doc, Mapping):
@@ -316,39 +320,101 @@ def parse_metadata(doc: Union[str, bytes, Mapping[str, Any]], source: str = "mod
             f"{source}: metadata schema version {version} is newer than this hls_translate understands "
             f"({SCHEMA_VERSION}); upgrade the hls_translate plugin/package to use this model")
     try:
-        tiling = _req(doc, "tiling", "document")
+        tiling = _mapping(_req(doc, "tiling", "document"), "tiling")
         md = ModelMetadata(
-            family=str(_req(doc, "family", "document")),
-            architecture=str(_req(doc, "architecture", "document")),
-            model_version=str(_req(doc, "model_version", "document")),
-            conditional=bool(_req(doc, "conditional", "document")),
-            inputs=tuple(_tensor(t, f"input {i}") for i, t in enumerate(_req(doc, "inputs", "document"))),
-            outputs=tuple(_tensor(t, f"output {i}") for i, t in enumerate(_req(doc, "outputs", "document"))),
-            source_bands=_class_ids(_req(doc, "source_bands", "document"), "source_bands"),
-            target_bands=_class_ids(_req(doc, "target_bands", "document"), "target_bands"),
-            tiling=TilingHint(**{f.name: int(_req(tiling, f.name, "tiling")) for f in fields(TilingHint)}),
+            family=_text(doc, "family"),
+            architecture=_text(doc, "architecture"),
+            model_version=_text(doc, "model_version"),
+            conditional=_flag(doc, "conditional"),
+            inputs=tuple(_tensor(_mapping(t, f"inputs[{i}]"), f"input {i}")
+                         for i, t in enumerate(_list(_req(doc, "inputs", "document"), "inputs"))),
+            outputs=tuple(_tensor(_mapping(t, f"outputs[{i}]"), f"output {i}")
+                          for i, t in enumerate(_list(_req(doc, "outputs", "document"), "outputs"))),
+            source_bands=_class_ids(_list(_req(doc, "source_bands", "document"), "source_bands"), "source_bands"),
+            target_bands=_class_ids(_list(_req(doc, "target_bands", "document"), "target_bands"), "target_bands"),
+            tiling=TilingHint(**{f.name: _count(tiling, f.name, f"tiling.{f.name}", minimum=0 if f.name == "overlap" else 1)
+                                 for f in fields(TilingHint)}),
             kind=_kind_field(doc),
             label_classes=_label_classes(doc.get("label_classes", ())),
-            units=str(doc.get("units", "physical")),
-            nodata=float(doc.get("nodata", -9999.0)),
-            normalization={int(k): BandStats(float(v["mean"]), float(v["std"]))
-                           for k, v in (doc.get("normalization") or {}).items()},
-            catalogue=tuple(doc.get("catalogue") or ()),
-            description=str(doc.get("description", "")),
-            created=str(doc.get("created", "")),
-            config=dict(doc.get("config") or {}),
-            training=dict(doc.get("training") or {}),
-            metrics=dict(doc.get("metrics") or {}),
+            units=_text(doc, "units", "physical"),
+            nodata=_number(doc, "nodata", -9999.0),
+            normalization={_class_key(k): BandStats(_number(_mapping(v, f"normalization.{k}"), "mean", where=f"normalization.{k}"),
+                                                    _number(_mapping(v, f"normalization.{k}"), "std", where=f"normalization.{k}"))
+                           for k, v in _mapping(doc.get("normalization") or {}, "normalization").items()},
+            catalogue=tuple(_mapping(e, f"catalogue[{i}]")
+                            for i, e in enumerate(_list(doc.get("catalogue") or [], "catalogue"))),
+            description=_text(doc, "description", ""),
+            created=_text(doc, "created", ""),
+            config=dict(_mapping(doc.get("config") or {}, "config")),
+            training=dict(_mapping(doc.get("training") or {}, "training")),
+            metrics=dict(_mapping(doc.get("metrics") or {}, "metrics")),
             schema_version=version,
         )
-    except (TypeError, KeyError, ValueError) as exc:
-        if isinstance(exc, ModelMetadataError):
-            raise
-        raise ModelMetadataError(f"{source}: malformed metadata ({exc})") from None
+    except ModelMetadataError as exc:
+        raise ModelMetadataError(f"{source}: {str(exc).replace('model metadata: ', 'metadata ', 1)}") from None
+    except (TypeError, KeyError, ValueError, AttributeError, OverflowError) as exc:
+        raise ModelMetadataError(f"{source}: malformed metadata ({type(exc).__name__}: {exc})") from None
     if not md.outputs:
         raise ModelMetadataError(f"{source}: metadata declares no outputs")
     _check_catalogue(md, source)
     return md
+
+
+def _bad(where: str, what: str, value: Any) -> ModelMetadataError:
+    text = repr(value)
+    return ModelMetadataError(f"model metadata: {where} must be {what}, got {text[:60]}{'...' if len(text) > 60 else ''}")
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _bad(where, "an object", value)
+    return value
+
+
+def _list(value: Any, where: str) -> list:
+    if not isinstance(value, (list, tuple)):
+        raise _bad(where, "a list", value)
+    return list(value)
+
+
+def _text(doc: Mapping[str, Any], key: str, default: Any = None) -> str:
+    value = _req(doc, key, "document") if default is None else doc.get(key, default)
+    if not isinstance(value, str):
+        raise _bad(key, "a string", value)
+    return value
+
+
+def _flag(doc: Mapping[str, Any], key: str) -> bool:
+    value = _req(doc, key, "document")
+    if not isinstance(value, bool):  # "false" is a string, 0 a number: neither is a boolean
+        raise _bad(key, "true or false", value)
+    return value
+
+
+def _number(doc: Mapping[str, Any], key: str, default: Any = None, where: str = "") -> float:
+    value = _req(doc, key, where or "document") if default is None else doc.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)) \
+            or abs(float(value)) > 3.4e38:
+        raise _bad(f"{where}.{key}" if where else key, "a finite number (float32 range)", value)
+    return float(value)
+
+
+#: The largest tile, overlap, stride or receptive field a model may declare (pixels).
+MAX_PIXELS = 1 << 16
+
+
+def _count(doc: Mapping[str, Any], key: str, where: str, minimum: int) -> int:
+    value = _req(doc, key, where.rsplit(".", 1)[0])
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_PIXELS:
+        raise _bad(where, f"an integer from {minimum} to {MAX_PIXELS}", value)
+    return value
+
+
+def _class_key(key: Any) -> int:
+    text = str(key)
+    if not text.isdigit() or not 0 <= int(text) < NUM_CLASSES:
+        raise _bad("normalization", f"keyed by band class ids 0..{NUM_CLASSES - 1}", key)
+    return int(text)
 
 
 def _kind_field(doc: Mapping[str, Any]) -> str:
@@ -366,6 +432,9 @@ def _check_catalogue(md: ModelMetadata, source: str) -> None:
     ours = {b.id: b.key for b in BAND_CLASSES}
     for entry in md.catalogue:
         cid, key = entry.get("id"), entry.get("key")
+        if isinstance(cid, bool) or not isinstance(cid, int) or not isinstance(key, str):
+            raise ModelMetadataError(f"{source}: metadata catalogue entries need an integer id and a string key, "
+                                     f"got {str(dict(entry))[:60]}")
         if cid in ours and ours[cid] != key:
             raise ModelMetadataError(
                 f"{source}: band class {cid} is {key!r} in the model but {ours[cid]!r} here; "
@@ -414,6 +483,10 @@ def _fields(buf: bytes):
         yield num, wt, val
 
 
+#: protobuf's limit on one message, hence on one ONNX file (weights beyond it go to external data)
+MAX_MODEL_BYTES = 2 ** 31
+
+
 def onnx_metadata_props(path: str) -> Dict[str, str]:
     """The ``metadata_props`` of an ONNX file (ModelProto field 14), read with a tiny protobuf reader."""
     path = os.fspath(path)
@@ -421,8 +494,14 @@ def onnx_metadata_props(path: str) -> Dict[str, str]:
         raise ModelMetadataError(f"model file not found: {path}")
     if os.path.isdir(path):
         raise ModelMetadataError(f"{path} is a folder, not an ONNX model file")
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelMetadataError(f"{path} is not a regular file (a device, pipe or socket); give an .onnx model file")
+    if st.st_size > MAX_MODEL_BYTES:
+        raise ModelMetadataError(f"{path} is {st.st_size / 2**30:.1f} GiB; an ONNX model file holds at most 2 GiB "
+                                 "(larger weights live in external data files)")
     with open(path, "rb") as f:
-        buf = f.read()
+        buf = f.read(MAX_MODEL_BYTES + 1)
     props: Dict[str, str] = {}
     seen_graph = False
     try:
