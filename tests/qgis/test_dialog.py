@@ -22,6 +22,8 @@ from support import REPO
 pytestmark = pytest.mark.qgis
 
 SAMPLE = REPO / "resources" / "sample" / "spain_l1c_crop"
+#: TARGET_BANDS' option number of cirrus (= its band class id; dialogs hold option numbers)
+CIRRUS = 10
 
 
 def render_dialog(alg_id: str, path: str, parameters=None, size=(1100, 860), monkeypatch=None):
@@ -69,13 +71,13 @@ def test_synthesize_dialog_renders(plugin, adain_model, tmp_path, monkeypatch):
 
         model = default_model_path() or adain_model  # the screenshot shows the bundled model once it exists
         dlg, image = render_dialog("hls_translate:synthesize_band", out, {
-            "INPUT": layers, "MODEL": model, "TARGET_BANDS": ["cirrus"]}, monkeypatch=monkeypatch)
+            "INPUT": layers, "MODEL": model, "TARGET_BANDS": [CIRRUS]}, monkeypatch=monkeypatch)
         assert (image.width(), image.height()) == (1100, 860)
         assert _distinct_colours(image) > 20  # text, widgets, check boxes: not a blank window
         params = dlg.mainWidget().createProcessingParameters()
         assert [layer.id() if hasattr(layer, "id") else layer for layer in params["INPUT"]] and \
             len(params["INPUT"]) == len(files)
-        assert params["TARGET_BANDS"] == ["cirrus"] and params["MODEL"] == model
+        assert params["TARGET_BANDS"] == [CIRRUS] and params["MODEL"] == model
         dlg.close()
         shots = os.environ.get("HLS_TRANSLATE_SCREENSHOTS")
         if shots:

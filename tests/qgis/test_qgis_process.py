@@ -44,7 +44,7 @@ def test_synthesize_band_headless_equals_cli(qgis_process, adain_model, tmp_path
     out = tmp_path / "headless.tif"
     r = qgis_process(["--json", "run", "hls_translate:synthesize_band", "--",
                       *[f"INPUT={f}" for f in files], "TARGET_BANDS=cirrus", f"MODEL={adain_model}",
-                      "TILE_SIZE=128", "OVERLAP=32", "BLEND=1", f"OUTPUT={out}"])
+                      "TILE_SIZE=128", "OVERLAP=32", "BLEND=1", "DATA_TYPE=float32", f"OUTPUT={out}"])
     res = json_results(r)
     assert res["OUTPUT"] == str(out) and res["TARGETS"] == "cirrus"
     assert isinstance(res["TILES_RUN"], (int, float)) and res["TILES_RUN"] > 0
