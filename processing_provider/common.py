@@ -17,7 +17,6 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 from qgis.core import (QgsMapLayer, QgsProcessingException, QgsProcessingFeedback,
                        QgsProviderRegistry, QgsRasterLayer)
-from qgis.PyQt.QtCore import QCoreApplication
 
 from ..core import bands
 from ..core.delivery import StorageOptions, predict_stored
@@ -26,6 +25,7 @@ from ..core.errors import CancelledError, ConfigError, HLSTranslateError, ModelE
 from ..core.gdal_cache import bounded_gdal_cache
 from ..core.metadata import ModelMetadata, read_metadata
 from ..core.scene import Scene
+from ..qgis_plugin.translation import tr  # noqa: F401 - the algorithms' tr
 
 PROVIDER_ID = "hls_translate"
 PLUGIN_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,14 +39,6 @@ MODEL_ENV = "HLS_TRANSLATE_MODEL"
 MODEL_FILTER = "ONNX models (*.onnx);;All files (*)"
 
 
-#: The translation context of every string of the plugin (see i18n/README.md).
-TR_CONTEXT = "hls_translate"
-
-
-def tr(text: str) -> str:
-    """``text`` in the user's language; called with string literals only, so that
-    ``scripts/update_translations.py`` finds every translatable string."""
-    return QCoreApplication.translate(TR_CONTEXT, text)
 
 
 def default_model_path() -> str:

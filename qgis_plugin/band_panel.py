@@ -26,11 +26,16 @@ from qgis.PyQt.QtWidgets import (QAbstractItemView, QAbstractScrollArea, QComboB
 from ..core import bands
 from ..core.errors import HLSTranslateError
 from ..core.input_report import InputReport, inspect_inputs
+from ..processing_provider.common import tr
 from .widgets import standard_only
 
 #: the parameters the table follows (names of the synthesize_band algorithm's parameters)
 FOLLOWED = ("INPUT", "MODEL", "TARGET_BANDS", "SENSOR", "RESAMPLING")
-COLUMNS = ("Layer", "Band", "Taken as", "Told by", "Pixel size", "Notes")
+def columns() -> Tuple[str, ...]:
+    return (tr("Layer"), tr("Band"), tr("Taken as"), tr("Told by"), tr("Pixel size"), tr("Notes"))
+
+
+
 DETECTED = "(as detected)"
 _ENTRY = re.compile(r"[;,\n]+")
 
@@ -56,9 +61,9 @@ class BandPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.edit = QLineEdit()
-        self.edit.setPlaceholderText(self.tr("empty: the bands as detected; or e.g. 1=B04; scene_B05.tif=B8A"))
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels([self.tr(c) for c in COLUMNS])
+        self.edit.setPlaceholderText(tr("empty: the bands as detected; or e.g. 1=B04; scene_B05.tif=B8A"))
+        self.table = QTableWidget(0, len(columns()))
+        self.table.setHorizontalHeaderLabels(list(columns()))
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.NoSelection)
@@ -103,7 +108,7 @@ class BandPanel(QWidget):
 
         state = self.inputs()
         if state is None:
-            self._show(InputReport(error=self.tr("choose the input band layers")), [])
+            self._show(InputReport(error=tr("choose the input band layers")), [])
             return
         paths, names, sensor, resampling, targets, model = state
         try:
@@ -126,8 +131,8 @@ class BandPanel(QWidget):
                 item.setToolTip(text)
                 self.table.setItem(r, c, item)
             self.table.setCellWidget(r, 2, self._chooser(row.taken_as, entries.get(keys[r]) if keys else None, r))
-        lines = [f"{self.tr('Error')}: {report.error}"] if report.error else []
-        lines += [f"{self.tr('Note')}: {w}" for w in report.warnings]
+        lines = [f"{tr('Error')}: {report.error}"] if report.error else []
+        lines += [f"{tr('Note')}: {w}" for w in report.warnings]
         self.notes.setText("\n".join(([report.summary] if report.summary else []) + lines))
         self.notes.setStyleSheet("color: #b00020;" if report.error else ("color: #8a5300;" if report.warnings else ""))
 
@@ -141,7 +146,7 @@ class BandPanel(QWidget):
         if mapped:
             index = box.findData(bands.resolve_band(mapped).key) if _known(mapped) else -1
             box.setCurrentIndex(max(index, 0))
-        box.setToolTip(self.tr("Choose the band this row holds; the band mapping above is updated."))
+        box.setToolTip(tr("Choose the band this row holds; the band mapping above is updated."))
         box.currentIndexChanged.connect(lambda _i, b=box, r=row: self._chosen(r, b.currentData()))
         return box
 
