@@ -142,7 +142,8 @@ def inspect_inputs(paths: Sequence[str], names: Sequence[str] = (), band_map: Op
             if s in resampled:
                 note = (f"resampled ({resampling}) onto {_pixel(scene.grid)}; " if resampling
                         else "on another grid than the finest band; ") + note
-            rows.append(InputRow(layer, s.index, f"{_bands.band_label(s.band, s.sensor)} ({s.band.key})",
+            label = _bands.band_label(s.band, s.sensor)
+            rows.append(InputRow(layer, s.index, label if label == s.band.key else f"{label} ({s.band.key})",
                                  s.identified_by, _pixel(s.grid), note))
             keys[layer if len(paths) > 1 else f"band {s.index}"] = s.band.key
         rows += _file_rows(paths, names, {s.path for s in scene.sources.values()} | (

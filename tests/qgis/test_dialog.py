@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import glob
 import os
-from unittest import mock
 
 import pytest
 from qgis.core import QgsApplication, QgsProject, QgsRasterLayer
 
 from support import REPO
+from support.qgis_gui import fake_iface
 
 pytestmark = pytest.mark.qgis
 
@@ -27,18 +27,9 @@ CIRRUS = 10
 
 
 def render_dialog(alg_id: str, path: str, parameters=None, size=(1100, 860), monkeypatch=None):
-    import processing.tools.general
-    import qgis.utils
-    from qgis.gui import QgsMapCanvas, QgsMessageBar
     from processing.gui.AlgorithmDialog import AlgorithmDialog
 
-    iface = mock.MagicMock()
-    canvas, bar = QgsMapCanvas(), QgsMessageBar()
-    iface.mapCanvas.return_value = canvas
-    iface.messageBar.return_value = bar
-    iface.mainWindow.return_value = None
-    monkeypatch.setattr(qgis.utils, "iface", iface)
-    monkeypatch.setattr(processing.tools.general, "iface", iface)
+    fake_iface(monkeypatch)
     alg = QgsApplication.processingRegistry().createAlgorithmById(alg_id)
     dlg = AlgorithmDialog(alg, False, None)
     if parameters:

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from unittest import mock
 
 import pytest
 from qgis.core import QgsApplication
@@ -15,6 +14,7 @@ from qgis.core import QgsApplication
 from support import REPO
 from support.data import SPAIN
 from support.hide_packages import HIDING_SITECUSTOMIZE
+from support.qgis_gui import fake_iface
 
 pytestmark = pytest.mark.qgis
 
@@ -63,27 +63,12 @@ def _probe(tmp_path, hide, model, spain):
     return json.loads(line[len("RESULT "):]), proc
 
 
-def _fake_iface():
-    from qgis.gui import QgsMapCanvas, QgsMessageBar
-
-    iface = mock.MagicMock()
-    iface.mapCanvas.return_value = QgsMapCanvas()
-    iface.messageBar.return_value = QgsMessageBar()
-    iface.mainWindow.return_value = None
-    return iface
-
-
 def test_load_gui_duplicate_and_unload(qgis_app, monkeypatch):
-    import processing.tools.general
-    import qgis.utils
-
     import hls_translate
 
     reg = QgsApplication.processingRegistry()
     assert reg.providerById("hls_translate") is None
-    iface = _fake_iface()
-    monkeypatch.setattr(qgis.utils, "iface", iface)
-    monkeypatch.setattr(processing.tools.general, "iface", iface)  # imported from qgis.utils at start-up
+    iface = fake_iface(monkeypatch)
     plugin = hls_translate.classFactory(iface)
     plugin.initGui()
     plugin.initProcessing()  # QGIS may call both: nothing is registered twice
