@@ -75,7 +75,7 @@ def write_comparison_png(path: str, sample: PairSample, band: str, units: str, s
     ax2.hist(real, bins=bins, histtype="step", color="tab:blue", label="real")
     ax2.hist(synth, bins=bins, histtype="step", color="tab:orange", label="synthesized")
     ax2.set(xlabel=f"{band} ({units})", ylabel="pixels", title="value distributions")
-    ax2.legend(frameon=False)
+    ax2.legend(frameon=False, loc="best")
     diff = synth - real
     m = float(np.percentile(np.abs(diff), 99.5)) or 1e-6
     ax3.hist(diff, bins=np.linspace(-m, m, 120), color="tab:gray")

@@ -238,6 +238,10 @@ def log_scene(run: Run, scene: Scene) -> str:
         run.log(f"  {line}")
     if scene.qa is not None:
         run.log(f"  QA layer: {scene.qa.kind} ({os.path.basename(scene.qa.path)})")
+    moved = [s for s in scene.sources.values() if not s.grid.matches(scene.grid)]
+    if moved:
+        run.log(f"note: {len(moved)} band(s) resampled ({scene.resampling}) onto the {scene.grid.res[0]:g} grid of "
+                f"the finest band: " + ", ".join(f"{s.band.key} ({s.grid.res[0]:g})" for s in moved))
     return "\n".join(lines)
 
 

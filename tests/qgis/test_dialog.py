@@ -79,3 +79,52 @@ def test_synthesize_dialog_renders(plugin, adain_model, tmp_path, monkeypatch):
                           {"REFERENCE": layers[0]}, size=(1100, 700), monkeypatch=monkeypatch)[0].close()
     finally:
         project.removeAllMapLayers()
+
+
+def _settle(dlg, panel, rows=1):
+    import time
+
+    for _ in range(100):
+        QgsApplication.processEvents()
+        if panel.table.rowCount() >= rows and not panel._timer.isActive():
+            return
+        time.sleep(0.01)
+
+
+def test_band_table_shows_bands_before_the_run_and_edits_the_mapping(plugin, monkeypatch, bigearthnet_patch):
+    """The dialog's band table (issue 13, point 3): what each layer is taken for, resampling, warnings, and the
+    mapping kept in step both ways."""
+    from processing.gui.AlgorithmDialog import AlgorithmDialog
+
+    fake_iface(monkeypatch)
+    files = [str(p) for p in sorted(bigearthnet_patch.glob("*_B*.tif")) if p.name[-7:-4] in ("B02", "B04", "B05", "B09")]
+    layers = [QgsRasterLayer(f, os.path.splitext(os.path.basename(f))[0]) for f in files]
+    QgsProject.instance().addMapLayers(layers)
+    try:
+        dlg = AlgorithmDialog(QgsApplication.processingRegistry().createAlgorithmById("hls_translate:synthesize_band"),
+                              False, None)
+        dlg.setParameters({"INPUT": layers, "TARGET_BANDS": [10]})
+        panel = dlg.mainWidget().wrappers["BAND_MAPPING"].panel
+        _settle(dlg, panel, 4)
+        cells = [[panel.table.item(r, c).text() for c in (0, 3, 4, 5)] for r in range(panel.table.rowCount())]
+        taken = [panel.table.cellWidget(r, 2).currentText() for r in range(panel.table.rowCount())]
+        assert taken == ["B02 blue (blue)", "B04 red (red)", "B05 red edge 1 (red_edge_1)", "B09 water vapour (water_vapour)"]
+        assert [c[1] for c in cells] == ["file name"] * 4 and [c[2] for c in cells] == ["10", "10", "20", "60"]
+        assert cells[2][3].startswith("resampled (bilinear) onto 10")
+        notes = panel.notes.text()
+        assert "2 band(s) resampled (bilinear)" in notes and "B10 cirrus from B02 blue, B04 red, B05 red edge 1, B09" \
+               " water vapour: none in the SWIR region of cirrus" in notes
+        # choosing a band in a row writes the mapping; the table follows
+        box = panel.table.cellWidget(3, 2)
+        box.setCurrentIndex(box.findData("swir_1"))
+        assert panel.mapping() == f"{layers[3].name()}=swir_1"
+        _settle(dlg, panel)
+        assert panel.table.cellWidget(3, 2).currentData() == "swir_1"
+        assert panel.report.rows[3].taken_as.startswith("B11 SWIR 1") and panel.report.rows[3].told_by == "band mapping"
+        panel.set_mapping("nosuch.tif=B04")  # typing the mapping: the table says what is wrong
+        _settle(dlg, panel)
+        assert "matches no input layer" in panel.notes.text()
+        assert dlg.mainWidget().createProcessingParameters()["BAND_MAPPING"] == "nosuch.tif=B04"
+        dlg.close()
+    finally:
+        QgsProject.instance().removeAllMapLayers()
