@@ -75,6 +75,7 @@ class BandPanel(QWidget):
         self.table.setSizeAdjustPolicy(QAbstractScrollArea.AdjustIgnored)
         self.table.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
         self.table.setFixedHeight(170)
+        self.table.setTextElideMode(Qt.ElideMiddle)  # long layer names keep their band code
         self.notes = QLabel()
         self.notes.setWordWrap(True)
         self.notes.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
@@ -140,7 +141,7 @@ class BandPanel(QWidget):
         box = QComboBox()
         box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         box.setMinimumContentsLength(12)
-        box.addItem(f"{taken_as}" if not mapped else f"{DETECTED}", "")
+        box.addItem(_short(taken_as) if not mapped else DETECTED, "")
         for c in bands.BAND_CLASSES:
             box.addItem(c.key, c.key)
         if mapped:
@@ -159,6 +160,12 @@ class BandPanel(QWidget):
         else:
             entries.pop(self.keys[row], None)
         self.set_mapping(mapping_text(entries))
+
+
+def _short(taken_as: str) -> str:
+    """``B01 coastal aerosol`` for ``B01 coastal aerosol (coastal_aerosol)``; other texts as they are."""
+    head, _, key = taken_as.rpartition(" (")
+    return head if head and key[:-1] in {c.key for c in bands.BAND_CLASSES} else taken_as
 
 
 def _known(name: str) -> bool:
