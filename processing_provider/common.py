@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Optional, Sequence
 
 from qgis.core import (QgsMapLayer, QgsProcessingException, QgsProcessingFeedback,
                        QgsProviderRegistry, QgsRasterLayer)
@@ -21,7 +21,7 @@ from qgis.core import (QgsMapLayer, QgsProcessingException, QgsProcessingFeedbac
 from ..core import bands
 from ..core.delivery import StorageOptions, predict_stored
 from ..core.engine import PredictOptions, PredictPlan, PredictResult, plan
-from ..core.errors import CancelledError, ConfigError, HLSTranslateError, ModelError
+from ..core.errors import CancelledError, ConfigError, ModelError
 from ..core.gdal_cache import bounded_gdal_cache
 from ..core.metadata import ModelMetadata, read_metadata
 from ..core.scene import Scene

@@ -14,7 +14,7 @@ from processing.gui.wrappers import DIALOG_STANDARD, WidgetWrapper, WidgetWrappe
 from qgis.PyQt.QtWidgets import QLineEdit
 
 try:  # QGIS's own widget (processing/algs/gdal/ui), present in 3.22 and later
-    from processing.algs.gdal.ui.RasterOptionsWidget import RasterOptionsWidgetWrapper as CreationOptionsWrapper
+    from processing.algs.gdal.ui.RasterOptionsWidget import RasterOptionsWidgetWrapper as CreationOptionsWrapper  # noqa: F401
 except ImportError:  # pragma: no cover - a QGIS without it
     class CreationOptionsWrapper(WidgetWrapper):
         """KEY=VALUE|KEY=VALUE in a line edit."""

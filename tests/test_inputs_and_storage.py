@@ -22,7 +22,7 @@ from hls_translate.core.scene import InputHints, open_scene, scene_name_of
 from hls_translate.core.sources import band_sources_of
 from hls_translate.core.writer import creation_options, hls_encoding, input_encoding
 from support import REPO
-from support.data import LANDSAT_C2L2_COLOMBIA, T29RKH
+from support.data import LANDSAT_C2L2_COLOMBIA
 
 gdal.UseExceptions()
 SAMPLE = REPO / "resources" / "sample" / "spain_l1c_crop"

@@ -20,6 +20,7 @@ from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessi
 import processing
 from support import REPO
 from support.data import SPAIN, T19UDP, T29RKH
+from support.qgis_gui import InfoLog
 from support.onnx_models import LINEAR_OUTPUT, fixed_linear_expected, fixed_linear_onnx
 
 pytestmark = pytest.mark.qgis
@@ -300,17 +301,6 @@ def test_translate_conditional_model_equals_synthesize(plugin, adain_model, tmp_
         processing.run("hls_translate:translate_raster", {"INPUT": str(SPAIN), "MODEL": adain_model,
                                                            "OUTPUT": str(tmp_path / "c.tif")})
 
-
-class InfoLog(QgsProcessingFeedback):
-    """Keeps the info lines an algorithm pushes."""
-
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def pushInfo(self, info):  # noqa: N802
-        self.lines.append(info)
-        super().pushInfo(info)
 
 
 def test_gdal_cache_bounded_during_the_run_and_restored(plugin, adain_model, tmp_path, monkeypatch):

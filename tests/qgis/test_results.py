@@ -4,7 +4,6 @@ mixed resolutions resampled by default, readable model information, evaluate_ban
 
 from __future__ import annotations
 
-import glob
 import os
 
 import numpy as np
@@ -15,23 +14,12 @@ from qgis.core import (QgsPointXY, QgsProcessingContext, QgsProcessingException,
 
 import processing
 from support import REPO
+from support.qgis_gui import InfoLog
 
 pytestmark = pytest.mark.qgis
 
 SAMPLE = REPO / "resources" / "sample" / "spain_l1c_crop"
 ALG = "hls_translate:synthesize_band"
-
-
-class Log(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def pushInfo(self, info):  # noqa: N802
-        self.lines.append(info)
-
-    def pushWarning(self, info):  # noqa: N802
-        self.lines.append(info)
 
 
 def sample(code):
@@ -120,7 +108,7 @@ def test_targets_the_model_cannot_make_are_refused_before_the_run(plugin, tmp_pa
 
 def test_mixed_resolutions_resampled_by_default_and_logged(plugin, tmp_path, bigearthnet_patch):
     files = [str(p) for p in sorted(bigearthnet_patch.glob("*_B*.tif")) if p.name[-7:-4] in ("B02", "B05", "B09", "B11")]
-    log = Log()
+    log = InfoLog()
     out = tmp_path / "o.tif"
     processing.run(ALG, {"INPUT": files, "TARGET_BANDS": [10], "OUTPUT": str(out)}, feedback=log)
     ds = gdal.Open(str(out))
@@ -155,7 +143,7 @@ def test_clip_extent_and_creation_options(plugin, tmp_path):
 
 
 def test_model_information_is_readable(plugin, tmp_path):
-    log = Log()
+    log = InfoLog()
     html = tmp_path / "report.html"
     res = processing.run("hls_translate:model_info", {"OUTPUT_HTML": str(html)}, feedback=log)
     text = res["SUMMARY"]  # logged line by line (QGIS itself then logs the results dict)

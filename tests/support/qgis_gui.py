@@ -1,6 +1,9 @@
-"""A stand-in for QGIS's ``iface`` in headless tests: a real map canvas and message bar, the rest mocked."""
+"""Helpers of the QGIS tests: a stand-in for QGIS's ``iface`` (a real map canvas and message bar, the rest
+mocked) and a feedback that keeps what an algorithm logs."""
 
 from unittest import mock
+
+from qgis.core import QgsProcessingFeedback
 
 
 def fake_iface(monkeypatch=None):
@@ -19,3 +22,15 @@ def fake_iface(monkeypatch=None):
         monkeypatch.setattr(qgis.utils, "iface", iface)
         monkeypatch.setattr(processing.tools.general, "iface", iface)  # imported from qgis.utils at start-up
     return iface
+
+
+class InfoLog(QgsProcessingFeedback):
+    """Keeps the info lines an algorithm pushes, in ``lines``."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def pushInfo(self, info):  # noqa: N802
+        self.lines.append(info)
+        super().pushInfo(info)
