@@ -2,8 +2,8 @@
 
     hls-translate predict --model MODEL.onnx --input FILE_OR_FOLDER... --target BAND [--target BAND ...]
         --out OUT.tif [--tile N --overlap N --blend cosine|gaussian|mean|crop --batch N
-        --device auto|cpu|cuda --threads N --gap-fill --dtype float32|int16 --format GTiff|COG
-        --sensor S --band-map 1=B04 ... --resampling M --sources BAND ... --mask-qa]
+        --device auto|cpu|cuda --threads N --gap-fill --dtype float32|int16|input --format GTiff|COG
+        --co KEY=VALUE ... --sensor S --band-map 1=B04 ... --resampling M --sources BAND ... --mask-qa]
 
 Input: an HLS granule folder (or any folder of ``*_B05.tif``-style per-band files of one scene),
 per-band files, or one multi-band file.  Several ``--target`` with one ``--out`` give one multi-band
@@ -21,17 +21,22 @@ import sys
 from typing import Dict, Optional
 
 from ..core.bands import SENSORS
-from ..core.engine import DRIVERS, DTYPES, PredictOptions, predict
+from ..core.delivery import StorageOptions, predict_stored
+from ..core.engine import DRIVERS, PredictOptions
 from ..core.errors import ConfigError
 from ..core.gdal_cache import bounded_gdal_cache
 from ..core.output_naming import TARGET_PLACEHOLDER, output_paths
 from ..core.progress import ProgressBar
-from ..core.scene import RESAMPLING_METHODS, open_scene
+from ..core.scene import RESAMPLING_METHODS, InputHints, open_scene
 from ..core.runtime import DEVICES
 from ..core.tiling import BLEND_MODES
+from ..core.writer import ENCODINGS
 
 #: the engine's defaults, which the options default to
 DEFAULTS = PredictOptions()
+#: the library's remedies in this command's terms
+HINTS = InputHints(band_map="give --band-map, e.g. --band-map 1=B04", resampling="pass --resampling bilinear "
+                   "(or average, ...) to resample onto the finest band's grid", sensor="or pass --sensor S2 / LANDSAT")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,8 +82,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mask-qa", action="store_true",
                        help="treat pixels the Fmask/SCL layer flags (cloud, shadow, ...) as nodata")
     group = parser.add_argument_group("output")
-    group.add_argument("--dtype", choices=DTYPES, default=DEFAULTS.dtype,
-                       help="float32 (physical values) or int16 (HLS scaling: 1e-4 reflectance, 0.01 degC)")
+    group.add_argument("--dtype", choices=ENCODINGS, default=DEFAULTS.dtype,
+                       help="float32 (physical values), int16 (HLS scaling: 1e-4 reflectance, 0.01 degC) or input "
+                            "(the input bands' data type, scale, offset and nodata; clipped to the valid range)")
+    group.add_argument("--co", action="append", default=[], metavar="KEY=VALUE",
+                       help="GDAL creation option of the output format (repeatable), e.g. --co COMPRESS=ZSTD")
     group.add_argument("--format", choices=DRIVERS, default=DEFAULTS.driver, help="GTiff (tiled, DEFLATE, overviews) or COG")
     group.add_argument("--no-overviews", action="store_true", help="do not build overviews")
     group.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
@@ -102,18 +110,21 @@ def run(args: argparse.Namespace) -> int:
     outputs = output_paths(args.out, targets)
     options = PredictOptions(
         tile_size=args.tile, overlap=args.overlap, blend=args.blend, batch_size=args.batch, device=args.device,
-        threads=args.threads, gap_fill=args.gap_fill, dtype=args.dtype, driver=args.format,
+        threads=args.threads, gap_fill=args.gap_fill, driver=args.format,
         sources=tuple(args.sources) if args.sources else None, mask_qa=args.mask_qa,
         overviews=not args.no_overviews)
     bar = ProgressBar("predict", enabled=not args.quiet)
     log = None if args.quiet else bar.log
     inputs = args.input[0] if len(args.input) == 1 else args.input
+    storage = StorageOptions(args.dtype, tuple(args.co))
     with open_scene(inputs, sensor=args.sensor, band_map=parse_band_map(args.band_map),
-                    resampling=args.resampling) as scene:
+                    resampling=args.resampling, hints=HINTS) as scene:
         if log:
             log(f"input {scene.name}: {', '.join(b.key for b in scene.bands)} on {scene.grid.describe()}")
         with bounded_gdal_cache([scene], len(targets), log):
-            result = predict(args.model, scene, targets, outputs, options, progress=bar, log=log)
+            classes = [scene.band_class(t) for t in targets]
+            keyed = outputs if isinstance(outputs, str) else {scene.band_class(t).key: p for t, p in outputs.items()}
+            result = predict_stored(args.model, scene, classes, keyed, options, storage, progress=bar, log=log)
         megapixels = scene.grid.width * scene.grid.height / 1e6
         masked = scene.describe_out_of_range()
     if masked:

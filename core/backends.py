@@ -38,6 +38,34 @@ class RasterInfo:
     descriptions: Tuple[str, ...]
     band_metadata: Tuple[Mapping[str, str], ...]
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: per band, the files its pixels come from when the raster is a VRT (``gdalbuildvrt -separate``
+    #: makes one band per source file); () for other rasters
+    band_files: Tuple[Tuple[str, ...], ...] = ()
+
+
+def vrt_band_files(path: str) -> Tuple[Tuple[str, ...], ...]:
+    """The source files of each band of the VRT file ``path`` (absolute where the VRT names them relative
+    to itself); () when ``path`` is no readable VRT file.  Read from the VRT's XML, so both backends agree."""
+    import xml.etree.ElementTree as ET
+
+    if not str(path).lower().endswith(".vrt") or not os.path.isfile(path):
+        return ()
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError):
+        return ()
+    folder = os.path.dirname(os.path.abspath(path))
+    out = []
+    for band in root.findall("VRTRasterBand"):
+        files = []
+        for name in band.iter("SourceFilename"):
+            text = (name.text or "").strip()
+            if text and name.get("relativeToVRT") == "1":
+                text = os.path.normpath(os.path.join(folder, text))
+            if text and text not in files:
+                files.append(text)
+        out.append(tuple(files))
+    return tuple(out)
 
 
 def backend_name() -> str:
@@ -170,7 +198,7 @@ class GdalReader:
             offsets=tuple(o for _, o in so),
             descriptions=tuple(b.GetDescription() or "" for b in bands),
             band_metadata=tuple(dict(b.GetMetadata() or {}) for b in bands),
-            metadata=dict(ds.GetMetadata() or {}))
+            metadata=dict(ds.GetMetadata() or {}), band_files=vrt_band_files(self.path))
 
     def read(self, index: int, window: Window) -> np.ndarray:
         with gdal_exceptions():
@@ -222,7 +250,8 @@ class RasterioReader:
             path=self.path, driver=ds.driver, grid=grid, count=n, dtypes=tuple(ds.dtypes),
             nodata=tuple(ds.nodatavals), scales=tuple(s for s, _ in so), offsets=tuple(o for _, o in so),
             descriptions=tuple(d or "" for d in ds.descriptions),
-            band_metadata=tuple(dict(ds.tags(i + 1)) for i in range(n)), metadata=dict(ds.tags()))
+            band_metadata=tuple(dict(ds.tags(i + 1)) for i in range(n)), metadata=dict(ds.tags()),
+            band_files=vrt_band_files(self.path))
 
     def read(self, index: int, window: Window) -> np.ndarray:
         from rasterio.windows import Window as RWindow

@@ -8,6 +8,7 @@ imports neither GDAL nor rasterio).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Iterator, Tuple
@@ -83,6 +84,27 @@ class Grid:
         x0, dx, rx, y0, ry, dy = self.transform
         return (x0 + window.col_off * dx + window.row_off * rx, dx, rx,
                 y0 + window.col_off * ry + window.row_off * dy, ry, dy)
+
+    def window_of(self, bounds: Tuple[float, float, float, float]) -> Window:
+        """The smallest window of this north-up grid that covers ``bounds`` (minx, miny, maxx, maxy, in the
+        grid's CRS), cut to the grid: whole pixels, so a clip extent never resamples.  The window is empty
+        (width or height 0) where the bounds miss the grid."""
+        x0, dx, rx, y0, ry, dy = self.transform
+        if rx or ry:
+            raise ValueError("a clip extent needs a north-up grid (this one is rotated)")
+        minx, miny, maxx, maxy = bounds
+        if not (minx <= maxx and miny <= maxy):
+            raise ValueError(f"extent {bounds} is not (minx, miny, maxx, maxy)")
+        cols = sorted(((minx - x0) / dx, (maxx - x0) / dx))
+        rows = sorted(((miny - y0) / dy, (maxy - y0) / dy))
+        eps = 1e-9  # bounds that fall on a pixel edge do not take the next pixel
+        c0, c1 = max(0, math.floor(cols[0] + eps)), min(self.width, math.ceil(cols[1] - eps))
+        r0, r1 = max(0, math.floor(rows[0] + eps)), min(self.height, math.ceil(rows[1] - eps))
+        return Window(min(c0, self.width), min(r0, self.height), max(0, c1 - c0), max(0, r1 - r0))
+
+    def subgrid(self, window: Window) -> "Grid":
+        """The grid of ``window`` of this grid (same CRS and pixel size)."""
+        return Grid(self.crs_wkt, self.window_transform(window), window.width, window.height)
 
     def same_crs(self, other: "Grid") -> bool:
         if self.crs_wkt == other.crs_wkt:

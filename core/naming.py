@@ -3,7 +3,8 @@
 Every rule comes from the product table (:mod:`.products`).  A name that follows a product's pattern
 (``HLS.S30.T29RKH.2020050T112119.v2.0.B02.tif``, ``T29RKH_20200219T112119_SCL_20m.jp2``,
 ``LC08_L2SP_..._SR_B4.TIF``) is parsed by it; any other name is read by the generic rule: a layer name at
-its end (``<prefix>_B05.tif``, ``B8A.tif``, ``<prefix>_SCL_20m.tif``), the part before it naming the scene.
+its end (``<prefix>_B05.tif``, ``B8A.tif``, ``<prefix>_SCL_20m.tif``, or a STAC asset name such as
+``rededge1.tif`` / ``<item>_nir08.tif``), the part before it naming the scene.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .bands import SENSOR_BANDS, SensorBand, normalize_code, sensor_band
 from .errors import BandError, FilenameError
-from .products import (GENERIC_BAND_LAYER, PRODUCTS, Product, other_layer_names, qa_layer_names,
-                       sensor_default)
+from .products import (GENERIC_BAND_LAYER, PRODUCTS, STAC_BAND_NAMES, STAC_OTHER_NAMES, STAC_QA_NAMES, Product,
+                       other_layer_names, qa_layer_names, sensor_default)
 
 #: What a file is to a scene.
 BAND, QA, OTHER, STACK = "band", "qa", "other", "stack"
@@ -41,6 +42,7 @@ class ProductFile:
     layer: str  # the layer as the product spells it ("B8A", "SR_B4", "Fmask"); "" for a stack
     role: str
     code: str = ""  # normalized band code for a band
+    band_key: str = ""  # the band class a sensor-neutral layer name (a STAC asset name) gives, else ""
     qa_kind: str = ""
     what: str = ""
     resolution_m: Optional[int] = None
@@ -55,6 +57,11 @@ class ProductFile:
     @property
     def is_spectral(self) -> bool:
         return self.role == BAND
+
+    @property
+    def band_name(self) -> str:
+        """What names the band: its code, or its class key for a sensor-neutral (STAC) name."""
+        return self.code or self.band_key
 
     @property
     def sensor_band(self) -> SensorBand:
@@ -133,7 +140,8 @@ def _by_product(name: str, path: str) -> Optional[ProductFile]:
 
 
 def _generic_layer_pattern() -> re.Pattern:
-    named = [n for n in (*qa_layer_names(), *other_layer_names())
+    named = [n for n in (*qa_layer_names(), *other_layer_names(), *STAC_BAND_NAMES, *STAC_QA_NAMES,
+                         *STAC_OTHER_NAMES)
              if not re.fullmatch(GENERIC_BAND_LAYER, n, re.IGNORECASE)]
     alternatives = sorted((re.escape(n) for n in named), key=len, reverse=True) + [GENERIC_BAND_LAYER]
     return re.compile(r"(?:^|[_.\-])(?P<layer>" + "|".join(alternatives) + r")(?:_(?P<res>\d+)m)?$",
@@ -151,6 +159,13 @@ def _generic(name: str, path: str) -> Optional[ProductFile]:
     layer = m.group("layer")
     common = dict(path=path, scene_id=stem[: m.start()].rstrip("_.-"),
                   resolution_m=int(m.group("res")) if m.group("res") else None)
+    stac = layer.lower()
+    if stac in STAC_BAND_NAMES:
+        return ProductFile(product=None, layer=stac, role=BAND, band_key=STAC_BAND_NAMES[stac], **common)
+    if stac in STAC_QA_NAMES:
+        return ProductFile(product=None, layer=stac, role=QA, qa_kind=STAC_QA_NAMES[stac], **common)
+    if stac in STAC_OTHER_NAMES:
+        return ProductFile(product=None, layer=stac, role=OTHER, what=STAC_OTHER_NAMES[stac], **common)
     for p in PRODUCTS:
         kind = p.qa_kind(layer)
         if kind is not None:
@@ -189,9 +204,10 @@ def parse_hls_name(path) -> ProductFile:
 
 def band_code_from_filename(path) -> Optional[str]:
     """The band code a per-band file's name gives (``..._B05.tif``, ``B8A.tif``, ``..._SR_B5.TIF``,
-    ``..._B05_20m.jp2``, HLS names), normalized; None when the name names no spectral band."""
+    ``..._B05_20m.jp2``, HLS names), normalized, or the band class key of a STAC asset name
+    (``rededge1.tif`` -> ``red_edge_1``); None when the name names no spectral band."""
     found = identify_file(path)
-    return found.code if found is not None and found.role == BAND else None
+    return found.band_name if found is not None and found.role == BAND else None
 
 
 # --- sensors ---------------------------------------------------------------------------------------
@@ -231,7 +247,19 @@ def guess_sensor(names: Iterable[str], hint: str = "") -> Optional[str]:
         codes.add(normalize_code(re.split(r"[_.\-]", stem)[-1]))
     if codes & SENTINEL2_ONLY_CODES:
         return "S2"
+    stac = {STAC_BAND_NAMES.get(re.split(r"[_.\-]", os.path.splitext(os.path.basename(n))[0])[-1].lower())
+            for n in names}
+    if stac & _STAC_ONLY_SENTINEL2:
+        return "S2"
+    if stac & _STAC_ONLY_LANDSAT:
+        return "LANDSAT"
     return None
+
+
+#: STAC band names (their class keys) only one of the two numberings measures: red edge, broad NIR and
+#: water vapour are Sentinel-2's, thermal is Landsat's.
+_STAC_ONLY_SENTINEL2 = frozenset({"red_edge_1", "red_edge_2", "red_edge_3", "nir_broad", "water_vapour"})
+_STAC_ONLY_LANDSAT = frozenset({"thermal_1", "thermal_2"})
 
 
 # --- scenes ----------------------------------------------------------------------------------------
@@ -241,7 +269,7 @@ class SceneFiles:
 
     scene_id: str
     sensor: str  # sensor id, or "" when unknown
-    bands: Mapping[str, str]  # normalized band code -> path
+    bands: Mapping[str, str]  # normalized band code (class key for STAC names) -> path
     qa: Mapping[str, str]  # QA kind ("Fmask", "SCL", "QA_PIXEL", ...) -> path
     stacks: Tuple[str, ...] = ()  # multi-band files of a known product (bands named by descriptions)
     product: Optional[Product] = None
@@ -268,7 +296,7 @@ class _Group:
 
 def _add(group: _Group, f: ProductFile) -> None:
     role_files = group.files[f.role]
-    key = f.code if f.role == BAND else f.qa_kind
+    key = f.band_name if f.role == BAND else f.qa_kind
     have = role_files.get(key)
     if have is not None:
         if have.resolution_m is None or f.resolution_m is None or have.resolution_m == f.resolution_m:
@@ -310,7 +338,7 @@ def group_scene_files(paths_or_folder, sensor: Optional[str] = None) -> List[Sce
             _add(g, f)
     out = []
     for key, g in groups.items():
-        bands = {code: f.path for code, f in sorted(g.files[BAND].items())}
+        bands = {name: f.path for name, f in sorted(g.files[BAND].items())}
         if not bands and not g.stacks:
             continue
         product = g.named.product if g.named else None

@@ -2,7 +2,8 @@
 
 ``hls-translate predict --out`` and the QGIS algorithms' OUTPUT both go through :func:`output_paths`;
 the layer names QGIS loads results under come from :func:`synthesized_name` and
-:func:`translated_name`.
+:func:`translated_name`, prefixed with :func:`scene_label` so that the results of a batch of scenes
+tell their scene.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import re
 from typing import Dict, Sequence, Union
 
 from .bands import band_class, band_label
-from .errors import ConfigError
+from .errors import ConfigError, FilenameError
+from .naming import identify_file
 
 #: the placeholder in an output name that is replaced by each target's name (one file per target)
 TARGET_PLACEHOLDER = "{target}"
@@ -49,17 +51,32 @@ def output_paths(out: str, targets: Sequence[str], one_file_per_target: bool = F
     return paths
 
 
-def synthesized_name(band, sensor: str = "") -> str:
-    """``B10 cirrus (synthesized)``: a synthesized band by its label in ``sensor``'s terms."""
-    return f"{band_label(band, sensor)} (synthesized)"
+def scene_label(name: str, paths: Sequence[str] = ()) -> str:
+    """A short name of a scene for layer names: its (HLS sensor,) tile and acquisition date where its
+    files' names tell them (``S30 T29RKH 2020-02-19``), else ``name``."""
+    for p in paths:
+        try:
+            f = identify_file(p)
+        except FilenameError:
+            continue
+        if f is not None and f.tile and f.acquired is not None:
+            hls = f.product is not None and f.product.key.startswith("hls_")
+            return f"{f.sensor + ' ' if hls else ''}{f.tile} {f.acquired:%Y-%m-%d}"
+    return name
 
 
-def translated_name(source: str, family: str, bands: Sequence, sensor: str = "") -> str:
+def synthesized_name(band, sensor: str = "", scene: str = "") -> str:
+    """``B10 cirrus (synthesized)``: a synthesized band by its label in ``sensor``'s terms, after
+    ``scene: `` when a scene label is given."""
+    return f"{scene + ': ' if scene else ''}{band_label(band, sensor)} (synthesized)"
+
+
+def translated_name(source: str, family: str, bands: Sequence, sensor: str = "", scene: str = "") -> str:
     """The name of a model's output for the raster ``source``: :func:`synthesized_name` for one band,
     ``<source> translated by <family> (<band keys>)`` for several."""
     if len(bands) == 1:
-        return synthesized_name(bands[0], sensor)
+        return synthesized_name(bands[0], sensor, scene)
     return f"{source} translated by {family} ({', '.join(band_class(b).key for b in bands)})"
 
 
-__all__ = ["TARGET_PLACEHOLDER", "file_safe", "output_paths", "synthesized_name", "translated_name"]
+__all__ = ["TARGET_PLACEHOLDER", "file_safe", "output_paths", "scene_label", "synthesized_name", "translated_name"]

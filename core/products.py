@@ -26,10 +26,35 @@ from .bands import HLS_FILL, REFLECTANCE_SCALE, THERMAL_SCALE
 #: Band metadata keys under which rasters written by this library record each band's class and code.
 BAND_CLASS_KEY = "HLS_TRANSLATE_BAND"
 BAND_CODE_KEY = "HLS_TRANSLATE_CODE"
+#: Band metadata keys holding the scale/offset of a band stored in its inputs' convention when that
+#: convention states none in the file (Sentinel-2 DN; GDAL's own scale/offset tags would make QGIS show
+#: the band in other units than its inputs): physical = DN * scale + offset.
+SCALE_KEY = "HLS_TRANSLATE_SCALE"
+OFFSET_KEY = "HLS_TRANSLATE_OFFSET"
 
 #: How a band code is spelled in layer names and descriptions when no product says otherwise:
 #: ``B5``, ``B05``, ``B8A``, and Landsat Collection 2 Level-2's ``SR_B5`` / ``ST_B10``.
 GENERIC_BAND_LAYER = r"(?:SR_|ST_)?B\d{1,2}A?"
+
+#: STAC asset names (the EO extension's common names as Earth Search, the USGS and Planetary Computer
+#: name their assets; files downloaded from them keep the name: ``rededge1.tif``, ``<item>_nir08.tif``):
+#: the band class each names, whatever the sensor.
+STAC_BAND_NAMES: Mapping[str, str] = {
+    "coastal": "coastal_aerosol", "blue": "blue", "green": "green", "red": "red",
+    "rededge1": "red_edge_1", "rededge2": "red_edge_2", "rededge3": "red_edge_3",
+    "nir": "nir_broad", "nir08": "nir_narrow", "nir09": "water_vapour", "cirrus": "cirrus",
+    "swir16": "swir_1", "swir22": "swir_2", "lwir": "thermal_1", "lwir11": "thermal_1", "lwir12": "thermal_2",
+}
+#: STAC asset names of QA layers (-> QA kind) and of layers that are neither bands nor QA.
+STAC_QA_NAMES: Mapping[str, str] = {"scl": "SCL", "qa_pixel": "QA_PIXEL", "fmask": "Fmask"}
+STAC_OTHER_NAMES: Mapping[str, str] = {
+    "visual": "true-colour image", "aot": "aerosol optical thickness", "wvp": "water vapour",
+    "pan": "panchromatic band (not in the band catalogue)", "qa_radsat": "radiometric saturation",
+    "qa_aerosol": "aerosol quality"}
+
+#: The reflectance a band can physically have, as HLS v2.0 states its valid range (-100 .. 16000 at a
+#: scale of 1e-4); outputs stored in a band's convention are clipped to it (see ``core.conventions``).
+VALID_REFLECTANCE: Tuple[float, float] = (-0.01, 1.6)
 
 
 @dataclass(frozen=True)
@@ -117,6 +142,9 @@ _HLS_THERMAL = Scaling(THERMAL_SCALE, units="degC")
 
 _S2_TILE = r"^(?P<scene>(?P<tile>T\d{2}[A-Z]{3})_(?P<acquired>\d{8})T\d{6})_(?P<layer>[A-Z0-9]{3})"
 _S2_PRODUCT = r"^(?P<scene>S2[A-D]_MSIL{}_(?P<acquired>\d{{8}})T\d{{5,6}}(?:_[A-Z0-9]+)*?)_(?P<layer>[A-Z0-9]{{3}})"
+#: tile files of SAFE products made before December 2016 (the acquisition date is not in the name)
+_S2_OLD_L1C_TILE = r"^(?P<scene>S2[A-D]_OPER_MSI_L1C_TL_\w+?_A\d{6}_(?P<tile>T\d{2}[A-Z]{3}))(?:_N\d{2}\.\d{2})?_(?P<layer>[A-Z0-9]{3})"
+_S2_RES = r"(?:_(?P<res>\d{2})m)?"  # Level-2A files of the 20 m and 60 m folders: ..._B05_20m.jp2
 _S2_REFL = Scaling(REFLECTANCE_SCALE)
 #: Processing baseline 04.00 (from 2022-01-25) stores reflectance with a +1000 DN offset.
 _S2_BASELINE_04 = (ScalingChange("04.00", _dt.date(2022, 1, 25), Scaling(REFLECTANCE_SCALE, -0.1),
@@ -148,11 +176,11 @@ PRODUCTS: Tuple[Product, ...] = (
             _names(_HLS_V15.format("L30")), "%Y%j", qa_layers=_HLS_QA, other_layers=_HLS_ANGLES),
     # SAFE tile files T29RKH_20200219T112119_B05.jp2 (L1C) / ..._B05_20m.jp2 (L2A), or named after the product
     Product("s2_l1c", "Sentinel-2 MSI Level-1C (top of atmosphere)", "S2", "TOA", _S2_REFL, None, 0,
-            _names(_S2_TILE + _RAST, _S2_PRODUCT.format("1C") + _RAST), "%Y%m%d",
+            _names(_S2_TILE + _RAST, _S2_PRODUCT.format("1C") + _RAST, _S2_OLD_L1C_TILE + _RAST), "%Y%m%d",
             other_layers={"TCI": "true-colour image", "PVI": "preview image"},
             scaling_changes=_S2_BASELINE_04),
     Product("s2_l2a", "Sentinel-2 MSI Level-2A (surface)", "S2", "surface", _S2_REFL, None, 0,
-            _names(_S2_TILE + r"(?:_(?P<res>\d{2})m)?" + _RAST, _S2_PRODUCT.format("2A") + _RAST), "%Y%m%d",
+            _names(_S2_TILE + _S2_RES + _RAST, _S2_PRODUCT.format("2A") + _S2_RES + _RAST), "%Y%m%d",
             qa_layers={"SCL": "SCL"}, other_layers=_S2_L2A_OTHER, scaling_changes=_S2_BASELINE_04),
     Product("landsat_c2_l2", "Landsat 8/9 Collection 2 Level-2 (surface reflectance, surface temperature)",
             "LANDSAT", "surface", Scaling(2.75e-5, -0.2), Scaling(0.00341802, 149.0, "K"), 0,

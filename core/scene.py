@@ -7,11 +7,15 @@ share a grid or resamples them onto one, and returns a :class:`Scene`.
 * A read returns ``values`` (float32, physical units) and ``valid`` (bool): False where the file says
   nodata/fill, where the value is not finite, and (when asked) where the QA layer flags the pixel.
 * A read allocates only what the window needs (plus one raw-typed copy of the window).
+* :meth:`Scene.clipped` gives the same scene cut to a window of its grid (a clip extent): the bands are
+  still read (and warped) on the whole scene's grid, so the pixels of a clipped scene are exactly those
+  of the whole one.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -19,7 +23,8 @@ import numpy as np
 from . import bands as _bands
 from .backends import check_raster_path, open_reader, raster_info, transform_bounds
 from .bands import BandClass, resolve_band
-from .errors import BandError, ConfigError, GridMismatchError, MissingBandError, NotARasterError, RasterNotFoundError
+from .errors import (BandError, ConfigError, FilenameError, GridMismatchError, MissingBandError,
+                     NotARasterError, RasterNotFoundError)
 from .grid import Grid, Window
 from .naming import OTHER, QA, SceneFiles, group_scene_files, guess_sensor, identify_file
 from .products import PRODUCTS_BY_KEY
@@ -28,6 +33,17 @@ from .sources import BandSource, QASource, band_sources_of
 
 #: Resampling methods accepted when band sources must be brought onto one grid.
 RESAMPLING_METHODS = ("nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode")
+
+
+@dataclass(frozen=True)
+class InputHints:
+    """How a caller's user sets what :func:`open_scene`'s errors suggest: the band mapping and the
+    resampling method, in the caller's own terms (a command-line option, a dialog's setting).  The
+    defaults are this library's Python arguments."""
+
+    band_map: str = "give a band mapping, e.g. band_map={1: 'B04'}"
+    resampling: str = "ask for resampling onto the finest band's grid (resampling='bilinear', 'average', ...)"
+    sensor: str = "or name the sensor (sensor='S2', 'LANDSAT', ...)"
 
 
 class Scene:
@@ -57,6 +73,8 @@ class Scene:
         # rows already counted (full-width reads, such as the engine's strips, count each pixel once)
         self.out_of_range: Dict[str, int] = {}
         self._counted_rows: Dict[int, np.ndarray] = {}
+        self._base = grid  # the grid sources are read (and warped) on; ``grid`` is a window of it
+        self._origin = (0, 0)  # column, row of ``grid``'s first pixel on ``_base``
 
     # pickling drops open handles
     def __getstate__(self):
@@ -99,14 +117,31 @@ class Scene:
             raise MissingBandError(f"{where} has no {cls.key} band ({cls.name}); it has: {have}")
         return self.sources[cls.id]
 
+    def clipped(self, window: Window) -> "Scene":
+        """This scene cut to ``window`` of its grid (a clip extent): a Scene whose grid is the window's,
+        reading the same pixels the whole scene has there (see the module docstring)."""
+        w = self._window(window)
+        if w.width == 0 or w.height == 0:
+            raise ConfigError(f"the clip extent does not overlap the scene ({self.grid.describe()})")
+        part = Scene(list(self.sources.values()), self.grid.subgrid(w), qa=self.qa, resampling=self.resampling,
+                     name=self.name)
+        part._base = self._base
+        part._origin = (self._origin[0] + w.col_off, self._origin[1] + w.row_off)
+        return part
+
+    @property
+    def window(self) -> Window:
+        """Where this scene's grid lies on the grid its bands are read on (all of it unless clipped)."""
+        return Window(self._origin[0], self._origin[1], self.grid.width, self.grid.height)
+
     def _handle(self, path: str, grid: Grid, resampling: Optional[str] = None):
-        warp = not grid.matches(self.grid)
+        warp = not grid.matches(self._base)
         key = (path, warp)
         h = self._handles.get(key)
         if h is None:
             h = open_reader(path)
             if warp:
-                h = h.warped(self.grid, resampling or self.resampling or "nearest")
+                h = h.warped(self._base, resampling or self.resampling or "nearest")
             self._handles[key] = h
         return h
 
@@ -116,15 +151,20 @@ class Scene:
             raise ValueError(f"window {w} is outside the scene's {self.grid.width}x{self.grid.height} grid")
         return w
 
+    def _on_base(self, window: Window) -> Window:
+        """``window`` of this scene's grid as a window of the grid its bands are read on."""
+        return Window(window.col_off + self._origin[0], window.row_off + self._origin[1], window.width,
+                      window.height)
+
     def read_raw(self, band, window: Optional[Window] = None) -> np.ndarray:
         s = self.source(band)
-        return self._handle(s.path, s.grid).read(s.index, self._window(window))
+        return self._handle(s.path, s.grid).read(s.index, self._on_base(self._window(window)))
 
     def read(self, band, window: Optional[Window] = None, use_qa: bool = True) -> Tuple[np.ndarray, np.ndarray]:
         """One band's physical values (float32) and validity (bool) in ``window`` (default: all)."""
         w = self._window(window)
         s = self.source(band)
-        raw = self._handle(s.path, s.grid).read(s.index, w)
+        raw = self._handle(s.path, s.grid).read(s.index, self._on_base(w))
         valid = ~s.is_nodata(raw)
         values = s.physical(raw)
         del raw
@@ -177,7 +217,7 @@ class Scene:
         if self.qa is None:
             return np.zeros(w.shape, dtype=bool)
         h = self._handle(self.qa.path, self.qa.grid, "nearest")  # QA codes must not be interpolated
-        return qa_invalid(self.qa.kind, h.read(self.qa.index, w), self.qa.exclude)
+        return qa_invalid(self.qa.kind, h.read(self.qa.index, self._on_base(w)), self.qa.exclude)
 
     def close(self) -> None:
         for h in self._handles.values():
@@ -245,7 +285,8 @@ def _check_overlap(path: str, src: Grid, dst: Grid) -> None:
 
 def open_scene(inputs, *, sensor: Optional[str] = None, band_map: Optional[Mapping] = None,
                reference=None, resampling: Optional[str] = None, use_qa: bool = True,
-               qa_exclude: Optional[Sequence[str]] = None, name: str = "") -> Scene:
+               qa_exclude: Optional[Sequence[str]] = None, name: str = "",
+               hints: InputHints = InputHints()) -> Scene:
     """Open a scene from a folder (one scene's files), per-band files, or a multi-band file.
 
     ``band_map`` overrides band identification: for a multi-band file ``{band_number: band_name}``, for
@@ -287,7 +328,7 @@ def open_scene(inputs, *, sensor: Optional[str] = None, band_map: Optional[Mappi
         if not found and len(paths) == 1:
             raise BandError(
                 f"{p}: cannot tell which band(s) it holds (no band description, no band code in the name); "
-                "give a band mapping, e.g. {1: 'B04'}")
+                + hints.band_map)
         sources.extend(found)
     if not sources:
         raise MissingBandError(f"no spectral bands identified in: {', '.join(paths)}")
@@ -300,8 +341,7 @@ def open_scene(inputs, *, sensor: Optional[str] = None, band_map: Optional[Mappi
             lines.append(f"  {os.path.basename(qa.path)}: {qa.grid.describe()}")
         raise GridMismatchError(
             "band sources are on different grids (CRS, resolution or extent differ):\n" + "\n".join(
-                dict.fromkeys(lines)) + "\nbring them onto one grid first, or ask for resampling onto a "
-            "reference band's grid (resampling='bilinear', 'average', ...)")
+                dict.fromkeys(lines)) + "\nbring them onto one grid first, or " + hints.resampling)
     if mismatched and grid.rotated:
         raise GridMismatchError(
             f"the reference grid ({grid.describe()}) has a rotated geotransform (terms {grid.transform[2]:g}, "
@@ -311,5 +351,22 @@ def open_scene(inputs, *, sensor: Optional[str] = None, band_map: Optional[Mappi
         if not s.grid.same_crs(grid) and not (s.grid.crs_wkt and grid.crs_wkt):
             raise GridMismatchError(f"{s.path} has no CRS; cannot resample it onto {grid.describe()}")
         _check_overlap(s.path, s.grid, grid)
-    scene_name = name or (group.scene_id if group else os.path.splitext(os.path.basename(paths[0]))[0])
+    scene_name = name or (group.scene_id if group else scene_name_of(paths))
     return Scene(sources, grid, qa=qa, resampling=resampling, name=scene_name)
+
+
+def scene_name_of(paths: Sequence[str]) -> str:
+    """The name of the scene ``paths`` make up: the scene id their names share (an HLS granule, the
+    ``<prefix>`` of ``<prefix>_B05.tif`` files), else the file name of a single file, else the folder of
+    files named by band alone (``B05.tif``)."""
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    if len(paths) == 1:
+        return stems[0]
+    try:
+        groups = group_scene_files(paths)
+    except (BandError, FilenameError):  # two files of one band: not one scene by name
+        groups = []
+    if len(groups) == 1:
+        return groups[0].scene_id
+    common = os.path.commonprefix(stems).rstrip("_.- ")
+    return common or os.path.basename(os.path.dirname(os.path.abspath(paths[0]))) or stems[0]

@@ -20,10 +20,10 @@ import numpy as np
 from . import bands as _bands
 from .backends import RasterInfo, raster_info
 from .bands import BandClass, resolve_band
-from .errors import AmbiguousBandError, BandError, CalibrationError, RasterError, UnknownBandError
+from .errors import AmbiguousBandError, BandError, CalibrationError, FilenameError, RasterError, UnknownBandError
 from .grid import Grid
 from .naming import BAND, STACK, ProductFile, guess_sensor, identify_file, product_of_band_layer
-from .products import BAND_CLASS_KEY, BAND_CODE_KEY, Product, Scaling, sensor_default
+from .products import BAND_CLASS_KEY, BAND_CODE_KEY, OFFSET_KEY, SCALE_KEY, Product, Scaling, sensor_default
 
 _KELVIN = 273.15
 
@@ -49,6 +49,8 @@ class BandSource:
     description: str = ""
     thermal_k1k2: Optional[Tuple[float, float]] = None
     product: str = ""  # key of its product in core.products.PRODUCTS, "" when unknown
+    stated_scale: bool = False  # the file states scale/offset tags (else they come from the product)
+    identified_by: str = ""  # what told the band: one of IDENTIFIED_BY
 
     @property
     def label(self) -> str:
@@ -159,8 +161,10 @@ class _Calibrator:
             self._mtl = (found, read_mtl(found))
         return self._mtl
 
-    def __call__(self, i: int, cls: BandClass, product: Optional[Product], ours: bool) -> Calibration:
-        """Band ``i`` (0-based) as class ``cls``; ``ours``: written by this library (its tags are in degC)."""
+    def __call__(self, i: int, cls: BandClass, product: Optional[Product], ours: bool,
+                 source: Optional[ProductFile] = None) -> Calibration:
+        """Band ``i`` (0-based) as class ``cls``; ``ours``: written by this library (its tags are in degC);
+        ``source``: what the name of the file the band comes from says (a VRT band's source file)."""
         info = self.info
         s, o = info.scales[i], info.offsets[i]
         if s is not None or (o not in (None, 0.0)):
@@ -171,6 +175,9 @@ class _Calibrator:
             return Calibration(s, o)
         if not np.issubdtype(np.dtype(info.dtypes[i]), np.integer):
             return Calibration()  # floating point without a stated scale: already physical
+        kept = info.band_metadata[i]
+        if ours and SCALE_KEY in kept:  # stored in its inputs' convention, which states no scale tag
+            return Calibration(float(kept[SCALE_KEY]), float(kept.get(OFFSET_KEY, 0.0)))
         if product is not None and product.calibration == "MTL":
             sb = _bands.sensor_band_for_class(product.sensor, cls)
             if sb is None:
@@ -181,14 +188,16 @@ class _Calibrator:
         scaling = product.scaling(cls.is_thermal) if product is not None else None
         if scaling is None:
             return Calibration(cls.scale)
-        scaling = self._changed(product, scaling) if not cls.is_thermal else scaling
+        scaling = self._changed(product, scaling, source) if not cls.is_thermal else scaling
         return Calibration(scaling.scale, scaling.offset - (_KELVIN if scaling.units == "K" else 0.0))
 
-    def _changed(self, product: Product, scaling: Scaling) -> Scaling:
+    def _changed(self, product: Product, scaling: Scaling, source: Optional[ProductFile] = None) -> Scaling:
         """The reflectance scaling of the product's processing baseline (or acquisition date)."""
-        acquired = self.named.acquired.date() if self.named and self.named.acquired else None
+        named = source or self.named
+        path = source.path if source is not None else self.path
+        acquired = named.acquired.date() if named and named.acquired else None
         for change in product.scaling_changes:
-            if change.applies(self.path, acquired):
+            if change.applies(path, acquired):
                 scaling = change.reflectance
         return scaling
 
@@ -219,6 +228,30 @@ def _band_from_text(text: str, sensor: Optional[str],
 
 
 BandMap = Mapping[Union[int, str], str]
+#: What can tell a band's class, in the order :func:`band_sources_of` asks.
+IDENTIFIED_BY = ("band mapping", "hls_translate metadata", "band description", "file name", "VRT source file name")
+
+
+def _band_file(info: RasterInfo, i: int) -> Optional[ProductFile]:
+    """What the name of the one file band ``i`` of a VRT comes from says (None: not a VRT, several or no
+    source files, or a name that says nothing)."""
+    files = info.band_files[i] if i < len(info.band_files) else ()
+    if len(files) != 1:
+        return None
+    try:
+        return identify_file(files[0])
+    except FilenameError:
+        return None
+
+
+def _band_of_name(named: ProductFile, sensor: str) -> Tuple[BandClass, str]:
+    """(class, sensor code) of the band a file name names: a band code read on ``sensor``, or the class of
+    a sensor-neutral STAC name (with ``sensor``'s code for it where the sensor is known)."""
+    if named.band_key:
+        cls = resolve_band(named.band_key)
+        sb = _bands.sensor_band_for_class(sensor, cls) if sensor else None
+        return cls, sb.code if sb else ""
+    return resolve_band(named.code, sensor or None), named.code
 
 
 def band_sources_of(path: str, sensor: Optional[str] = None, band_map: Optional[BandMap] = None,
@@ -227,9 +260,11 @@ def band_sources_of(path: str, sensor: Optional[str] = None, band_map: Optional[
 
     Bands are identified, in order: by ``band_map`` (``{1: "B04", 2: "nir_narrow"}`` for a multi-band file,
     ``{"": "B05"}`` or ``{path: "B05"}`` for a single-band file), by the ``HLS_TRANSLATE_BAND`` metadata
-    this library writes, by the band description, and for single-band files by the file name (HLS names,
-    ``..._B05.tif``).  Bands identified by none of these are skipped unless ``band_map`` names them; a
-    file whose name says it is a QA or other non-spectral layer has none.
+    this library writes, by the band description, for single-band files by the file name (HLS names,
+    ``..._B05.tif``, STAC asset names such as ``rededge1.tif``), and for the bands of a VRT made of one
+    file per band (``gdalbuildvrt -separate``) by the name of each band's source file.  Bands identified
+    by none of these are skipped unless ``band_map`` names them; a file whose name says it is a QA or
+    other non-spectral layer has none.
     """
     info = info or raster_info(path)
     base = os.path.basename(path)
@@ -237,11 +272,12 @@ def band_sources_of(path: str, sensor: Optional[str] = None, band_map: Optional[
     if named is not None and named.role not in (BAND, STACK):
         return []
     file_product = named.product if named else None
+    band_files = [_band_file(info, i) for i in range(info.count)]
     if sensor is None:
         if file_product is not None:
             sensor = file_product.sensor
         else:
-            names = [d for d in info.descriptions if d]
+            names = [d for d in info.descriptions if d] + [os.path.basename(f.path) for f in band_files if f]
             sensor = guess_sensor(names + ([named.code] if named and named.code else []), hint=path)
     sensor = _bands.sensor(sensor).id if sensor else ""
     for i, dtype in enumerate(info.dtypes):
@@ -262,27 +298,30 @@ def band_sources_of(path: str, sensor: Optional[str] = None, band_map: Optional[
             if explicit is None and info.count == 1:
                 explicit = band_map.get("", band_map.get(path, band_map.get(base)))
         found: Optional[Tuple[BandClass, str]] = None
-        layer = ""
+        layer, told = "", ""
+        by_name = named if info.count == 1 else band_files[i]  # what a file name says about this band
         ours = bool(info.band_metadata[i].get(BAND_CLASS_KEY))
         if explicit is not None:
             found = _band_from_text(str(explicit), sensor or None, file_product)
             if found is None:
                 raise UnknownBandError(
                     f"{path} band {i + 1}: unknown band {explicit!r}; known: {', '.join(_bands.known_band_names())}")
-            layer = str(explicit)
+            layer, told = str(explicit), IDENTIFIED_BY[0]
         elif ours:
             found = (resolve_band(info.band_metadata[i][BAND_CLASS_KEY]), info.band_metadata[i].get(BAND_CODE_KEY, ""))
+            told = IDENTIFIED_BY[1]
         elif info.descriptions[i]:
             found = _band_from_text(info.descriptions[i], sensor or None, file_product)
-            layer = info.descriptions[i].split()[0]
-        if found is None and info.count == 1 and named is not None and named.role == BAND:
-            found = (resolve_band(named.code, sensor or None), named.code)
-            layer = named.layer
+            layer, told = info.descriptions[i].split()[0], IDENTIFIED_BY[2]
+        if found is None and by_name is not None and by_name.role == BAND:
+            found = _band_of_name(by_name, sensor)
+            layer, told = by_name.layer, IDENTIFIED_BY[3 if info.count == 1 else 4]
         if found is None or (band_map and explicit is None):
             continue  # an explicit mapping names exactly the bands to use
         cls, code = found
-        product = file_product or product_of_band_layer(layer) or sensor_default(sensor)
-        cal = calibrate(i, cls, product, ours)
+        band_product = band_files[i].product if band_files[i] is not None else None
+        product = file_product or band_product or product_of_band_layer(layer) or sensor_default(sensor)
+        cal = calibrate(i, cls, product, ours, band_files[i])
         nodata = info.nodata[i]
         if nodata is None and product is not None and np.issubdtype(np.dtype(info.dtypes[i]), np.integer):
             nodata = product.nodata
@@ -290,5 +329,7 @@ def band_sources_of(path: str, sensor: Optional[str] = None, band_map: Optional[
                               dtype=info.dtypes[i], nodata=None if nodata is None else float(nodata),
                               scale=cal.scale, offset=cal.offset, description=info.descriptions[i],
                               thermal_k1k2=cal.thermal_k1k2,
-                              product=product.key if product is not None else ""))
+                              product=product.key if product is not None else "",
+                              stated_scale=info.scales[i] is not None or info.offsets[i] not in (None, 0.0),
+                              identified_by=told))
     return out

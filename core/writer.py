@@ -1,16 +1,21 @@
 """Writing rasters: tiled, compressed GeoTIFF or COG, window by window, atomically (needs ``osgeo``).
 
 :class:`RasterWriter` writes into a hidden temporary file beside the output and renames it into place
-only when complete; :func:`write_raster` writes a whole array at once.  Values are physical; integer
-outputs store ``round((value - offset) / scale)`` and record the scale/offset in the file, and every
-band records its band class (:data:`~.products.BAND_CLASS_KEY`) so that this library reads it back.
+only when complete; :func:`write_raster` writes a whole array at once; :func:`reencode` rewrites a
+physical float32 raster of this library in another storage convention (:mod:`.conventions`).  Values
+are physical; integer outputs store ``round((value - offset) / scale)`` and record the scale/offset in
+the file (as GDAL scale/offset tags, or only in this library's band metadata where the convention they
+follow states none), and every band records its band class (:data:`~.products.BAND_CLASS_KEY`) so that
+this library reads it back.  GDAL creation options given by the caller are checked against the driver's
+list before anything is written and override the defaults.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
-from typing import List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -20,7 +25,7 @@ from .bands import BandClass
 from .errors import RasterWriteError
 from .fileio import part_path, remove_stale_parts, writable_output_path
 from .grid import Grid, Window
-from .products import BAND_CLASS_KEY, BAND_CODE_KEY
+from .products import BAND_CLASS_KEY, BAND_CODE_KEY, OFFSET_KEY, SCALE_KEY, VALID_REFLECTANCE
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,8 @@ class OutputBand:
     scale: Optional[float] = None  # integer output: physical = DN * scale + offset (None: the class's scale)
     offset: float = 0.0
     metadata: Mapping[str, str] = field(default_factory=dict)
+    tag_scale: bool = True  # write scale/offset as GDAL tags (False: only as HLS_TRANSLATE_SCALE/OFFSET)
+    valid_range: Optional[Tuple[float, float]] = None  # physical values are clipped to it before storing
 
     def storage_scale(self, dtype: str) -> float:
         """The scale integer values of ``dtype`` are stored with (1 for float32)."""
@@ -50,6 +57,43 @@ _GDAL_TYPES = {"float32": "Float32", "int16": "Int16", "uint8": "Byte", "uint16"
 def default_nodata(dtype: str) -> float:
     """The nodata value an output of ``dtype`` gets unless one is asked for."""
     return {"float32": -9999.0, "int16": float(_bands.HLS_FILL), "uint8": 255.0, "uint16": 65535.0}[dtype]
+
+
+def creation_options(text) -> Tuple[str, ...]:
+    """GDAL creation options from ``KEY=VALUE`` entries: a sequence, or one string separated by ``|``
+    (as QGIS's GDAL algorithms write them), ``;`` or white space (``-co`` before an entry is ignored, so
+    options pasted from a gdal_translate command work).  Keys are upper-cased."""
+    items = [text] if isinstance(text, str) else list(text or ())
+    out = []
+    for item in items:
+        for entry in re.split(r"[|;\s]+", str(item)):
+            if not entry or entry.lower() == "-co":
+                continue
+            key, sep, value = entry.partition("=")
+            if not sep or not key.strip():
+                raise RasterWriteError(f"creation option {entry!r} is not KEY=VALUE (e.g. COMPRESS=ZSTD)")
+            out.append(f"{key.strip().upper()}={value.strip()}")
+    return tuple(out)
+
+
+def _driver_options(driver: str) -> Tuple[str, ...]:
+    import xml.etree.ElementTree as ET
+    from osgeo import gdal
+
+    xml = gdal.GetDriverByName(driver).GetMetadataItem("DMD_CREATIONOPTIONLIST") or "<CreationOptionList/>"
+    return tuple(o.get("name", "").upper() for o in ET.fromstring(xml).findall("Option"))
+
+
+def _merged(defaults: Sequence[str], given: Sequence[str], driver: str) -> List[str]:
+    """``defaults`` with the caller's ``given`` options of ``driver`` on top (unknown names refused)."""
+    known = _driver_options(driver)
+    merged: Dict[str, str] = {o.split("=", 1)[0]: o for o in defaults}
+    for o in given:
+        key = o.split("=", 1)[0]
+        if key not in known:
+            raise RasterWriteError(f"creation option {key} is not one of the {driver} driver's: {', '.join(known)}")
+        merged[key] = o
+    return list(merged.values())
 
 
 def check_writable(path: str) -> str:
@@ -70,7 +114,8 @@ class RasterWriter:
 
     def __init__(self, path: str, grid: Grid, bands: Sequence[OutputBand], *, dtype: str = "float32",
                  driver: str = "GTiff", nodata: Optional[float] = None, compress: str = "DEFLATE",
-                 blocksize: int = 256, overviews: bool = True, metadata: Optional[Mapping[str, str]] = None):
+                 blocksize: int = 256, overviews: bool = True, metadata: Optional[Mapping[str, str]] = None,
+                 options: Sequence[str] = ()):
         if dtype not in _DTYPES:
             raise ValueError(f"unsupported output dtype {dtype!r}; use one of {', '.join(_DTYPES)}")
         driver = {"GTIFF": "GTiff", "COG": "COG"}.get(driver.upper(), driver)
@@ -83,6 +128,9 @@ class RasterWriter:
         self.nodata = default_nodata(dtype) if nodata is None else float(nodata)
         self.compress, self.blocksize, self.overviews = compress, blocksize, overviews
         self.metadata = dict(metadata or {})
+        self.options = creation_options(options)
+        if driver == "COG":  # checked now, used when the finished file is converted
+            self._cog_options = _merged(self._cog_defaults(), self.options, "COG")
         remove_stale_parts(self.path)
         self._tmp = part_path(self.path, ".tif")
         self._tmp_cog = part_path(self.path, ".cog.tif")
@@ -97,6 +145,8 @@ class RasterWriter:
                     f"BLOCKYSIZE={self.blocksize}", "BIGTIFF=IF_SAFER"]
             if self.compress.upper() in ("DEFLATE", "LZW", "ZSTD"):
                 opts.append("PREDICTOR=3" if self.dtype == "float32" else "PREDICTOR=2")
+            if self.driver == "GTiff":
+                opts = _merged(opts, self.options, "GTiff")
             try:
                 ds = drv.Create(self._tmp, self.grid.width, self.grid.height, len(self.bands),
                                 getattr(gdal, "GDT_" + _GDAL_TYPES[self.dtype]), opts)
@@ -117,9 +167,12 @@ class RasterWriter:
                     md.setdefault("units", b.band.units)
                 if b.code:
                     md[BAND_CODE_KEY] = b.code
+                scaled = self.dtype != "float32" and (b.storage_scale(self.dtype) != 1.0 or b.offset != 0.0)
+                if scaled and not b.tag_scale:
+                    md[SCALE_KEY], md[OFFSET_KEY] = repr(b.storage_scale(self.dtype)), repr(float(b.offset))
                 if md:
                     rb.SetMetadata(md)
-                if self.dtype != "float32" and (b.storage_scale(self.dtype) != 1.0 or b.offset != 0.0):
+                if scaled and b.tag_scale:
                     rb.SetScale(b.storage_scale(self.dtype))
                     rb.SetOffset(b.offset)
         self._ds = ds
@@ -158,6 +211,8 @@ class RasterWriter:
         bad = ~np.isfinite(v)
         if valid is not None:
             bad |= ~valid
+        if b.valid_range is not None:
+            v = np.clip(v, np.float32(b.valid_range[0]), np.float32(b.valid_range[1]))
         if self.dtype == "float32":
             out = v.copy()
         else:
@@ -175,6 +230,14 @@ class RasterWriter:
         out[bad] = self.nodata
         return out
 
+    def _cog_defaults(self) -> List[str]:
+        opts = [f"COMPRESS={self.compress}", f"BLOCKSIZE={max(self.blocksize, 256)}",
+                "BIGTIFF=IF_SAFER", "OVERVIEWS=AUTO" if self.overviews else "OVERVIEWS=NONE",
+                "RESAMPLING=AVERAGE" if self.dtype == "float32" else "RESAMPLING=NEAREST"]
+        if self.compress.upper() in ("DEFLATE", "LZW", "ZSTD"):
+            opts.append("PREDICTOR=YES")
+        return opts
+
     def commit(self) -> str:
         """Finish the file (overviews, COG layout) and move it to ``path``; returns ``path``."""
         if self._done:
@@ -190,12 +253,7 @@ class RasterWriter:
                 ds = None
                 final_tmp = self._tmp
                 if self.driver == "COG":
-                    opts = [f"COMPRESS={self.compress}", f"BLOCKSIZE={max(self.blocksize, 256)}",
-                            "BIGTIFF=IF_SAFER", "OVERVIEWS=AUTO" if self.overviews else "OVERVIEWS=NONE",
-                            "RESAMPLING=AVERAGE" if self.dtype == "float32" else "RESAMPLING=NEAREST"]
-                    if self.compress.upper() in ("DEFLATE", "LZW", "ZSTD"):
-                        opts.append("PREDICTOR=YES")
-                    gdal.Translate(self._tmp_cog, self._tmp, format="COG", creationOptions=opts)
+                    gdal.Translate(self._tmp_cog, self._tmp, format="COG", creationOptions=self._cog_options)
                     os.remove(self._tmp)
                     final_tmp = self._tmp_cog
                 os.replace(final_tmp, self.path)
@@ -243,4 +301,136 @@ def write_raster(path: str, grid: Grid, values: np.ndarray, bands: Sequence[Outp
     """Write a whole array (``[C, H, W]`` physical values) at once; see :class:`RasterWriter`."""
     with RasterWriter(path, grid, bands, **kwargs) as w:
         w.write(Window.full(grid.width, grid.height), values, valid)
+    return w.path
+
+
+# --- storage conventions ----------------------------------------------------------------------------
+#: What a synthesized band can be stored as: ``input`` (its inputs' convention), ``float32`` (physical
+#: values) or ``int16`` (HLS's: reflectance x 10000, brightness temperature x 100, nodata -9999).
+ENCODINGS = ("input", "float32", "int16")
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How one band's physical values are stored: data type, nodata, ``physical = DN * scale + offset``,
+    whether the file states scale/offset as GDAL tags (which QGIS and GDAL apply when reading) or only in
+    this library's metadata, and the physical range values are clipped to before they are stored."""
+
+    dtype: str
+    nodata: float
+    scale: float = 1.0
+    offset: float = 0.0
+    tagged: bool = True
+    valid_range: Optional[Tuple[float, float]] = None
+
+    @property
+    def physical(self) -> bool:
+        """Physical float32 values, unclipped: what the engine writes itself."""
+        return self.dtype == "float32" and (self.scale, self.offset) == (1.0, 0.0) and self.valid_range is None
+
+    def output_band(self, band: OutputBand) -> OutputBand:
+        """``band`` stored in this encoding."""
+        from dataclasses import replace
+
+        return replace(band, scale=self.scale, offset=self.offset, tag_scale=self.tagged,
+                       valid_range=self.valid_range)
+
+    def describe(self) -> str:
+        parts = [self.dtype, f"nodata {self.nodata:g}"]
+        if (self.scale, self.offset) != (1.0, 0.0):
+            stated = "scale/offset tags" if self.tagged else "no scale tags, as the inputs"
+            parts.append(f"value = DN x {self.scale:g}{f' {self.offset:+g}' if self.offset else ''} ({stated})")
+        elif self.dtype == "float32":
+            parts.append("physical values")
+        if self.valid_range is not None:
+            parts.append(f"clipped to {self.valid_range[0]:g}..{self.valid_range[1]:g}")
+        return ", ".join(parts)
+
+
+def physical_encoding(nodata: float = -9999.0) -> Encoding:
+    """Physical float32 values as the model made them."""
+    return Encoding("float32", float(nodata))
+
+
+def hls_encoding(cls: BandClass) -> Encoding:
+    """HLS's convention for a band of class ``cls`` (int16, nodata -9999, the class's scale as a tag)."""
+    return Encoding("int16", float(_bands.HLS_FILL), cls.scale, 0.0, True, _valid_range(cls))
+
+
+def _valid_range(cls: BandClass) -> Optional[Tuple[float, float]]:
+    return None if cls.is_thermal else VALID_REFLECTANCE
+
+
+def input_encoding(sources, cls: BandClass) -> Tuple[Encoding, str]:
+    """The convention of the input bands (:class:`~.sources.BandSource`) of ``cls``'s quantity, for a
+    band of class ``cls``, and a line saying what it follows.  Inputs that disagree (or none of that
+    quantity, or calibrated per band from an MTL file, as Landsat Level-1 is) give HLS's convention."""
+    from .products import PRODUCTS_BY_KEY
+
+    same = [s for s in sources if s.band.is_thermal == cls.is_thermal and s.thermal_k1k2 is None
+            and not (s.product and PRODUCTS_BY_KEY[s.product].calibration == "MTL" and not s.stated_scale)]
+    kinds: Dict[Tuple, List] = {}
+    for s in same:
+        dtype = {"float64": "float32"}.get(s.dtype, s.dtype)
+        if dtype not in _DTYPES:
+            continue
+        nodata = s.nodata if s.nodata is not None else default_nodata(dtype)
+        kinds.setdefault((dtype, float(nodata), s.scale, s.offset, s.stated_scale), []).append(s)
+    if not kinds:
+        return hls_encoding(cls), f"no input band of its kind to follow: stored as HLS stores {cls.key}"
+    if len(kinds) > 1:
+        return hls_encoding(cls), (f"its input bands are stored in {len(kinds)} different ways: stored as HLS "
+                                   f"stores {cls.key}")
+    (dtype, nodata, scale, offset, stated), followed = next(iter(kinds.items()))
+    if dtype == "float32" and not stated:
+        scale, offset = 1.0, 0.0
+    enc = Encoding(dtype, nodata, scale, offset, stated, _valid_range(cls))
+    return enc, f"stored like its {len(followed)} input band(s) of its kind"
+
+
+def reencode(src: str, dst: str, encodings: Sequence[Encoding], *, driver: str = "GTiff",
+             options: Sequence[str] = (), overviews: bool = True,
+             progress: Optional[Callable[[float], None]] = None,
+             is_cancelled: Optional[Callable[[], bool]] = None) -> str:
+    """Write ``src``, a physical float32 raster of this library, to ``dst`` with each band stored as
+    ``encodings`` says (one data type for the file), keeping its grid, descriptions and metadata.
+    Atomic like :class:`RasterWriter`: a failure or cancellation leaves ``dst`` as it was."""
+    from .errors import CancelledError
+
+    dtypes = {e.dtype for e in encodings}
+    if len(dtypes) != 1 or len({e.nodata for e in encodings}) != 1:
+        raise RasterWriteError(f"{dst}: bands stored as {', '.join(e.describe() for e in encodings)} cannot "
+                               "share one file (one data type and nodata per file); write one file per band")
+    with gdal_exceptions() as gdal:
+        try:
+            ds = gdal.Open(src)
+        except RuntimeError as exc:
+            raise RasterWriteError(f"cannot read {src}: {exc}") from None
+        if ds.RasterCount != len(encodings):
+            raise ValueError(f"{src} has {ds.RasterCount} band(s), {len(encodings)} encodings given")
+        grid = Grid(ds.GetProjection() or "", tuple(ds.GetGeoTransform()), ds.RasterXSize, ds.RasterYSize)
+        bands, fills = [], []
+        for i, enc in enumerate(encodings):
+            rb = ds.GetRasterBand(i + 1)
+            md = dict(rb.GetMetadata() or {})
+            key, code = md.pop(BAND_CLASS_KEY, ""), md.pop(BAND_CODE_KEY, "")
+            bands.append(enc.output_band(OutputBand(rb.GetDescription(), _bands.band_class(key) if key else None,
+                                                    code, metadata=md)))
+            fills.append(rb.GetNoDataValue())
+        enc0 = encodings[0]
+        rows = max(1, (4 << 20) // max(1, grid.width))
+        with RasterWriter(dst, grid, bands, dtype=enc0.dtype, driver=driver, nodata=enc0.nodata,
+                          overviews=overviews, metadata=dict(ds.GetMetadata() or {}), options=options) as w:
+            for r0 in range(0, grid.height, rows):
+                if is_cancelled is not None and is_cancelled():
+                    raise CancelledError("cancelled: no output was written")
+                n = min(rows, grid.height - r0)
+                values = ds.ReadAsArray(0, r0, grid.width, n).reshape(len(bands), n, grid.width)
+                valid = np.isfinite(values)
+                for k, fill in enumerate(fills):
+                    if fill is not None:
+                        valid[k] &= values[k] != fill
+                w.write(Window(0, r0, grid.width, n), values, valid)
+                if progress is not None:
+                    progress((r0 + n) / grid.height)
     return w.path

@@ -1,52 +1,50 @@
-"""What the four algorithms share: the algorithm base class (which owns the run), layer -> file
-adapters, band mappings, the bundled model, the prediction steps, and the boundary where library errors
-become QgsProcessingException (the shared parameters are in ``parameters.py``).
+"""What the algorithms share besides their base class (``algorithm.py``) and shared parameters
+(``parameters.py``): layer -> file adapters, band mappings, the bundled model, a run's steps and the
+prediction steps.
 
 The algorithms are thin adapters: QGIS layers become file paths, the library (``core``) does the work.
 Inside an algorithm every problem is a :class:`~..core.errors.HLSTranslateError` (whose message names
-the band, file or parameter at fault); :meth:`HLSAlgorithm.processAlgorithm` is the one place that
-turns them into ``QgsProcessingException``.
+the band, file or parameter at fault); ``HLSAlgorithm.processAlgorithm`` is the one place that turns
+them into ``QgsProcessingException``.
 """
 
 from __future__ import annotations
 
-import html
 import os
 import re
 from dataclasses import dataclass
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Optional, Sequence
 
-from qgis.core import (QgsMapLayer, QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
-                       QgsProcessingFeedback, QgsProviderRegistry, QgsRasterLayer)
-from qgis.PyQt.QtCore import QCoreApplication
-from qgis.PyQt.QtGui import QIcon
+from qgis.core import (QgsMapLayer, QgsProcessingException, QgsProcessingFeedback,
+                       QgsProviderRegistry, QgsRasterLayer)
 
 from ..core import bands
-from ..core.engine import PredictOptions, PredictPlan, PredictResult, plan, predict
-from ..core.errors import CancelledError, ConfigError, HLSTranslateError, ModelError
+from ..core.delivery import StorageOptions, predict_stored
+from ..core.engine import PredictOptions, PredictPlan, PredictResult, plan
+from ..core.errors import CancelledError, ConfigError, ModelError
 from ..core.gdal_cache import bounded_gdal_cache
 from ..core.metadata import ModelMetadata, read_metadata
 from ..core.scene import Scene
+from ..qgis_plugin.translation import tr  # noqa: F401 - the algorithms' tr
 
 PROVIDER_ID = "hls_translate"
 PLUGIN_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ICON_PATH = os.path.join(PLUGIN_ROOT, "resources", "icons", "icon.svg")
 #: The model shipped with the plugin (trained by the project; see docs/qgis.md).
 BUNDLED_MODEL = os.path.join(PLUGIN_ROOT, "resources", "models", "hls_translate_default.onnx")
-#: Environment variable that points the MODEL parameter's default at another file (site-wide model).
+#: Environment variable that makes an empty MODEL parameter mean another file (a site-wide model).
 MODEL_ENV = "HLS_TRANSLATE_MODEL"
 #: File filter of MODEL parameters: *.onnx first; other names are let through so that a wrong file gets
 #: a message saying what is wrong with it rather than QGIS's bare "Incorrect parameter value".
 MODEL_FILTER = "ONNX models (*.onnx);;All files (*)"
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("hls_translate", text)
 
 
 def default_model_path() -> str:
-    """The model used when the MODEL parameter is left empty: ``$HLS_TRANSLATE_MODEL`` if set, else the
-    bundled one; "" when neither exists (the algorithm then asks for a model file)."""
+    """The model an empty MODEL parameter means: ``$HLS_TRANSLATE_MODEL`` if set, else the bundled one;
+    "" when neither exists (the algorithm then asks for a model file).  MODEL parameters default to
+    empty, so that saved models, batch files and History stay portable (no path into a profile)."""
     env = os.environ.get(MODEL_ENV, "").strip()
     if env:
         return env
@@ -182,20 +180,6 @@ def parse_band_mapping(text: str, paths: Sequence[str], layer_names: Sequence[st
 
 
 # --- naming ------------------------------------------------------------------------------------------
-def load_on_completion(context: QgsProcessingContext, path: str, name: str, output: str) -> None:
-    """Make QGIS load ``path`` when the algorithm finishes, under ``name`` whatever the user's
-    "use file name as layer name" setting."""
-    if context.willLoadLayerOnCompletion(path):
-        details = context.layerToLoadOnCompletionDetails(path)
-        details.name = name
-        details.forceName = True
-        details.outputName = output
-    else:
-        details = QgsProcessingContext.LayerDetails(name, context.project(), output)
-        details.forceName = True
-        context.addLayerToLoadOnCompletion(path, details)
-
-
 def keys_of(class_ids: Iterable[int]) -> str:
     return ", ".join(bands.band_class(i).key for i in class_ids)
 
@@ -254,6 +238,10 @@ def log_scene(run: Run, scene: Scene) -> str:
         run.log(f"  {line}")
     if scene.qa is not None:
         run.log(f"  QA layer: {scene.qa.kind} ({os.path.basename(scene.qa.path)})")
+    moved = [s for s in scene.sources.values() if not s.grid.matches(scene.grid)]
+    if moved:
+        run.log(f"note: {len(moved)} band(s) resampled ({scene.resampling}) onto the {scene.grid.res[0]:g} grid of "
+                f"the finest band: " + ", ".join(f"{s.band.key} ({s.grid.res[0]:g})" for s in moved))
     return "\n".join(lines)
 
 
@@ -265,99 +253,11 @@ def plan_prediction(model: ModelFile, scene: Scene, targets: Sequence, options: 
 
 
 def run_prediction(run: Run, model: ModelFile, scene: Scene, planned: PredictPlan, outputs,
-                   options: PredictOptions) -> PredictResult:
-    """The model over ``scene`` for ``planned``'s targets, written to ``outputs`` (see ``core.engine.predict``),
-    as the run's last step, with GDAL's block cache bounded as ``hls-translate predict`` bounds it."""
+                   options: PredictOptions, storage: StorageOptions) -> PredictResult:
+    """The model over ``scene`` for ``planned``'s targets, written to ``outputs`` and stored as ``storage``
+    says (see ``core.delivery.predict_stored``), as the run's last step, with GDAL's block cache bounded
+    as ``hls-translate predict`` bounds it."""
     run.step(f"synthesizing {', '.join(t.key for t in planned.targets)}", until=1.0)
     with bounded_gdal_cache([scene], len(planned.targets), run.log):
-        return predict(model.path, scene, [t.key for t in planned.targets], outputs, options,
-                       progress=run.progress, is_cancelled=run.is_cancelled, log=run.log)
-
-
-# --- the algorithm base ------------------------------------------------------------------------------
-class HLSAlgorithm(QgsProcessingAlgorithm):
-    """Base of the provider's algorithms: names, help built from per-parameter help, and the run.
-
-    :meth:`processAlgorithm` owns the run: it refuses model runs without ONNX Runtime, hands the
-    subclass's :meth:`process` a :class:`Run`, sets the progress to 100 % when it returns, and is the
-    one boundary where library errors (and cancellation) become ``QgsProcessingException``.
-    """
-
-    NAME = ""
-    DISPLAY_NAME = ""
-    GROUP = "Band synthesis"
-    GROUP_ID = "synthesis"
-    SUMMARY = ""  # one paragraph: what the algorithm does
-    TAGS: Tuple[str, ...] = ()
-    NEEDS_ONNXRUNTIME = False  # True for the algorithms that run a model
-
-    def name(self):
-        return self.NAME
-
-    def displayName(self):  # noqa: N802
-        return tr(self.DISPLAY_NAME)
-
-    def group(self):
-        return tr(self.GROUP)
-
-    def groupId(self):  # noqa: N802
-        return self.GROUP_ID
-
-    def tags(self):
-        return [tr(t) for t in self.TAGS]
-
-    def icon(self):
-        return QIcon(ICON_PATH)
-
-    def createInstance(self):  # noqa: N802
-        return type(self)()
-
-    def shortDescription(self):  # noqa: N802
-        return tr(self.SUMMARY.split(". ")[0].rstrip(".") + ".")
-
-    def add(self, param, help_text: str, advanced: bool = False):
-        """Add a parameter with its help string (shown as tool tip and in the help panel)."""
-        param.setHelp(tr(help_text))
-        if advanced:
-            param.setFlags(param.flags() | param.FlagAdvanced)
-        self.addParameter(param)
-        return param
-
-    def shortHelpString(self):  # noqa: N802
-        items = []
-        for p in self.parameterDefinitions():
-            if p.help():
-                items.append(f"<li><b>{html.escape(p.description())}</b> (<code>{p.name()}</code>): "
-                             f"{html.escape(p.help())}</li>")
-        outs = [f"<li><code>{o.name()}</code>: {html.escape(o.description())}</li>" for o in self.outputDefinitions()]
-        return (f"<p>{html.escape(tr(self.SUMMARY))}</p><h3>{tr('Parameters')}</h3><ul>{''.join(items)}</ul>"
-                f"<h3>{tr('Outputs')}</h3><ul>{''.join(outs)}</ul>")
-
-    def canExecute(self):  # noqa: N802
-        if self.NEEDS_ONNXRUNTIME:
-            from ..qgis_plugin.deps import install_hint, missing_packages
-
-            missing = [p for p in missing_packages() if p == "onnxruntime"]
-            if missing:
-                return False, install_hint(missing)
-        return True, ""
-
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        if self.NEEDS_ONNXRUNTIME:
-            require_onnxruntime()
-        run = Run(feedback)
-        try:
-            results = self.process(parameters, context, run)
-        except CancelledError as exc:
-            raise QgsProcessingException(f"cancelled: {exc}") from None
-        except HLSTranslateError as exc:
-            raise QgsProcessingException(str(exc)) from None
-        except MemoryError:
-            raise QgsProcessingException(
-                "out of memory; use a smaller tile size or batch size") from None
-        run.finish()
-        return results
-
-    def process(self, parameters, context, run: Run) -> dict:  # pragma: no cover - overridden
-        """The algorithm's work: parameters -> library calls -> results; raises library errors only."""
-        raise NotImplementedError
+        return predict_stored(model.path, scene, planned.targets, outputs, options, storage,
+                              progress=run.progress, is_cancelled=run.is_cancelled, log=run.log)

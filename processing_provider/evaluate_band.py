@@ -4,7 +4,8 @@ and a difference raster, computed strip by strip so that whole HLS tiles fit in 
 The metrics are those of ``core.metrics`` (physical units: reflectance, degC), and equal
 ``core.metrics.score`` on the whole arrays: sums are accumulated per strip, and SSIM's mean over its
 Gaussian windows is combined across strips weighted by the number of complete windows in each strip
-(strips overlap by the window radius, so every window centre is counted exactly once).
+(strips overlap by the window radius, so every window centre is counted exactly once).  The optional
+PLOT output draws an evenly spaced sample of the pixel pairs (``core.comparison_plot``).
 """
 
 from __future__ import annotations
@@ -15,22 +16,26 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterBand,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer)
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
 
 from ..core import metrics
 from ..core.backends import raster_info
 from ..core.bands import band_label
-from ..core.errors import AmbiguousBandError, BandError, GridMismatchError, MissingBandError
+from ..core.comparison_plot import PairSample, write_comparison_png
+from ..core.errors import AmbiguousBandError, BandError, ConfigError, GridMismatchError, MissingBandError
+from ..core.fileio import writable_output_path
 from ..core.gdal_cache import bounded_gdal_cache
 from ..core.grid import Window
 from ..core.scene import Scene
 from ..core.sources import BandSource, band_sources_of
 from ..core.writer import OutputBand, RasterWriter
-from .common import HLSAlgorithm, load_on_completion, raster_file
+from .algorithm import HLSAlgorithm
+from .common import raster_file, tr
 from .parameters import ResamplingChoice
+from .results import load_on_completion
 
-RESAMPLING = ResamplingChoice("none (the rasters must be on one grid)")
+RESAMPLING = ResamplingChoice()
 #: SSIM window radius of core.metrics.ssim (sigma 1.5)
 SSIM_SIGMA = 1.5
 SSIM_RADIUS = int(3.5 * SSIM_SIGMA + 0.5)
@@ -116,15 +121,8 @@ def _written_sensor(path: str) -> str:
 
 class EvaluateBand(HLSAlgorithm):
     NAME = "evaluate_band"
-    DISPLAY_NAME = "Evaluate a synthesized band"
-    GROUP = "Evaluation"
     GROUP_ID = "evaluation"
-    SUMMARY = ("Compares a synthesized band with a real one of the same band class, pixel by pixel in physical "
-               "units (reflectance, or degC for thermal bands): RMSE, MAE, bias, PSNR and SSIM over the pixels "
-               "valid in both, and a difference raster (synthesized minus reference). Digital numbers are "
-               "scaled to physical values first (HLS/Sentinel-2 DN x 1e-4), so an int16 reference and a float32 "
-               "synthesized band compare correctly.")
-    TAGS = ("rmse", "psnr", "ssim", "accuracy", "validation")
+    TAGS = ("rmse", "psnr", "ssim", "accuracy", "validation", "scatter plot", "histogram")
 
     SYNTHESIZED = "SYNTHESIZED"
     SYNTHESIZED_BAND = "SYNTHESIZED_BAND"
@@ -133,40 +131,64 @@ class EvaluateBand(HLSAlgorithm):
     RESAMPLING = "RESAMPLING"
     DATA_RANGE = "DATA_RANGE"
     DIFFERENCE = "DIFFERENCE"
+    PLOT = "PLOT"
+
+    def displayName(self):  # noqa: N802
+        return tr("Evaluate a synthesized band")
+
+    def shortDescription(self):  # noqa: N802
+        return tr("Scores a synthesized band against the real one (RMSE, MAE, bias, PSNR, SSIM), with a "
+                  "difference raster and a scatter/histogram plot.")
+
+    def summary(self):
+        return tr("Compares a synthesized band with a real one of the same band class, pixel by pixel in physical "
+                  "units (reflectance, or degC for thermal bands): RMSE, MAE, bias, PSNR and SSIM over the pixels "
+                  "valid in both, a difference raster (synthesized minus reference) and a PNG with a density "
+                  "scatter of synthesized against real values and their histograms. Stored numbers are scaled to "
+                  "physical values first (HLS/Sentinel-2 DN x 1e-4), so an int16 reference and a float32 "
+                  "synthesized band compare correctly.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.add(QgsProcessingParameterRasterLayer(self.SYNTHESIZED, "Synthesized raster"),
-                 "The raster written by 'Synthesize HLS band' (or any raster holding the band to check).")
-        self.add(QgsProcessingParameterBand(self.SYNTHESIZED_BAND, "Synthesized band", defaultValue=1,
+        self.add(QgsProcessingParameterRasterLayer(self.SYNTHESIZED, tr("Synthesized raster")),
+                 tr("The raster written by 'Synthesize HLS band' (or any raster holding the band to check)."))
+        self.add(QgsProcessingParameterBand(self.SYNTHESIZED_BAND, tr("Synthesized band"), defaultValue=1,
                                             parentLayerParameterName=self.SYNTHESIZED, optional=True),
-                 "Band number of the synthesized raster to evaluate (default: 1).")
-        self.add(QgsProcessingParameterRasterLayer(self.REFERENCE, "Reference (real) raster"),
-                 "A raster holding the real band: a single-band file (HLS granule band) or a multi-band stack.")
-        self.add(QgsProcessingParameterBand(self.REFERENCE_BAND, "Reference band", optional=True,
+                 tr("Band number of the synthesized raster to evaluate (default: 1)."))
+        self.add(QgsProcessingParameterRasterLayer(self.REFERENCE, tr("Reference (real) raster")),
+                 tr("A raster holding the real band: a single-band file (HLS granule band) or a multi-band stack."))
+        self.add(QgsProcessingParameterBand(self.REFERENCE_BAND, tr("Reference band"), optional=True,
                                             parentLayerParameterName=self.REFERENCE),
-                 "Band number of the reference raster. Empty: the reference band of the same band class as the "
-                 "synthesized band, found from band descriptions or file names.")
-        self.add(RESAMPLING.parameter(self.RESAMPLING, "Resample the reference onto the synthesized grid"),
-                 "If the two rasters are on different grids: 'none' refuses (the safe default), the others warp "
-                 "the reference onto the synthesized raster's grid with that method ('average' to compare with "
-                 "a finer reference).", advanced=True)
-        self.add(QgsProcessingParameterNumber(self.DATA_RANGE, "Data range for PSNR and SSIM",
+                 tr("Band number of the reference raster. Empty: the reference band of the same band class as the "
+                    "synthesized band, found from band descriptions or file names."))
+        self.add(RESAMPLING.parameter(self.RESAMPLING, tr("Resample the reference onto the synthesized grid"),
+                                      tr("none: the rasters must be on one grid")),
+                 tr("If the two rasters are on different grids: 'none' refuses (the safe default), the others warp "
+                    "the reference onto the synthesized raster's grid with that method ('average' to compare with "
+                    "a finer reference)."), advanced=True)
+        self.add(QgsProcessingParameterNumber(self.DATA_RANGE, tr("Data range for PSNR and SSIM"),
                                               QgsProcessingParameterNumber.Double, defaultValue=1.0, minValue=1e-9),
-                 "Dynamic range of the physical values: 1.0 for reflectance (comparable across bands and "
-                 "scenes); e.g. 100 for brightness temperature in degC.", advanced=True)
-        self.add(QgsProcessingParameterRasterDestination(self.DIFFERENCE, "Difference (synthesized minus reference)",
+                 tr("Dynamic range of the physical values: 1.0 for reflectance (comparable across bands and "
+                    "scenes); e.g. 100 for brightness temperature in degC."), advanced=True)
+        self.add(QgsProcessingParameterRasterDestination(self.DIFFERENCE,
+                                                         tr("Difference (synthesized minus reference)"),
                                                          optional=True, createByDefault=True),
-                 "Float32 raster on the synthesized grid: synthesized minus reference in physical units; nodata "
-                 "where either is invalid.")
-        for key, desc in (("RMSE", "Root mean square error (physical units)"),
-                          ("MAE", "Mean absolute error (physical units)"),
-                          ("BIAS", "Mean of synthesized minus reference (physical units)"),
-                          ("PSNR", "Peak signal-to-noise ratio in dB (for DATA_RANGE)"),
-                          ("SSIM", "Mean structural similarity (Gaussian window, sigma 1.5)"),
-                          ("N_PIXELS", "Pixels valid in both rasters")):
+                 tr("Float32 raster on the synthesized grid: synthesized minus reference in physical units; nodata "
+                    "where either is invalid."))
+        self.add(QgsProcessingParameterFileDestination(self.PLOT, tr("Scatter and histogram plot (PNG)"),
+                                                       fileFilter="PNG files (*.png)", optional=True,
+                                                       createByDefault=True),
+                 tr("A PNG: density scatter of synthesized against real values with the 1:1 line, both value "
+                    "histograms and the histogram of the difference (from an evenly spaced sample of at most "
+                    "200,000 valid pixels)."))
+        for key, desc in (("RMSE", tr("Root mean square error (physical units)")),
+                          ("MAE", tr("Mean absolute error (physical units)")),
+                          ("BIAS", tr("Mean of synthesized minus reference (physical units)")),
+                          ("PSNR", tr("Peak signal-to-noise ratio in dB (for DATA_RANGE)")),
+                          ("SSIM", tr("Mean structural similarity (Gaussian window, sigma 1.5)")),
+                          ("N_PIXELS", tr("Pixels valid in both rasters"))):
             self.addOutput(QgsProcessingOutputNumber(key, desc))
-        self.addOutput(QgsProcessingOutputString("BAND", "Band class compared"))
-        self.addOutput(QgsProcessingOutputString("REPORT", "The metrics as text"))
+        self.addOutput(QgsProcessingOutputString("BAND", tr("Band class compared")))
+        self.addOutput(QgsProcessingOutputString("REPORT", tr("The metrics as text")))
 
     def process(self, parameters, context, run):
         syn_path = raster_file(self.parameterAsRasterLayer(parameters, self.SYNTHESIZED, context), self.SYNTHESIZED)
@@ -197,6 +219,11 @@ class EvaluateBand(HLSAlgorithm):
 
         out_path = self.parameterAsOutputLayer(parameters, self.DIFFERENCE, context) if (
             parameters.get(self.DIFFERENCE) is not None) else ""
+        plot_path = self.parameterAsFileOutput(parameters, self.PLOT, context) if (
+            parameters.get(self.PLOT) not in (None, "")) else ""
+        if plot_path:
+            writable_output_path(plot_path, ConfigError)
+        sample = PairSample(grid.height, grid.width) if plot_path else None
         writer = None
         if out_path:
             writer = RasterWriter(out_path, grid, [OutputBand(
@@ -210,7 +237,7 @@ class EvaluateBand(HLSAlgorithm):
                 for r0 in range(0, grid.height, strip):
                     run.check_cancelled()
                     r1 = min(grid.height, r0 + strip)
-                    self._compare_strip(syn_scene, ref_scene, cls, r0, r1, acc, writer)
+                    self._compare_strip(syn_scene, ref_scene, cls, r0, r1, acc, writer, sample)
                     run.progress(r1 / grid.height)
             if writer is not None:
                 run.step("writing the difference raster", until=1.0)
@@ -232,14 +259,21 @@ class EvaluateBand(HLSAlgorithm):
         run.log(report)
         results = {"RMSE": s.rmse, "MAE": s.mae, "BIAS": s.bias, "PSNR": s.psnr, "SSIM": s.ssim,
                    "N_PIXELS": int(s.n_pixels), "BAND": cls.key, "REPORT": report}
+        if plot_path:
+            write_comparison_png(plot_path, sample, label, units,
+                                 f"{label}: RMSE {s.rmse:.4g}, bias {s.bias:+.4g}, SSIM {s.ssim:.3f} "
+                                 f"({s.n_pixels} pixels)")
+            run.log(f"plot written to {plot_path}")
+            results[self.PLOT] = plot_path
         if out_path:
-            load_on_completion(context, out_path, f"{label} difference (synthesized - reference)", self.DIFFERENCE)
+            load_on_completion(context, out_path, f"{os.path.splitext(os.path.basename(syn_path))[0]}: {label} "
+                               "difference (synthesized - reference)", self.DIFFERENCE)
             results[self.DIFFERENCE] = out_path
         return results
 
     @staticmethod
     def _compare_strip(syn_scene: Scene, ref_scene: Scene, cls, r0: int, r1: int, acc: "_Accumulator",
-                       writer: Optional[RasterWriter]) -> None:
+                       writer: Optional[RasterWriter], sample: Optional[PairSample] = None) -> None:
         """Rows r0..r1 into the sums (read with SSIM_RADIUS rows of context each side) and the difference."""
         grid = syn_scene.grid
         a0, a1 = max(0, r0 - SSIM_RADIUS), min(grid.height, r1 + SSIM_RADIUS)
@@ -249,6 +283,8 @@ class EvaluateBand(HLSAlgorithm):
         valid = pred_valid & ref_valid & np.isfinite(pred) & np.isfinite(ref)
         core = slice(r0 - a0, r1 - a0)
         acc.add(pred, ref, valid, core)
+        if sample is not None:
+            sample.add(r0, ref[core], pred[core], valid[core])
         if writer is not None:
             writer.write(Window(0, r0, grid.width, r1 - r0), (pred - ref)[core], valid[core])
 

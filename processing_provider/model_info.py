@@ -1,4 +1,5 @@
-"""``hls_translate:model_info``: an exported model's embedded metadata, as text and as outputs."""
+"""``hls_translate:model_info``: an exported model's embedded metadata, as a readable report (log and an
+HTML page for the results viewer) and as outputs for scripts."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, Qgs
 
 from ..core.errors import ConfigError
 from ..core.fileio import atomic_write_text, writable_output_path
-from .common import MODEL_FILTER, HLSAlgorithm, default_model_path, keys_of, read_model
+from ..core.model_report import model_report, model_title, report_html, report_text
+from .algorithm import HLSAlgorithm
+from .common import MODEL_FILTER, keys_of, read_model, tr
 
 
 class ModelInfoAlgorithm(HLSAlgorithm):
@@ -15,57 +18,72 @@ class ModelInfoAlgorithm(HLSAlgorithm):
     evaluated model reads and writes)."""
 
     NAME = "model_info"
-    DISPLAY_NAME = "Model information"
-    GROUP = "Models"
     GROUP_ID = "models"
-    SUMMARY = ("Reads the metadata embedded in an exported hls_translate ONNX model (family, bands it reads and "
-               "synthesizes, units, tiling hints, training summary, validation metrics) without running it. "
-               "The values are returned as outputs, so batch scripts (qgis_process --json) can read them.")
     TAGS = ("onnx", "model", "metadata")
 
     MODEL = "MODEL"
     OUTPUT_JSON = "OUTPUT_JSON"
+    OUTPUT_HTML = "OUTPUT_HTML"
+
+    def displayName(self):  # noqa: N802
+        return tr("Model information")
+
+    def shortDescription(self):  # noqa: N802
+        return tr("What an exported hls_translate model reads and synthesizes, how it tiles, what it was trained "
+                  "on and how well it did.")
+
+    def summary(self):
+        return tr("Reads the metadata embedded in an exported hls_translate ONNX model without running it: family, "
+                  "the bands it reads and synthesizes (with their Sentinel-2 and Landsat codes), units, tiling "
+                  "hints, training scenes and validation scores per band. The report is logged and shown as an "
+                  "HTML page; every value is also an output, so batch scripts (qgis_process --json) can read them.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFile(
-            self.MODEL, "Model file (.onnx)", fileFilter=MODEL_FILTER, defaultValue=default_model_path() or None,
-            optional=True),
-            "An exported model (`hls-translate export`). Empty: the model bundled with the plugin.")
+            self.MODEL, tr("Model file (.onnx; empty: the bundled model)"), fileFilter=MODEL_FILTER, optional=True),
+            tr("An exported model (hls-translate export). Empty: the model bundled with the plugin."))
         self.add(QgsProcessingParameterFileDestination(
-            self.OUTPUT_JSON, "Metadata as JSON", fileFilter="JSON files (*.json)", optional=True,
+            self.OUTPUT_HTML, tr("Report (HTML)"), fileFilter="HTML files (*.html)", optional=True,
+            createByDefault=True),
+            tr("The readable report as an HTML page (opened in the results viewer)."))
+        self.add(QgsProcessingParameterFileDestination(
+            self.OUTPUT_JSON, tr("Metadata as JSON"), fileFilter="JSON files (*.json)", optional=True,
             createByDefault=False),
-            "Optional: write the full metadata document to this JSON file.")
+            tr("Optional: write the full metadata document to this JSON file."))
         for key, desc, cls in (
-                ("FAMILY", "Model family", QgsProcessingOutputString),
-                ("ARCHITECTURE", "Architecture", QgsProcessingOutputString),
-                ("MODEL_VERSION", "Model version", QgsProcessingOutputString),
-                ("CONDITIONAL", "1 if the target band is chosen at inference, else 0", QgsProcessingOutputNumber),
-                ("SOURCE_BANDS", "Band classes the model reads (comma-separated keys)", QgsProcessingOutputString),
-                ("TARGET_BANDS", "Band classes the model synthesizes (comma-separated keys)", QgsProcessingOutputString),
-                ("UNITS", "Units of the values the model reads and writes", QgsProcessingOutputString),
-                ("NODATA", "Nodata value of rasters written with this model", QgsProcessingOutputNumber),
-                ("TILE_SIZE", "Recommended tile size (pixels)", QgsProcessingOutputNumber),
-                ("OVERLAP", "Recommended tile overlap (pixels)", QgsProcessingOutputNumber),
-                ("STRIDE", "Tile sizes must be multiples of this", QgsProcessingOutputNumber),
-                ("RECEPTIVE_FIELD", "Receptive field (pixels)", QgsProcessingOutputNumber),
-                ("SUMMARY", "Human-readable summary", QgsProcessingOutputString),
-                ("METADATA_JSON", "The whole metadata document (JSON text)", QgsProcessingOutputString),
-                ("OUTPUT_JSON", "The JSON file written (empty if none)", QgsProcessingOutputString)):
+                ("FAMILY", tr("Model family"), QgsProcessingOutputString),
+                ("ARCHITECTURE", tr("Architecture"), QgsProcessingOutputString),
+                ("MODEL_VERSION", tr("Model version"), QgsProcessingOutputString),
+                ("CONDITIONAL", tr("1 if the target band is chosen at inference, else 0"), QgsProcessingOutputNumber),
+                ("SOURCE_BANDS", tr("Band classes the model reads (comma-separated keys)"), QgsProcessingOutputString),
+                ("TARGET_BANDS", tr("Band classes the model synthesizes (comma-separated keys)"), QgsProcessingOutputString),
+                ("UNITS", tr("Units of the values the model reads and writes"), QgsProcessingOutputString),
+                ("NODATA", tr("Nodata value of rasters written with this model"), QgsProcessingOutputNumber),
+                ("TILE_SIZE", tr("Recommended tile size (pixels)"), QgsProcessingOutputNumber),
+                ("OVERLAP", tr("Recommended tile overlap (pixels)"), QgsProcessingOutputNumber),
+                ("STRIDE", tr("Tile sizes must be multiples of this"), QgsProcessingOutputNumber),
+                ("RECEPTIVE_FIELD", tr("Receptive field (pixels)"), QgsProcessingOutputNumber),
+                ("SUMMARY", tr("Human-readable summary"), QgsProcessingOutputString),
+                ("METADATA_JSON", tr("The whole metadata document (JSON text)"), QgsProcessingOutputString),
+                ("OUTPUT_JSON", tr("The JSON file written (empty if none)"), QgsProcessingOutputString)):
             if key != self.OUTPUT_JSON:
                 self.addOutput(cls(key, desc))
 
     def process(self, parameters, context, run):
         model = read_model(self.parameterAsFile(parameters, self.MODEL, context))
         md = model.metadata
-        summary = f"model file:    {model.path}\n" + md.summary()
+        sections = model_report(md, model.path)
+        summary = report_text(sections)
         for line in summary.splitlines():
             run.log(line)
         doc = md.to_json()
-        out_json = self.parameterAsFileOutput(parameters, self.OUTPUT_JSON, context) if (
-            parameters.get(self.OUTPUT_JSON) not in (None, "")) else ""
+        out_json = self._destination(parameters, self.OUTPUT_JSON, context)
         if out_json:
             atomic_write_text(writable_output_path(out_json, ConfigError), doc)
             run.log(f"metadata written to {out_json}")
+        out_html = self._destination(parameters, self.OUTPUT_HTML, context)
+        if out_html:
+            atomic_write_text(writable_output_path(out_html, ConfigError), report_html(sections, model_title(model.path)))
         tiling = md.tiling
         return {
             "FAMILY": md.family,
@@ -83,5 +101,12 @@ class ModelInfoAlgorithm(HLSAlgorithm):
             "SUMMARY": summary,
             "METADATA_JSON": doc,
             self.OUTPUT_JSON: str(out_json),
+            self.OUTPUT_HTML: str(out_html),
         }
+
+    def _destination(self, parameters, name, context) -> str:
+        """The file a destination parameter names, "" when it is left empty (nothing to write)."""
+        if parameters.get(name) in (None, ""):
+            return ""
+        return self.parameterAsFileOutput(parameters, name, context)
 

@@ -31,7 +31,7 @@ class HLSTranslateProvider(QgsProcessingProvider):
     def longName(self):  # noqa: N802
         from .. import __version__
 
-        return tr(f"HLS Band Translator {__version__} (ONNX band synthesis)")
+        return tr("HLS Band Translator {version} (ONNX band synthesis)").format(version=__version__)
 
     def icon(self):
         return QIcon(ICON_PATH)

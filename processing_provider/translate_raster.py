@@ -20,12 +20,14 @@ from ..core import bands
 from ..core.backends import raster_info
 from ..core.errors import ConfigError, ModelError
 from ..core.metadata import ModelMetadata
-from ..core.output_naming import translated_name
+from ..core.output_naming import scene_label, translated_name
 from ..core.scene import open_scene
 from ..core.sources import band_sources_of
-from .common import (MODEL_FILTER, HLSAlgorithm, default_model_path, keys_of, load_on_completion, log_scene,
-                     parse_band_mapping, plan_prediction, raster_file, read_model, run_prediction)
+from .algorithm import HLSAlgorithm
+from .common import (MODEL_FILTER, keys_of, log_scene, parse_band_mapping, plan_prediction, raster_file, read_model,
+                     run_prediction, tr)
 from .parameters import PredictParameters
+from .results import load_on_completion, synthesis_info
 
 PREDICT_PARAMETERS = PredictParameters()
 
@@ -43,12 +45,6 @@ def positional_mapping(path: str, md: ModelMetadata) -> Dict[int, str]:
 
 class TranslateRaster(HLSAlgorithm):
     NAME = "translate_raster"
-    DISPLAY_NAME = "Translate raster with a model"
-    SUMMARY = ("Runs any exported hls_translate model on one raster layer, driven by the model's metadata: a "
-               "conditional model (one model for every band, like the bundled one) synthesizes the TARGET band "
-               "from the layer's bands; a fixed-band model (pix2pix, CycleGAN, ...) reads the bands its metadata "
-               "lists and writes its output bands. Tiled with overlap and blending; the output keeps the layer's "
-               "CRS, geotransform and nodata.")
     TAGS = ("onnx", "pix2pix", "cyclegan", "image translation", "deep learning")
     NEEDS_ONNXRUNTIME = True
 
@@ -58,30 +54,44 @@ class TranslateRaster(HLSAlgorithm):
     BAND_MAPPING = "BAND_MAPPING"
     OUTPUT = "OUTPUT"
 
+    def displayName(self):  # noqa: N802
+        return tr("Translate raster with a model")
+
+    def shortDescription(self):  # noqa: N802
+        return tr("Runs any exported hls_translate model (conditional, pix2pix, CycleGAN, ...) on one raster layer.")
+
+    def summary(self):
+        return tr("Runs any exported hls_translate model on one raster layer, driven by the model's metadata: a "
+                  "conditional model (one model for every band, like the bundled one) synthesizes the TARGET band "
+                  "from the layer's bands; a fixed-band model (pix2pix, CycleGAN, ...) reads the bands its metadata "
+                  "lists and writes its output bands. Tiled with overlap and blending; the output keeps the layer's "
+                  "CRS and geotransform and is stored like the layer's bands unless another data type is chosen.")
+
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.add(QgsProcessingParameterRasterLayer(self.INPUT, "Input raster"),
-                 "A raster layer (file) holding the model's input bands.")
-        self.add(QgsProcessingParameterFile(self.MODEL, "Model (.onnx)", fileFilter=MODEL_FILTER,
-                                            defaultValue=default_model_path() or None, optional=True),
-                 "An exported hls_translate model of any family. Empty: the bundled model.")
-        self.add(QgsProcessingParameterString(self.TARGET, "Target band(s)", optional=True),
-                 "Conditional models: the band(s) to synthesize, separated by ',' (a class such as cirrus or "
-                 "red_edge_1, or a band code of the layer's sensor such as B10). Fixed-band models: optionally, "
-                 "which of the model's output bands to write (default: all).")
-        self.add(QgsProcessingParameterString(self.BAND_MAPPING, "Band mapping (override detected bands)",
+        self.add(QgsProcessingParameterRasterLayer(self.INPUT, tr("Input raster")),
+                 tr("A raster layer (file) holding the model's input bands."))
+        self.add(QgsProcessingParameterFile(self.MODEL, tr("Model (.onnx; empty: the bundled model)"),
+                                            fileFilter=MODEL_FILTER, optional=True),
+                 tr("An exported hls_translate model of any family. Empty: the bundled model."))
+        self.add(QgsProcessingParameterString(self.TARGET, tr("Target band(s)"), optional=True),
+                 tr("Conditional models: the band(s) to synthesize, separated by ',' (a class such as cirrus or "
+                    "red_edge_1, or a band code of the layer's sensor such as B10). Fixed-band models: optionally, "
+                    "which of the model's output bands to write (default: all)."))
+        self.add(QgsProcessingParameterString(self.BAND_MAPPING, tr("Band mapping (override detected bands)"),
                                               optional=True),
-                 "Which band of the layer is which: 'NUMBER=BAND' entries separated by ';' (e.g. '1=B04; 2=B03; "
-                 "3=B02'). Empty: from the band descriptions or file name; for a fixed-band model a layer with "
-                 "unnamed bands is read in the model's band order.")
+                 tr("Which band of the layer is which: 'NUMBER=BAND' entries separated by ';' (e.g. '1=B04; "
+                    "2=B03; 3=B02'). Empty: from the band descriptions or file name; for a fixed-band model a "
+                    "layer with unnamed bands is read in the model's band order."))
         PREDICT_PARAMETERS.add_tiling(self)
+        PREDICT_PARAMETERS.add_output(self)
         PREDICT_PARAMETERS.add_execution(self)
-        self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, "Translated raster"),
-                 "Output GeoTIFF (float32, physical values), one band per output band of the model / target.")
-        self.addOutput(QgsProcessingOutputString("TARGETS", "Band classes written, separated by ','"))
-        self.addOutput(QgsProcessingOutputString("INPUT_BANDS", "Input bands as detected (file band -> class)"))
-        self.addOutput(QgsProcessingOutputString("EXECUTION_PROVIDER", "ONNX Runtime execution provider used"))
-        self.addOutput(QgsProcessingOutputNumber("TILES_RUN", "Tiles the model ran on"))
-        self.addOutput(QgsProcessingOutputNumber("SECONDS", "Run time in seconds"))
+        self.add(QgsProcessingParameterRasterDestination(self.OUTPUT, tr("Translated raster")),
+                 tr("Output GeoTIFF, one band per output band of the model / target."))
+        self.addOutput(QgsProcessingOutputString("TARGETS", tr("Band classes written, separated by ','")))
+        self.addOutput(QgsProcessingOutputString("INPUT_BANDS", tr("Input bands as detected (file band -> class)")))
+        self.addOutput(QgsProcessingOutputString("EXECUTION_PROVIDER", tr("ONNX Runtime execution provider used")))
+        self.addOutput(QgsProcessingOutputNumber("TILES_RUN", tr("Tiles the model ran on")))
+        self.addOutput(QgsProcessingOutputNumber("SECONDS", tr("Run time in seconds")))
 
     def process(self, parameters, context, run):
         model = read_model(self.parameterAsFile(parameters, self.MODEL, context))
@@ -109,15 +119,21 @@ class TranslateRaster(HLSAlgorithm):
                     f"(it can synthesize: {keys_of(md.target_bands)})")
             targets = [bands.band_class(c).key for c in md.output.bands]
         options = PREDICT_PARAMETERS.options(self, parameters, context)
+        storage = PREDICT_PARAMETERS.storage(self, parameters, context)
         run.step("reading the input layer")
-        with open_scene([path], band_map=band_map or None) as scene:
-            bands_text = log_scene(run, scene)
+        with open_scene([path], band_map=band_map or None) as whole:
+            bands_text = log_scene(run, whole)
+            scene = PREDICT_PARAMETERS.clip(self, parameters, context, whole, run)
             planned = plan_prediction(model, scene, targets, options, where=f"layer {layer.name()}")
             out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-            result = run_prediction(run, model, scene, planned, out, options)
+            result = run_prediction(run, model, scene, planned, out, options, storage)
         if context.willLoadLayerOnCompletion(out):
-            load_on_completion(context, out, translated_name(layer.name(), md.family, planned.targets, scene.sensor),
-                               self.OUTPUT)
+            label = scene_label(scene.name, [path])
+            name = translated_name(layer.name(), md.family, planned.targets, scene.sensor, label)
+            sources = [bands.band_label(s, scene.sensor) for s in planned.sources]
+            load_on_completion(context, out, name, self.OUTPUT,
+                               synthesis_info(name, ", ".join(bands.band_label(t, scene.sensor) for t in planned.targets),
+                                              model.name, sources, scene.name, "", storage.encoding))
         return {
             self.OUTPUT: out,
             "TARGETS": ",".join(t.key for t in planned.targets),

@@ -6,8 +6,10 @@
 The zip holds one folder, ``hls_translate/``, with only what the plugin runs: ``__init__.py``,
 ``metadata.txt``, the inference side of ``core/`` (numpy + GDAL + onnxruntime; ``core/models/`` is
 PyTorch training code that QGIS never imports, so it is left out), ``processing_provider/``,
-``qgis_plugin/``, the icon, the bundled model ``resources/models/hls_translate_default.onnx`` and the
-small sample scene ``resources/sample/``.  No tests, training code or data, command-line code (``cli.py``,
+``qgis_plugin/``, ``LICENSE``, the algorithms' help pages ``help/``, the compiled translations
+``i18n/*.qm``, the icon, the bundled model ``resources/models/hls_translate_default.onnx`` and the small
+sample scene ``resources/sample/``.  Every listed file or folder must be there: a missing one stops the
+build with its name (only the bundled model may be left out, with ``--allow-missing-model``).  No tests, training code or data, command-line code (``cli.py``,
 ``commands/``: argument parsing the plugin never needs), benchmarks, caches, virtual environments or GDAL
 ``.aux.xml`` side files.  Files are taken from the working tree; the zip is
 written to a temporary name and renamed, so a failed build leaves no half-written zip.
@@ -38,6 +40,8 @@ INCLUDE: Tuple[Tuple[str, bool], ...] = (
     ("__init__.py", False),
     ("metadata.txt", False),
     ("LICENSE", False),
+    ("help", True),
+    ("i18n", True),
     ("core", True),
     ("processing_provider", True),
     ("qgis_plugin", True),
@@ -46,7 +50,7 @@ INCLUDE: Tuple[Tuple[str, bool], ...] = (
     ("resources/sample", True),
 )
 EXCLUDE_DIRS = {"__pycache__", ".pytest_cache", ".git", ".venv", "models_cache"}
-EXCLUDE_PATTERNS = ("*.pyc", "*.pyo", "*.aux.xml", "*.part.tif", ".*", "*~", "*.tmp.tif")
+EXCLUDE_PATTERNS = ("*.pyc", "*.pyo", "*.aux.xml", "*.part.tif", ".*", "*~", "*.tmp.tif", "*.ts")
 #: core/models is PyTorch code (training/export); QGIS never imports it
 EXCLUDE_PATHS = (os.path.join("core", "models"),)
 
@@ -56,7 +60,9 @@ def plugin_files(root: str = ROOT) -> Iterator[Tuple[str, str]]:
     for rel, recursive in INCLUDE:
         src = os.path.join(root, rel)
         if not os.path.exists(src):
-            continue
+            if rel == os.path.dirname(MODEL).replace(os.sep, "/"):
+                continue  # build() refuses a missing model unless told to go without it
+            raise SystemExit(f"error: {rel} is missing from {root}; the plugin zip needs it")
         if not recursive:
             yield src, f"{PLUGIN}/{rel}"
             continue

@@ -36,7 +36,9 @@ SYNTH="$OUT/sample_B06_red_edge_2_synthesized.tif"
 DIFF="$OUT/sample_B06_difference.tif"
 
 echo "== synthesizing B06 red edge 2 of the sample scene from the ${#INPUTS[@]} bands Landsat also has (qgis_process)"
-"$QGIS_PROCESS" run hls_translate:synthesize_band -- "${INPUTS[@]}" TARGET_BANDS=red_edge_2 MODEL="$MODEL" OUTPUT="$SYNTH" \
+# DATA_TYPE=float32: physical reflectance, for the preview below (the default stores it like the inputs: int16 DN)
+"$QGIS_PROCESS" run hls_translate:synthesize_band -- "${INPUTS[@]}" TARGET_BANDS=red_edge_2 DATA_TYPE=float32 \
+  MODEL="$MODEL" OUTPUT="$SYNTH" \
   | grep -E "^(TARGETS|TILES_RUN|SECONDS|EXECUTION_PROVIDER):" || true
 [ -f "$SYNTH" ] || { echo "error: synthesize_band wrote nothing" >&2; exit 1; }
 

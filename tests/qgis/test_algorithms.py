@@ -20,11 +20,14 @@ from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessi
 import processing
 from support import REPO
 from support.data import SPAIN, T19UDP, T29RKH
+from support.qgis_gui import InfoLog
 from support.onnx_models import LINEAR_OUTPUT, fixed_linear_expected, fixed_linear_onnx
 
 pytestmark = pytest.mark.qgis
 
 SAMPLE = REPO / "resources" / "sample" / "spain_l1c_crop"
+#: DATA_TYPE's option number for physical float32 values (what `hls-translate predict` writes by default)
+FLOAT32 = 0
 
 
 def sample_files(skip=("B10",)):
@@ -92,6 +95,7 @@ def test_shared_parameters_are_declared_once_with_the_librarys_choices(plugin):
 
     from hls_translate.core.engine import DRIVERS, DTYPES, PredictOptions
     from hls_translate.core.scene import RESAMPLING_METHODS
+    from hls_translate.processing_provider.choices import option_names
     from hls_translate.core.runtime import DEVICES
     from hls_translate.core.tiling import BLEND_MODES
 
@@ -104,14 +108,21 @@ def test_shared_parameters_are_declared_once_with_the_librarys_choices(plugin):
         assert (a.description(), a.defaultValue(), a.help()) == (b.description(), b.defaultValue(), b.help()), name
     assert synth.parameterDefinition("BLEND").options() == list(BLEND_MODES)
     assert synth.parameterDefinition("DEVICE").options() == list(DEVICES)
-    assert synth.parameterDefinition("DATA_TYPE").options() == list(DTYPES)
+    # DATA_TYPE: the engine's data types keep their option numbers; "input" (the inputs' convention) is
+    # appended and is the default (issue 13, point 6)
+    data_types = option_names(synth.parameterDefinition("DATA_TYPE"))
+    assert data_types[:2] == list(DTYPES) and data_types[2:] == ["input"]
+    assert synth.parameterDefinition("DATA_TYPE").defaultValue() == 2
     assert synth.parameterDefinition("FORMAT").options() == list(DRIVERS)
     for alg in (synth, evaluate):
         assert alg.parameterDefinition("RESAMPLING").options()[1:] == list(RESAMPLING_METHODS)
     defaults = PredictOptions()
     assert BLEND_MODES[synth.parameterDefinition("BLEND").defaultValue()] == defaults.blend
     assert synth.parameterDefinition("BATCH_SIZE").defaultValue() == defaults.batch_size
-    assert trans.parameterDefinition("GAP_FILL") is None and trans.parameterDefinition("DATA_TYPE") is None
+    assert trans.parameterDefinition("GAP_FILL") is None
+    for name in ("EXTENT", "DATA_TYPE", "FORMAT", "CREATION_OPTIONS"):  # output parameters: shared too
+        a, b = synth.parameterDefinition(name), trans.parameterDefinition(name)
+        assert (a.description(), a.defaultValue(), a.help()) == (b.description(), b.defaultValue(), b.help()), name
 
 
 # --- synthesize_band -----------------------------------------------------------------------------------
@@ -122,7 +133,8 @@ def test_synthesize_per_band_layers_equals_cli_and_keeps_georeferencing(plugin, 
     progress = []
     fb.progressChanged.connect(progress.append)
     res = processing.run("hls_translate:synthesize_band", {
-        "INPUT": layers(files), "MODEL": adain_model, "TARGET_BANDS": ["cirrus"], "OUTPUT": str(out)}, feedback=fb)
+        "INPUT": layers(files), "MODEL": adain_model, "TARGET_BANDS": ["cirrus"], "DATA_TYPE": FLOAT32,
+        "OUTPUT": str(out)}, feedback=fb)
     assert res["OUTPUT"] == str(out) and res["TARGETS"] == "cirrus"
     assert "B8A NIR narrow" in res["INPUT_BANDS"] and "-> nir_narrow" in res["INPUT_BANDS"]
     assert res["TILES_RUN"] > 0 and isinstance(res["SECONDS"], float)
@@ -148,15 +160,20 @@ def test_synthesize_multiband_two_targets_files_names_and_cli(plugin, adain_mode
     out = tmp_path / "t19.tif"
     res = processing.run("hls_translate:synthesize_band", {
         "INPUT": [layer], "MODEL": adain_model, "TARGET_BANDS": ["cirrus", "red_edge_1"], "TILE_SIZE": 128,
-        "OVERLAP": 16, "BATCH_SIZE": 3, "OUTPUT": QgsProcessingOutputLayerDefinition(str(out), project)},
+        "OVERLAP": 16, "BATCH_SIZE": 3, "DATA_TYPE": FLOAT32,
+        "OUTPUT": QgsProcessingOutputLayerDefinition(str(out), project)},
         context=context)
-    files = res["OUTPUT_FILES"].split(";")
+    files = res["OUTPUT_FILES"]  # a list (issue 13, point 12; it was a ';'-joined string)
+    assert isinstance(files, list)
     assert files == [str(tmp_path / "t19_red_edge_1.tif"), str(tmp_path / "t19_cirrus.tif")] or \
         sorted(files) == sorted([str(tmp_path / "t19_cirrus.tif"), str(tmp_path / "t19_red_edge_1.tif")])
     assert not out.exists()
     # layers to load are named after the target bands; OUTPUT's own (unwritten) path is not among them
+    # ... after their scene too (issue 13, point 7)
     names = {os.path.basename(k): d.name for k, d in context.layersToLoadOnCompletion().items()}
-    assert names == {"t19_cirrus.tif": "B10 cirrus (synthesized)", "t19_red_edge_1.tif": "B05 red edge 1 (synthesized)"}
+    scene = "T19UDP_20170729_L1C_13band_160m_stack"
+    assert names == {"t19_cirrus.tif": f"{scene}: B10 cirrus (synthesized)",
+                     "t19_red_edge_1.tif": f"{scene}: B05 red edge 1 (synthesized)"}
     cli_out = tmp_path / "cli.tif"
     cli("--model", adain_model, "--input", T19UDP, "--target", "cirrus", "--target", "red_edge_1", "--tile", 128,
         "--overlap", 16, "--batch", 3, "--out", cli_out)
@@ -174,14 +191,14 @@ def test_synthesize_multiband_two_targets_files_names_and_cli(plugin, adain_mode
 def test_synthesize_resamples_multiresolution_bands(plugin, adain_model, tmp_path, bigearthnet_patch):
     files = sorted(str(p) for p in bigearthnet_patch.glob("*_B*.tif"))
     files = [f for f in files if not f.endswith("_B09.tif")]
-    with pytest.raises(QgsProcessingException, match="different grids"):
+    with pytest.raises(QgsProcessingException, match="different grids"):  # refusing stays available
         processing.run("hls_translate:synthesize_band", {
-            "INPUT": layers(files), "MODEL": adain_model, "TARGET_BANDS": ["water_vapour"],
+            "INPUT": layers(files), "MODEL": adain_model, "TARGET_BANDS": ["water_vapour"], "RESAMPLING": 0,
             "OUTPUT": str(tmp_path / "x.tif")})
     assert not (tmp_path / "x.tif").exists()
     out = tmp_path / "wv.tif"
-    processing.run("hls_translate:synthesize_band", {
-        "INPUT": layers(files), "MODEL": adain_model, "TARGET_BANDS": ["water_vapour"], "RESAMPLING": 2,
+    processing.run("hls_translate:synthesize_band", {  # the default: bilinear onto the finest grid
+        "INPUT": layers(files), "MODEL": adain_model, "TARGET_BANDS": ["water_vapour"], "DATA_TYPE": FLOAT32,
         "OUTPUT": str(out)})
     cli_out = tmp_path / "cli.tif"
     cli("--model", adain_model, "--input", *files, "--target", "water_vapour", "--resampling", "bilinear",
@@ -252,7 +269,7 @@ def _bad(tmp_path, adain_model):
         ({**base, "MODEL": str(tmp_path / "missing.onnx")}, "model file not found"),
         ({**base, "MODEL": sample_files()[0]}, "not an ONNX model|no hls_translate metadata"),
         ({**base, "TARGET_BANDS": ["thermal_1"]}, "cannot synthesize thermal_1"),
-        ({**base, "INPUT": t29}, "different grids"),
+        ({**base, "INPUT": t29, "RESAMPLING": 0}, "different grids"),
         ({**base, "BAND_MAPPING": "B04"}, "BAND_MAPPING: entry 'B04' is not KEY=BAND"),
         ({**base, "BAND_MAPPING": "nosuchfile.tif=B04"}, "matches no input layer"),
         ({**base, "INPUT": [str(SPAIN)], "BAND_MAPPING": "1=B99"}, "unknown band"),
@@ -284,17 +301,6 @@ def test_translate_conditional_model_equals_synthesize(plugin, adain_model, tmp_
         processing.run("hls_translate:translate_raster", {"INPUT": str(SPAIN), "MODEL": adain_model,
                                                            "OUTPUT": str(tmp_path / "c.tif")})
 
-
-class InfoLog(QgsProcessingFeedback):
-    """Keeps the info lines an algorithm pushes."""
-
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def pushInfo(self, info):  # noqa: N802
-        self.lines.append(info)
-        super().pushInfo(info)
 
 
 def test_gdal_cache_bounded_during_the_run_and_restored(plugin, adain_model, tmp_path, monkeypatch):
@@ -329,8 +335,8 @@ def test_translate_fixed_band_model_matches_formula(plugin, tmp_path, named):
     warnings = []
     fb.pushWarning = lambda msg: warnings.append(msg)  # type: ignore[assignment]
     out = tmp_path / "out.tif"
-    res = processing.run("hls_translate:translate_raster", {"INPUT": str(src), "MODEL": model, "OUTPUT": str(out)},
-                         feedback=fb)
+    res = processing.run("hls_translate:translate_raster", {"INPUT": str(src), "MODEL": model, "DATA_TYPE": FLOAT32,
+                                                            "OUTPUT": str(out)}, feedback=fb)
     assert res["TARGETS"] == LINEAR_OUTPUT
     y, gt, proj, nodata, desc = read(out)
     assert_same_grid(out, T19UDP)
@@ -372,7 +378,8 @@ def test_model_info_outputs_equal_metadata(plugin, adain_model, tmp_path):
 def synthesized_t19(plugin, adain_model, tmp_path_factory):
     out = tmp_path_factory.mktemp("eval") / "t19_cirrus.tif"
     processing.run("hls_translate:synthesize_band", {
-        "INPUT": [str(T19UDP)], "MODEL": adain_model, "TARGET_BANDS": ["cirrus"], "OUTPUT": str(out)})
+        "INPUT": [str(T19UDP)], "MODEL": adain_model, "TARGET_BANDS": ["cirrus"], "DATA_TYPE": FLOAT32,
+        "OUTPUT": str(out)})
     return out
 
 

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from unittest import mock
 
 import pytest
 from qgis.core import QgsApplication
@@ -15,6 +14,7 @@ from qgis.core import QgsApplication
 from support import REPO
 from support.data import SPAIN
 from support.hide_packages import HIDING_SITECUSTOMIZE
+from support.qgis_gui import fake_iface
 
 pytestmark = pytest.mark.qgis
 
@@ -63,34 +63,21 @@ def _probe(tmp_path, hide, model, spain):
     return json.loads(line[len("RESULT "):]), proc
 
 
-def _fake_iface():
-    from qgis.gui import QgsMapCanvas, QgsMessageBar
-
-    iface = mock.MagicMock()
-    iface.mapCanvas.return_value = QgsMapCanvas()
-    iface.messageBar.return_value = QgsMessageBar()
-    iface.mainWindow.return_value = None
-    return iface
-
-
 def test_load_gui_duplicate_and_unload(qgis_app, monkeypatch):
-    import processing.tools.general
-    import qgis.utils
-
     import hls_translate
 
     reg = QgsApplication.processingRegistry()
     assert reg.providerById("hls_translate") is None
-    iface = _fake_iface()
-    monkeypatch.setattr(qgis.utils, "iface", iface)
-    monkeypatch.setattr(processing.tools.general, "iface", iface)  # imported from qgis.utils at start-up
+    iface = fake_iface(monkeypatch)
     plugin = hls_translate.classFactory(iface)
     plugin.initGui()
     plugin.initProcessing()  # QGIS may call both: nothing is registered twice
     provider = reg.providerById("hls_translate")
     assert provider is plugin.provider is not None and len(provider.algorithms()) == 4
     assert iface.addPluginToRasterMenu.call_count == 4
-    iface.addRasterToolBarIcon.assert_called_once_with(plugin.actions[0])
+    # on the Plugins toolbar, which a fresh profile shows (the Raster toolbar is hidden there: issue 13, point 10)
+    iface.addToolBarIcon.assert_called_once_with(plugin.actions[0])
+    iface.addRasterToolBarIcon.assert_not_called()
     assert plugin.actions[0].text().startswith("Synthesize HLS band") and not plugin.actions[0].icon().isNull()
 
     # a second copy of the plugin (another folder name) must not break or remove the first one's provider
@@ -110,7 +97,7 @@ def test_load_gui_duplicate_and_unload(qgis_app, monkeypatch):
     plugin.unload()
     assert reg.providerById("hls_translate") is None
     assert iface.removePluginRasterMenu.call_count == 4
-    iface.removeRasterToolBarIcon.assert_called_once()
+    iface.removeToolBarIcon.assert_called_once()
     assert plugin.actions == [] and plugin.provider is None
     assert not any(a.provider() is not None and a.provider().id() == "hls_translate" for a in reg.algorithms())
 

@@ -31,8 +31,9 @@ def test_plugin_zip_contents_and_loads(tmp_path):
     assert os.listdir(tmp_path / "dist") == [os.path.basename(path)]  # no temporary file left
     names = zipfile.ZipFile(path).namelist()
     assert {n.split("/")[0] for n in names} == {"hls_translate"}
-    for required in ("__init__.py", "metadata.txt", "resources/icons/icon.svg", "qgis_plugin/plugin.py",
-                     "processing_provider/provider.py", "core/engine/api.py", "core/labels.py", "core/scene.py"):
+    for required in ("__init__.py", "metadata.txt", "LICENSE", "resources/icons/icon.svg", "qgis_plugin/plugin.py",
+                     "processing_provider/provider.py", "core/engine/api.py", "core/labels.py", "core/scene.py",
+                     "help/synthesize_band.html", "i18n/hls_translate_fr.qm"):
         assert f"hls_translate/{required}" in names, required
     if has_model:
         assert f"hls_translate/{b.MODEL}" in names
@@ -43,3 +44,19 @@ def test_plugin_zip_contents_and_loads(tmp_path):
         assert not n.endswith((".pyc", ".aux.xml")) and not parts[-1].startswith("."), n
         assert not n.startswith("hls_translate/core/models/"), n  # torch code: useless inside QGIS
     b.check(path)  # unzipped into a plugins folder, enabled and listed by qgis_process (model_info if bundled)
+
+
+def test_plugin_zip_refuses_a_missing_listed_file(tmp_path):
+    """A listed file that is missing stops the build, naming it (it used to skip LICENSE silently)."""
+    b = _builder()
+    root = tmp_path / "repo"
+    root.mkdir()
+    for rel, _ in b.INCLUDE:
+        top = rel.split("/")[0]
+        if top != "LICENSE" and not (root / top).exists():
+            (root / top).symlink_to(REPO / top)
+    with pytest.raises(SystemExit, match="LICENSE is missing"):
+        b.build(str(tmp_path / "dist"), root=str(root))
+    assert not (tmp_path / "dist").exists() or os.listdir(tmp_path / "dist") == []
+    assert (REPO / "LICENSE").read_text().startswith("                    GNU GENERAL PUBLIC LICENSE\n"
+                                                     "                       Version 2")

@@ -44,9 +44,9 @@ def test_synthesize_band_headless_equals_cli(qgis_process, adain_model, tmp_path
     out = tmp_path / "headless.tif"
     r = qgis_process(["--json", "run", "hls_translate:synthesize_band", "--",
                       *[f"INPUT={f}" for f in files], "TARGET_BANDS=cirrus", f"MODEL={adain_model}",
-                      "TILE_SIZE=128", "OVERLAP=32", "BLEND=1", f"OUTPUT={out}"])
+                      "TILE_SIZE=128", "OVERLAP=32", "BLEND=1", "DATA_TYPE=float32", f"OUTPUT={out}"])
     res = json_results(r)
-    assert res["OUTPUT"] == str(out) and res["TARGETS"] == "cirrus"
+    assert res["OUTPUT"] == str(out) and res["TARGETS"] == "cirrus" and res["OUTPUT_FILES"] == [str(out)]
     assert isinstance(res["TILES_RUN"], (int, float)) and res["TILES_RUN"] > 0
     assert res["EXECUTION_PROVIDER"] == "CPUExecutionProvider"
     cli_out = tmp_path / "cli.tif"
@@ -76,6 +76,23 @@ def test_bad_input_headless_is_a_clear_error(qgis_process, adain_model, tmp_path
     assert r.returncode != 0
     assert "cannot synthesize" in r.stdout + r.stderr and "Traceback" not in r.stdout + r.stderr
     assert not (tmp_path / "x.tif").exists()
+
+
+def test_failures_under_json_print_json_on_stdout(qgis_process, adain_model, tmp_path):
+    """QGIS 3.22 prints nothing on stdout when a --json run fails; ours print why (issue 13, point 12)."""
+    refused = qgis_process(["--json", "run", "hls_translate:synthesize_band", "--", f"INPUT={T19UDP}",
+                            "TARGET_BANDS=thermal_1", f"MODEL={adain_model}", f"OUTPUT={tmp_path / 'x.tif'}"])
+    assert refused.returncode == 1
+    doc = json.loads(refused.stdout)  # refused by the check before the run: the message lists what it can make
+    assert doc["algorithm"] == "hls_translate:synthesize_band" and doc["results"] == {}
+    assert doc["error"].startswith("adain_fixture.onnx cannot synthesize thermal_1; it can synthesize: ")
+    assert doc["inputs"]["TARGET_BANDS"] == "thermal_1" and "ERROR" in refused.stderr
+    failed = qgis_process(["--json", "run", "hls_translate:synthesize_band", "--", f"INPUT={T19UDP}",
+                           "TARGET_BANDS=cirrus", "BAND_MAPPING=1=B99", f"MODEL={adain_model}",
+                           f"OUTPUT={tmp_path / 'y.tif'}"])
+    assert failed.returncode == 1 and "unknown band 'B99'" in json.loads(failed.stdout)["error"]
+    assert "unknown band 'B99'" in failed.stderr
+    assert not list(tmp_path.iterdir())
 
 
 def test_headless_without_onnxruntime_says_what_to_install(qgis_process, adain_model, tmp_path):

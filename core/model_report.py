@@ -1,0 +1,123 @@
+"""A model's metadata as a person reads it: what it is, which bands it reads and makes (in Sentinel-2 and
+Landsat terms), how it tiles, what it was trained on and how well it did on held-out data.
+
+:func:`model_report` gives sections of (label, text) rows and tables; :func:`report_text` and
+:func:`report_html` lay them out as plain text (the QGIS log) and HTML (QGIS's results viewer).  The
+machine-readable document stays :meth:`~.metadata.ModelMetadata.to_json`.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass, field
+from typing import List, Mapping, Sequence, Tuple
+
+from .bands import band_class, band_label
+from .metadata import ModelMetadata
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled part of the report: (label, value) rows and an optional table."""
+
+    title: str
+    rows: Tuple[Tuple[str, str], ...] = ()
+    header: Tuple[str, ...] = ()
+    table: Tuple[Tuple[str, ...], ...] = field(default_factory=tuple)
+
+
+def _bands(ids: Sequence[int]) -> str:
+    """``cirrus (S2 B10, Landsat B09), ...``."""
+    out = []
+    for i in ids:
+        c = band_class(i)
+        codes = [f"{name} {band_label(c, s).split()[0]}" for s, name in (("S2", "S2"), ("LANDSAT", "Landsat"))
+                 if band_label(c, s) != c.key]
+        out.append(f"{c.key} ({', '.join(codes)})" if codes else c.key)
+    return ", ".join(out)
+
+
+def _number(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def model_report(md: ModelMetadata, path: str = "") -> List[Section]:
+    """The sections of a readable report of ``md`` (the model file ``path``)."""
+    t = md.tiling
+    what = [("file", path)] if path else []
+    what += [("family", f"{md.family} ({md.architecture}), version {md.model_version}"),
+             ("kind", "conditional: the band to synthesize is chosen at each run" if md.conditional
+              else "fixed bands: reads exactly its input bands, writes its output bands"),
+             ("created", md.created or "not recorded")]
+    if md.description:
+        what.append(("about", md.description))
+    sections = [Section("Model", tuple(what))]
+    if md.conditional:
+        band_rows = (("reads (any of)", _bands(md.source_bands)), ("synthesizes", _bands(md.target_bands)))
+    else:
+        band_rows = (("reads (in this order)", _bands(md.input("bands").bands)), ("writes", _bands(md.output.bands)))
+    sections.append(Section("Bands", band_rows + (("units", f"{md.units} values; nodata {md.nodata:g}"),)))
+    sections.append(Section("Tiling", (
+        ("recommended tile", f"{t.tile_size} px, overlap {t.overlap} px"),
+        ("stride", f"{t.stride} px (tile sizes must be multiples of it)"),
+        ("receptive field", f"{t.receptive_field} px"))))
+    training = md.training or {}
+    scenes = training.get("train_scenes") or []
+    if scenes:
+        rows = tuple((str(s.get("name", "?")), ", ".join(str(x) for x in (
+            s.get("sensor", ""), s.get("level", ""), "x".join(str(v) for v in s.get("size", [])) + " px",
+            s.get("crs", "")) if x)) for s in scenes)
+        sections.append(Section("Trained on", rows))
+    metrics: Mapping = md.metrics or {}
+    per_target = metrics.get("per_target") or {}
+    if per_target:
+        names = sorted({k for v in per_target.values() for k in v})
+        table = tuple((str(band),) + tuple(_number(scores.get(n, "")) for n in names)
+                      for band, scores in per_target.items())
+        rows = []
+        if metrics.get("held_out"):
+            rows.append(("held out (never trained on)", ", ".join(map(str, metrics["held_out"]))))
+        if metrics.get("source_set"):
+            rows.append(("inputs", str(metrics["source_set"])))
+        if metrics.get("units"):
+            rows.append(("units", str(metrics["units"])))
+        sections.append(Section("Validation", tuple(rows), ("band",) + tuple(n.upper() for n in names), table))
+    return sections
+
+
+def report_text(sections: Sequence[Section]) -> str:
+    """The report as aligned plain text."""
+    lines: List[str] = []
+    for s in sections:
+        lines.append(s.title)
+        width = max((len(label) for label, _ in s.rows), default=0)
+        lines += [f"  {label.ljust(width)}  {value}" for label, value in s.rows]
+        if s.table:
+            cols = [max(len(str(r[i])) for r in (s.header,) + s.table) for i in range(len(s.header))]
+            for row in (s.header,) + s.table:
+                lines.append("  " + "  ".join(str(v).rjust(w) if i else str(v).ljust(w)
+                                               for i, (v, w) in enumerate(zip(row, cols))))
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def report_html(sections: Sequence[Section], title: str) -> str:
+    """The report as a small HTML page."""
+    e = html.escape
+    parts = [f"<html><head><meta charset='utf-8'><title>{e(title)}</title></head><body><h2>{e(title)}</h2>"]
+    for s in sections:
+        parts.append(f"<h3>{e(s.title)}</h3><table>")
+        parts += [f"<tr><th align='left'>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in s.rows]
+        parts.append("</table>")
+        if s.table:
+            parts.append("<table border='1' cellspacing='0' cellpadding='3'><tr>"
+                         + "".join(f"<th>{e(h)}</th>" for h in s.header) + "</tr>")
+            parts += ["<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>" for row in s.table]
+            parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def model_title(path: str) -> str:
+    return f"Model {os.path.basename(path)}" if path else "Model"
