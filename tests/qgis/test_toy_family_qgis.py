@@ -36,7 +36,7 @@ def test_translate_raster_runs_the_toy_family_like_predict(qgis_process, toy_onn
 
     a, b = tmp_path / "qgis.tif", tmp_path / "cli.tif"
     r = qgis_process(["--json", "run", "hls_translate:translate_raster", "--", f"INPUT={SPAIN}",
-                      f"MODEL={toy_onnx}", f"OUTPUT={a}"])
+                      f"MODEL={toy_onnx}", "DATA_TYPE=float32", f"OUTPUT={a}"])
     assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
     res = json.loads(r.stdout[r.stdout.index("{"):])["results"]
     assert res["TARGETS"].replace(" ", "").split(",") == ["red_edge_1", "swir_2"]
