@@ -40,7 +40,7 @@ import math
 import os
 import stat
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Dict, Mapping, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
 
 from .bands import BAND_CLASSES, NUM_CLASSES, band_class, describe_catalogue
 from .errors import ModelMetadataError
@@ -521,6 +521,40 @@ def onnx_metadata_props(path: str) -> Dict[str, str]:
     if not seen_graph:
         raise ModelMetadataError(f"{path} is not an ONNX model (no graph found)")
     return props
+
+
+def external_data_locations(path: str) -> List[str]:
+    """The ``location`` of every external-data entry of the graph's initializers (TensorProto field 13),
+    read with the same tiny protobuf reader (nothing is loaded)."""
+    with open(path, "rb") as f:
+        buf = f.read(MAX_MODEL_BYTES + 1)
+    out: List[str] = []
+    try:
+        for num, wt, val in _fields(buf):
+            if num != 7 or wt != 2:  # ModelProto.graph
+                continue
+            for gnum, gwt, gval in _fields(bytes(val)):
+                if gnum != 5 or gwt != 2:  # GraphProto.initializer
+                    continue
+                for tnum, twt, tval in _fields(bytes(gval)):
+                    if tnum == 13 and twt == 2:  # TensorProto.external_data: StringStringEntryProto
+                        entry = {n: bytes(v).decode("utf-8") for n, w, v in _fields(bytes(tval)) if w == 2}
+                        if entry.get(1) == "location":
+                            out.append(entry.get(2, ""))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelMetadataError(f"{path} is not an ONNX model (cannot parse it: {exc})") from None
+    return out
+
+
+def check_external_data(path: str) -> None:
+    """Refuse a model whose weights name files outside its own folder (``../../secret.bin``, an absolute
+    path, or a link pointing out): ONNX Runtime would read them into the weights, and so into rasters."""
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    for loc in external_data_locations(path):
+        target = os.path.realpath(os.path.join(folder, loc))
+        if os.path.isabs(loc) or os.path.commonpath([folder, target]) != folder:
+            raise ModelMetadataError(f"{path}: its weights name an external data file outside the model's folder "
+                                     f"({loc!r} -> {target}); refused")
 
 
 def read_metadata(path: str) -> ModelMetadata:

@@ -26,7 +26,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Protocol, Sequence, 
 import numpy as np
 
 from .errors import ModelError
-from .metadata import ModelMetadata, TensorSpec, parse_metadata, read_metadata, METADATA_KEY
+from .metadata import (METADATA_KEY, ModelMetadata, TensorSpec, check_external_data, parse_metadata,
+                       read_metadata)
 
 DEVICES = ("auto", "cpu", "cuda")
 CPU = "CPUExecutionProvider"
@@ -94,6 +95,7 @@ class OnnxModel:
             raise ValueError(f"threads must be >= 0 (0: ONNX Runtime's default), got {threads}")
         self.path = os.path.abspath(os.fspath(path))
         self.metadata: ModelMetadata = read_metadata(self.path)  # refuses non-ONNX / foreign files early
+        check_external_data(self.path)  # weights only from the model's own folder, whatever the ORT version
         self.device = device
         self.threads = int(threads)
         ort = import_onnxruntime()

@@ -166,3 +166,43 @@ def test_constructed_metadata_derives_and_checks_its_kind():
     assert md.ModelMetadata(**{**fields, "kind": ""}).kind == "fixed_bands"
     with pytest.raises(ModelMetadataError, match="kind 'conditional' contradicts"):
         md.ModelMetadata(**{**fields, "kind": "conditional"})
+
+
+# --- hostile documents: one line naming the field, never a traceback ---------------------------------
+@pytest.mark.parametrize("change, field", [
+    ({"catalogue": [1, 2]}, "catalogue[0] must be an object"),
+    ({"catalogue": [{"id": [1], "key": "x"}]}, "catalogue entries need an integer id"),
+    ({"normalization": [1, 2]}, "normalization must be an object"),
+    ({"normalization": {"x": {"mean": 0, "std": 1}}}, "normalization must be keyed by band class ids"),
+    ({"tiling": {"tile_size": 0, "overlap": 0, "stride": 8, "receptive_field": 9}}, "tiling.tile_size must be an integer"),
+    ({"tiling": {"tile_size": -64, "overlap": 0, "stride": 8, "receptive_field": 9}}, "tiling.tile_size"),
+    ({"tiling": {"tile_size": False, "overlap": 0, "stride": 8, "receptive_field": 9}}, "tiling.tile_size"),
+    ({"tiling": {"tile_size": 1e999, "overlap": 0, "stride": 8, "receptive_field": 9}}, "tiling.tile_size"),
+    ({"nodata": 1e400}, "nodata must be a finite number"),
+    ({"conditional": "false"}, "conditional must be true or false"),
+    ({"source_bands": [True, 2]}, "band class True"),
+    ({"family": ["adain"]}, "family must be a string"),
+    ({"inputs": "bands"}, "inputs must be a list"),
+])
+def test_hostile_documents_name_the_field(change, field):
+    with pytest.raises(ModelMetadataError) as ei:
+        md.parse_metadata(json.dumps(_doc(**change), allow_nan=True), source="m.onnx")
+    assert field in str(ei.value) and "\n" not in str(ei.value), str(ei.value)
+
+
+def test_deeply_nested_json_is_refused():
+    text = json.dumps(_doc())[:-1] + ', "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    with pytest.raises(ModelMetadataError, match="nested too deeply"):
+        md.parse_metadata(text)
+
+
+def test_devices_and_pipes_are_never_read(tmp_path, capsys):
+    import os
+
+    from hls_translate.cli import main
+
+    fifo = tmp_path / "pipe.onnx"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", str(fifo)):
+        assert main(["info", path]) == 2  # returns at once: nothing is read from either
+        assert "is not a regular file" in capsys.readouterr().err

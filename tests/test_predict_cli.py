@@ -315,3 +315,44 @@ def test_export_onto_its_own_checkpoint_is_refused(tmp_path, capsys):
     assert main(["export", "--checkpoint", str(ckpt), "--out", str(alias)]) == 2
     assert "the checkpoint being exported" in capsys.readouterr().err
     assert ckpt.read_bytes() == b"not even read"
+
+
+def test_external_weights_outside_the_model_folder_are_refused(tmp_path, models, capsys):
+    """A model whose weights point at ``../secret.bin`` (read into the raster by ONNX Runtimes that do not
+    check) is refused by the project's own reader; weights inside the folder still load."""
+    import onnx
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    from hls_translate.core.errors import ModelMetadataError
+    from hls_translate.core.runtime import OnnxModel
+
+    ok_dir, bad_dir = tmp_path / "ok", tmp_path / "models" / "bad"
+    ok_dir.mkdir()
+    bad_dir.mkdir(parents=True)
+    m = onnx.load(models["fixed"])
+    convert_model_to_external_data(m, all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+    onnx.save(m, str(ok_dir / "m.onnx"))
+    assert os.path.exists(ok_dir / "weights.bin")
+    OnnxModel(str(ok_dir / "m.onnx"), device="cpu")  # inside its folder: fine
+    secret = tmp_path / "models" / "secret.bin"
+    secret.write_bytes((ok_dir / "weights.bin").read_bytes())
+    m = onnx.load(str(ok_dir / "m.onnx"), load_external_data=False)
+    for t in m.graph.initializer:
+        for e in t.external_data:
+            if e.key == "location":
+                e.value = "../secret.bin"
+    onnx.save(m, str(bad_dir / "m.onnx"))
+    with pytest.raises(ModelMetadataError, match=r"outside the model's folder \('../secret.bin'"):
+        OnnxModel(str(bad_dir / "m.onnx"), device="cpu")
+    link = bad_dir / "link.bin"
+    link.symlink_to(secret)
+    for t in m.graph.initializer:
+        for e in t.external_data:
+            if e.key == "location":
+                e.value = "link.bin"
+    onnx.save(m, str(bad_dir / "m2.onnx"))
+    with pytest.raises(ModelMetadataError, match="outside the model's folder"):
+        OnnxModel(str(bad_dir / "m2.onnx"), device="cpu")
+    assert main(["predict", "--model", str(bad_dir / "m.onnx"), "--input", SAMPLE, "--target", "B05",
+                 "--out", str(tmp_path / "o.tif")]) == 2
+    assert "outside the model's folder" in capsys.readouterr().err and not (tmp_path / "o.tif").exists()
