@@ -110,6 +110,19 @@ def print_summary(report, with_baseline: bool) -> None:
               f"conditional {c.conditional_rmse:.4f} ({c.relative_difference:+.1%})")
 
 
+def _check_writable_folder(folder: str) -> None:
+    """The report folder must take files (a read-only file system is found now, not after the work)."""
+    import tempfile
+
+    from ..core.errors import ConfigError
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".hls_translate_probe."):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot write into {folder} ({exc.strerror or exc}); choose another folder") from None
+
+
 def run(args) -> int:
     from ..core.config import apply_overrides
     from ..core.errors import ConfigError
@@ -127,6 +140,7 @@ def run(args) -> int:
         raise ConfigError(f"--out {out_dir} exists and is not a folder")
     if not os.path.isdir(os.path.dirname(out_dir)):
         raise ConfigError(f"--out: the parent folder of {out_dir} does not exist")
+    _check_writable_folder(out_dir if os.path.isdir(out_dir) else os.path.dirname(out_dir))
     model = load_evaluated_model(args.model or args.checkpoint, args.model is not None, args.batch, args.tiled)
     if args.config:
         cfg = load_train_config(args.config, args.overrides, check_model=False)
@@ -136,6 +150,15 @@ def run(args) -> int:
         raise ConfigError("--model needs --config (the training config: which scenes to fit the baseline on "
                           "and which are held out)")
     if args.scene:
+        from ..core.fileio import same_file
+
+        root = os.path.abspath(os.path.expanduser(os.path.expandvars(cfg.data.root)))
+        for p in args.scene:
+            for i, t in enumerate(cfg.data.train):
+                tp = t.path if os.path.isabs(t.path) else os.path.join(root, t.path)
+                if same_file(p, tp):
+                    raise ConfigError(f"--scene {p} is the training scene data.train[{i}] of the config; scoring it "
+                                      "as held out would flatter the model (give a scene it never saw)")
         specs = tuple(SceneSpec(path=os.path.abspath(p)) for p in args.scene)
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, validation=specs))
     if not cfg.data.validation:

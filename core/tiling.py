@@ -136,8 +136,11 @@ class TileGrid:
 
     @property
     def model_shape(self) -> Tuple[int, int]:
-        """(height, width) of the arrays given to the model: the tile shape padded to the stride."""
-        return (round_up(self.tile_height, self.stride), round_up(self.tile_width, self.stride))
+        """(height, width) of the arrays given to the model: the tile shape padded to the stride, and to at
+        least twice the stride (a strided model's innermost level must keep 2 pixels for its reflect
+        padding), so rasters of a few pixels run too."""
+        least = 2 * self.stride if self.stride > 1 else 1
+        return (max(round_up(self.tile_height, self.stride), least), max(round_up(self.tile_width, self.stride), least))
 
     @property
     def rows(self) -> int:

@@ -129,7 +129,8 @@ class HLSAlgorithm(QgsProcessingAlgorithm):
             try:
                 results = self.process(self.resolved(parameters), context, run)
             except CancelledError as exc:
-                raise QgsProcessingException(f"cancelled: {exc}") from None
+                text = str(exc)  # the library's messages may already say so: never "cancelled: cancelled: ..."
+                raise QgsProcessingException(text if text.lower().startswith("cancelled") else f"cancelled: {text}") from None
             except HLSTranslateError as exc:
                 raise QgsProcessingException(str(exc)) from None
             except MemoryError:

@@ -192,6 +192,16 @@ def test_evaluate_errors(trained, capsys):
     assert "--model needs --config" in capsys.readouterr().err
     assert cli.main(["evaluate", "--checkpoint", ckpt, "--out", str(tmp / "no" / "such" / "x")]) == 2
     assert "--out" in capsys.readouterr().err
+    # a report folder that takes no files is found before the work (here: /proc, which no one can write)
+    assert cli.main(["evaluate", "--checkpoint", ckpt, "--out", "/proc/hls_translate_eval"]) == 2
+    err = capsys.readouterr().err
+    assert "--out: cannot write into /proc" in err and "evaluating" not in err
+    # a training scene passed as --scene is not scored as held out
+    from support.data import BIGEARTHNET
+
+    train_scene = BIGEARTHNET / "S2A_MSIL2A_20170617T113321_36_85"
+    assert cli.main(["evaluate", "--checkpoint", ckpt, "--scene", str(train_scene), "--out", str(tmp / "y")]) == 2
+    assert "is the training scene data.train[0]" in capsys.readouterr().err
 
 
 def test_png_roundtrip_and_text():

@@ -356,3 +356,32 @@ def test_external_weights_outside_the_model_folder_are_refused(tmp_path, models,
     assert main(["predict", "--model", str(bad_dir / "m.onnx"), "--input", SAMPLE, "--target", "B05",
                  "--out", str(tmp_path / "o.tif")]) == 2
     assert "outside the model's folder" in capsys.readouterr().err and not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.data
+def test_tiny_rasters_and_unbounded_settings(tmp_path, capsys, spain_tif):
+    """A raster of 8 px or less runs (tiles padded to what the model needs); absurd threads or overlap
+    are refused before work, with the estimate."""
+    pytest.importorskip("torch")
+    from osgeo import gdal
+
+    from support.adain_fixture import small_adain_onnx
+
+    model = small_adain_onnx(tmp_path / "m.onnx")
+    for size in (8, 5, 1):
+        tiny = tmp_path / f"tiny{size}.tif"
+        gdal.Translate(str(tiny), str(spain_tif), srcWin=[100, 100, size, size + 3])
+        out = tmp_path / f"o{size}.tif"
+        assert main(["predict", "--model", model, "--input", str(tiny), "--target", "B05", "--out", str(out)]) == 0, \
+            capsys.readouterr().err
+        y = gdal.Open(str(out)).ReadAsArray()
+        assert y.shape == (size + 3, size) and np.isfinite(y).all()
+    capsys.readouterr()
+    assert main(["predict", "--model", model, "--input", str(spain_tif), "--target", "B05", "--out",
+                 str(tmp_path / "x.tif"), "--threads", "100000"]) == 2
+    assert "threads" in capsys.readouterr().err
+    assert main(["predict", "--model", model, "--input", str(spain_tif), "--target", "B05", "--out",
+                 str(tmp_path / "x.tif"), "--tile", "64", "--overlap", "60"]) == 2
+    err = capsys.readouterr().err
+    assert "would plan" in err and "tiles" in err and "at most half" in err
+    assert not (tmp_path / "x.tif").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Optional, Tuple, Union
 
@@ -82,6 +84,10 @@ class PredictOptions:
             bad("device", f"{self.device!r} is not one of {', '.join(DEVICES)}")
         if not isinstance(self.threads, int) or self.threads < 0:
             bad("threads", f"must be an integer >= 0 (0: ONNX Runtime's default), got {self.threads!r}")
+        cores = os.cpu_count() or 1
+        if self.threads > 4 * cores:
+            bad("threads", f"{self.threads} threads on a machine with {cores} cores; use at most {4 * cores} "
+                           "(0: one per core)")
         if self.dtype not in DTYPES:
             bad("dtype", f"{self.dtype!r} is not one of {', '.join(DTYPES)}")
         drv = {"GTIFF": "GTiff", "COG": "COG"}.get(str(self.driver).upper())

@@ -117,8 +117,12 @@ def _tile_grid(md: ModelMetadata, options: PredictOptions, height: int, width: i
         raise ConfigError(f"tile size {tile} is not a multiple of the model's stride {stride}")
     if options.overlap is not None:
         overlap = options.overlap
-        if overlap >= tile:
-            raise ConfigError(f"overlap {overlap} must be smaller than the tile size {tile}")
+        if overlap > tile // 2:
+            step = max(1, tile - overlap)
+            n = -(-max(height - overlap, 1) // step) * -(-max(width - overlap, 1) // step)
+            raise ConfigError(f"overlap {overlap} of a {tile} px tile would plan {n:,} tiles (each pixel computed "
+                              f"about {(tile / step) ** 2:.0f} times); use an overlap of at most half the tile "
+                              f"({tile // 2})")
     else:  # the model's recommendation, kept below half a tile when a smaller tile was asked for
         overlap = min(int(hint.overlap), tile // 2)
         overlap = min(overlap, tile - 1)
