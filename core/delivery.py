@@ -20,6 +20,7 @@ from .bands import BandClass
 from .engine import PredictOptions, PredictResult, predict
 from .errors import ConfigError, RasterWriteError
 from .scene import Scene
+from .fileio import check_outputs_are_not_inputs
 from .writer import ENCODINGS, Encoding, check_writable, creation_options, hls_encoding, input_encoding, \
     physical_encoding, reencode
 
@@ -79,10 +80,14 @@ def predict_stored(model, scene: Scene, targets: Sequence[BandClass], outputs: U
     files: List[Tuple[str, Sequence[BandClass]]] = (
         [(os.fspath(outputs), list(targets))] if isinstance(outputs, (str, os.PathLike))
         else [(os.fspath(outputs[t.key]), [t]) for t in targets])
-    inputs = {os.path.abspath(s.path) for s in scene.sources.values()}
+    read = {s.path: f"the input band {s.band.key}" for s in scene.sources.values()}
+    if scene.qa is not None:
+        read[scene.qa.path] = f"the scene's {scene.qa.kind} layer"
+    if isinstance(model, (str, os.PathLike)):
+        read[os.fspath(model)] = "the model"
     for path, _ in files:
-        if os.path.abspath(check_writable(path)) in inputs:
-            raise RasterWriteError(f"output {path} is one of the input files; write the result elsewhere")
+        check_writable(path)
+    check_outputs_are_not_inputs([path for path, _ in files], read, RasterWriteError)
     temps = {path: _temporary(os.path.abspath(path)) for path, _ in files}
     part = (lambda f: progress(0.9 * f)) if progress is not None else None
     try:

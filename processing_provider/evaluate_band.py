@@ -24,7 +24,7 @@ from ..core.backends import raster_info
 from ..core.bands import band_label
 from ..core.comparison_plot import PairSample, write_comparison_png
 from ..core.errors import AmbiguousBandError, BandError, ConfigError, GridMismatchError, MissingBandError
-from ..core.fileio import writable_output_path
+from ..core.fileio import check_outputs_are_not_inputs, writable_output_path
 from ..core.gdal_cache import bounded_gdal_cache
 from ..core.grid import Window
 from ..core.scene import Scene
@@ -223,6 +223,8 @@ class EvaluateBand(HLSAlgorithm):
             parameters.get(self.PLOT) not in (None, "")) else ""
         if plot_path:
             writable_output_path(plot_path, ConfigError)
+        check_outputs_are_not_inputs([p for p in (out_path, plot_path) if p],
+                                     {syn_path: "the synthesized raster", ref_path: "the reference raster"}, ConfigError)
         sample = PairSample(grid.height, grid.width) if plot_path else None
         writer = None
         if out_path:

@@ -7,7 +7,7 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, Qgs
                        QgsProcessingParameterFileDestination)
 
 from ..core.errors import ConfigError
-from ..core.fileio import atomic_write_text, writable_output_path
+from ..core.fileio import atomic_write_text, check_outputs_are_not_inputs, writable_output_path
 from ..core.model_report import model_report, model_title, report_html, report_text
 from .algorithm import HLSAlgorithm
 from .common import MODEL_FILTER, keys_of, read_model, tr
@@ -78,6 +78,11 @@ class ModelInfoAlgorithm(HLSAlgorithm):
             run.log(line)
         doc = md.to_json()
         out_json = self._destination(parameters, self.OUTPUT_JSON, context)
+        out_html_path = self._destination(parameters, self.OUTPUT_HTML, context)
+        for out in (out_json, out_html_path):  # every output checked, against the model too, before writing any
+            if out:
+                writable_output_path(out, ConfigError)
+        check_outputs_are_not_inputs([p for p in (out_json, out_html_path) if p], {model.path: "the model"}, ConfigError)
         if out_json:
             atomic_write_text(writable_output_path(out_json, ConfigError), doc)
             run.log(f"metadata written to {out_json}")

@@ -443,3 +443,30 @@ def test_bands_detected_from_hls_file_names(plugin, adain_model, tmp_path):
     assert "input bands (S30;" in "\n".join(log)
     assert "B8A NIR narrow (HLS.S30.T30SXH.2019150T105031.v2.0.B8A.tif band 1) -> nir_narrow" in res["INPUT_BANDS"]
     assert read(tmp_path / "re1.tif")[4] == "B05 red edge 1 (synthesized)"
+
+
+def test_outputs_that_are_inputs_are_refused_before_work(plugin, adain_model, tmp_path):
+    """OUTPUT on the model, model_info's OUTPUT_JSON on the model, evaluate_band's DIFFERENCE on its
+    REFERENCE: refused, and the file is untouched."""
+    import shutil
+
+    model = tmp_path / "m.onnx"
+    shutil.copy(adain_model, model)
+    before = model.read_bytes()
+    with pytest.raises(QgsProcessingException, match="one of the input files"):
+        processing.run("hls_translate:synthesize_band", {"INPUT": [str(SPAIN)], "MODEL": str(model),
+                                                         "TARGET_BANDS": [10], "OUTPUT": str(model)})
+    with pytest.raises(QgsProcessingException, match="one of the input files"):
+        processing.run("hls_translate:model_info", {"MODEL": str(model), "OUTPUT_JSON": str(model)})
+    assert model.read_bytes() == before
+    with pytest.raises(QgsProcessingException, match="does not exist"):
+        processing.run("hls_translate:model_info", {"MODEL": str(model), "OUTPUT_JSON": str(tmp_path / "no" / "m.json")})
+    ref = tmp_path / "ref.tif"
+    shutil.copy(SPAIN, ref)
+    ref_before = ref.read_bytes()
+    with pytest.raises(QgsProcessingException, match="one of the input files"):
+        processing.run("hls_translate:evaluate_band", {"SYNTHESIZED": str(SPAIN), "SYNTHESIZED_BAND": 11,
+                                                       "REFERENCE": str(ref), "REFERENCE_BAND": 11,
+                                                       "DIFFERENCE": str(ref)})
+    assert ref.read_bytes() == ref_before
+    assert not [p for p in os.listdir(tmp_path) if ".part" in p]
