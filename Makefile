@@ -22,7 +22,7 @@ system-deps:
 
 $(STAMP): pyproject.toml requirements/constraints.txt | system-deps
 	@test -x $(PY) || $(SYS_PYTHON) -m venv --system-site-packages $(VENV)
-	$(PY) -m pip install -q --upgrade-strategy only-if-needed -c requirements/constraints.txt -e ".[cpu,train,test]"
+	$(PY) -m pip install -q --upgrade-strategy only-if-needed -c requirements/constraints.txt -e ".[cpu,train,test,batch]"
 	@touch $@
 
 test: system-deps $(STAMP)

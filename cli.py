@@ -34,6 +34,7 @@ class Command:
 
 COMMANDS: Tuple[Command, ...] = (
     Command("predict", "synthesize band(s) of a raster with an exported ONNX model (tiled, blended)"),
+    Command("batch", "synthesize bands for every scene of folders, globs or STAC documents (resumable, on Dask)"),
     Command("info", "print the metadata embedded in an exported model"),
     Command("train", "train a model from a YAML config (one CPU/GPU, or DDP under torchrun)"),
     Command("export", "export a training checkpoint to ONNX with embedded metadata"),

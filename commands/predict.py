@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from ..core.bands import SENSORS
 from ..core.delivery import StorageOptions, predict_stored
@@ -40,19 +40,37 @@ HINTS = InputHints(band_map="give --band-map, e.g. --band-map 1=B04", resampling
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = (
-        "examples:\n"
-        "  hls-translate predict --model m.onnx --input HLS.S30.T31TCJ.2023150T103631.v2.0/ --target B10 --out cirrus.tif\n"
-        "  hls-translate predict --model m.onnx --input scene.tif --target B05 --target B06 --out re.tif --dtype int16\n"
-        "  hls-translate predict --model m.onnx --input B*.tif --target B10 --target B09 --out 'out_{target}.tif'")
-    parser.add_argument("--model", required=True, metavar="MODEL.onnx", help="model exported with `hls-translate export`")
+    add_examples_and_model(parser, [
+        "hls-translate predict --model m.onnx --input HLS.S30.T31TCJ.2023150T103631.v2.0/ --target B10 --out cirrus.tif",
+        "hls-translate predict --model m.onnx --input scene.tif --target B05 --target B06 --out re.tif --dtype int16",
+        "hls-translate predict --model m.onnx --input B*.tif --target B10 --target B09 --out 'out_{target}.tif'"])
     parser.add_argument("--input", required=True, nargs="+", metavar="FILE_OR_FOLDER",
                         help="an HLS granule folder, per-band files, or one multi-band file")
     parser.add_argument("--target", required=True, action="append", metavar="BAND",
                         help="band to synthesize (B10, S30:B10, cirrus, ...); repeat for several")
     parser.add_argument("--out", required=True, metavar="OUT.tif",
                         help=f"output raster; '{TARGET_PLACEHOLDER}' in the name writes one file per target")
+    add_tiling_arguments(parser)
+    group = parser.add_argument_group("execution")
+    add_device_argument(group)
+    group.add_argument("--threads", type=int, default=DEFAULTS.threads, metavar="N",
+                       help="ONNX Runtime threads (default 0: one per core)")
+    group = add_band_arguments(parser)
+    group.add_argument("--band-map", nargs="+", default=None, metavar="K=BAND",
+                       help="name the bands of the input: 1=B04 2=B03 ... for a multi-band file, "
+                            "FILE=B05 for per-band files")
+    add_output_arguments(parser).add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+
+
+def add_examples_and_model(parser: argparse.ArgumentParser, examples, footer: str = "") -> None:
+    """The help's examples (and a closing paragraph), and --model (predict and batch)."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "examples:\n" + "".join(f"  {e}\n" for e in examples) + (f"\n{footer}" if footer else "")
+    parser.add_argument("--model", required=True, metavar="MODEL.onnx", help="model exported with `hls-translate export`")
+
+
+def add_tiling_arguments(parser: argparse.ArgumentParser) -> None:
+    """--tile, --overlap, --blend, --batch (predict and batch)."""
     group = parser.add_argument_group("tiling")
     group.add_argument("--tile", type=int, default=None, metavar="N", help="tile size in pixels (default: the model's)")
     group.add_argument("--overlap", type=int, default=None, metavar="N", help="tile overlap in pixels (default: the model's)")
@@ -60,11 +78,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"how overlapping tiles are combined (default {DEFAULTS.blend})")
     group.add_argument("--batch", type=int, default=DEFAULTS.batch_size, metavar="N",
                        help=f"tiles per model run (default {DEFAULTS.batch_size})")
-    group = parser.add_argument_group("execution")
+
+
+def add_device_argument(group) -> None:
     group.add_argument("--device", choices=DEVICES, default=DEFAULTS.device,
                        help=f"auto: CUDA when it loads, else CPU; cuda: CUDA or an error (default {DEFAULTS.device})")
-    group.add_argument("--threads", type=int, default=DEFAULTS.threads, metavar="N",
-                       help="ONNX Runtime threads (default 0: one per core)")
+
+
+def add_band_arguments(parser: argparse.ArgumentParser):
+    """--gap-fill, --sources, --sensor, --resampling, --mask-qa; returns the group (predict adds --band-map)."""
     group = parser.add_argument_group("bands")
     group.add_argument("--gap-fill", action="store_true",
                        help="keep the target band's valid pixels and synthesize only its nodata pixels")
@@ -73,14 +95,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sensor", default=None, metavar="S",
                        help=f"sensor of the input: {', '.join(SENSORS)} (default: from the file names/descriptions); "
                             "decides what B05 means")
-    group.add_argument("--band-map", nargs="+", default=None, metavar="K=BAND",
-                       help="name the bands of the input: 1=B04 2=B03 ... for a multi-band file, "
-                            "FILE=B05 for per-band files")
     group.add_argument("--resampling", default=None, metavar="M",
                        help="bring bands on different grids onto the finest one with this method "
                             f"({', '.join(RESAMPLING_METHODS)}); default: refuse mixed grids")
     group.add_argument("--mask-qa", action="store_true",
                        help="treat pixels the Fmask/SCL layer flags (cloud, shadow, ...) as nodata")
+    return group
+
+
+def add_output_arguments(parser: argparse.ArgumentParser):
+    """--dtype, --co, --format, --no-overviews; returns the group."""
     group = parser.add_argument_group("output")
     group.add_argument("--dtype", choices=ENCODINGS, default=DEFAULTS.dtype,
                        help="float32 (physical values), int16 (HLS scaling: 1e-4 reflectance, 0.01 degC) or input "
@@ -89,7 +113,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="GDAL creation option of the output format (repeatable), e.g. --co COMPRESS=ZSTD")
     group.add_argument("--format", choices=DRIVERS, default=DEFAULTS.driver, help="GTiff (tiled, DEFLATE, overviews) or COG")
     group.add_argument("--no-overviews", action="store_true", help="do not build overviews")
-    group.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    return group
+
+
+def predict_options(args: argparse.Namespace, threads: int) -> Tuple[PredictOptions, StorageOptions]:
+    """The engine's options and the storage of the outputs, from the arguments of
+    :func:`add_tiling_arguments`, :func:`add_band_arguments`, :func:`add_output_arguments` and ``--device``."""
+    return PredictOptions(
+        tile_size=args.tile, overlap=args.overlap, blend=args.blend, batch_size=args.batch, device=args.device,
+        threads=threads, gap_fill=args.gap_fill, driver=args.format,
+        sources=tuple(args.sources) if args.sources else None, mask_qa=args.mask_qa,
+        overviews=not args.no_overviews), StorageOptions(args.dtype, tuple(args.co))
 
 
 def parse_band_map(items) -> Optional[Dict]:
@@ -108,15 +142,10 @@ def parse_band_map(items) -> Optional[Dict]:
 def run(args: argparse.Namespace) -> int:
     targets = list(args.target)
     outputs = output_paths(args.out, targets)
-    options = PredictOptions(
-        tile_size=args.tile, overlap=args.overlap, blend=args.blend, batch_size=args.batch, device=args.device,
-        threads=args.threads, gap_fill=args.gap_fill, driver=args.format,
-        sources=tuple(args.sources) if args.sources else None, mask_qa=args.mask_qa,
-        overviews=not args.no_overviews)
+    options, storage = predict_options(args, args.threads)
     bar = ProgressBar("predict", enabled=not args.quiet)
     log = None if args.quiet else bar.log
     inputs = args.input[0] if len(args.input) == 1 else args.input
-    storage = StorageOptions(args.dtype, tuple(args.co))
     with open_scene(inputs, sensor=args.sensor, band_map=parse_band_map(args.band_map),
                     resampling=args.resampling, hints=HINTS) as scene:
         if log:

@@ -1,9 +1,10 @@
 """The two ways this library reads rasters: GDAL's Python bindings, or rasterio where they are missing.
 
 Reads go through ``osgeo`` (shipped with QGIS) and fall back to rasterio where ``osgeo`` is not installed
-(pip-only training machines); rasterio is imported only then, never at module level.  Set
+(pip-only machines: training, Dask workers); rasterio is imported only then, never at module level.  Set
 ``HLS_TRANSLATE_RASTER_BACKEND=rasterio`` (or ``gdal``) to force one.  Both readers give the same
-:class:`RasterInfo` and the same arrays; writing (:mod:`.writer`) needs ``osgeo``.
+:class:`RasterInfo` and the same arrays; :mod:`.writer` writes through the same backend.  Where neither
+imports, :class:`~.errors.RasterBackendError` says what to install.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from typing import Mapping, Optional, Tuple, Union
 
 import numpy as np
 
-from .errors import NotARasterError, RasterError, RasterNotFoundError
+from .errors import NotARasterError, RasterBackendError, RasterError, RasterNotFoundError
 from .grid import Grid, Window
 
-#: Environment variable that forces a read backend (``gdal`` or ``rasterio``).
+#: Environment variable that forces a raster backend (``gdal`` or ``rasterio``).
 BACKEND_ENV = "HLS_TRANSLATE_RASTER_BACKEND"
+#: What to install when no raster backend imports.
+INSTALL_HINT = ("install rasterio (`pip install rasterio`: its wheels bundle GDAL) or GDAL's Python bindings "
+                "(`apt install python3-gdal`, `conda install gdal`, or run inside QGIS's Python)")
 
 
 @dataclass(frozen=True)
@@ -80,10 +84,33 @@ def backend_name() -> str:
         return "rasterio"
 
 
+def import_rasterio():
+    """``rasterio``, or :class:`RasterBackendError` saying what to install (GDAL's bindings are missing too,
+    or the rasterio backend was forced with :data:`BACKEND_ENV`)."""
+    try:
+        import rasterio
+        import rasterio.errors  # noqa: F401 - the writer catches its errors
+    except ImportError as exc:
+        forced = os.environ.get(BACKEND_ENV, "").strip().lower() == "rasterio"
+        why = (f"{BACKEND_ENV}=rasterio asks for rasterio" if forced
+               else "neither GDAL's Python bindings (osgeo) nor rasterio can be imported in this Python")
+        raise RasterBackendError(f"no raster library to read or write with: {why} ({exc}); {INSTALL_HINT}") from None
+    return rasterio
+
+
+def _import_gdal():
+    try:
+        from osgeo import gdal
+    except ImportError as exc:  # only where the gdal backend was forced with BACKEND_ENV
+        raise RasterBackendError(f"{BACKEND_ENV}=gdal asks for GDAL's Python bindings, which cannot be imported "
+                                 f"({exc}); {INSTALL_HINT}") from None
+    return gdal
+
+
 @contextmanager
 def gdal_exceptions():
     """Turn on GDAL exceptions for the block only (QGIS and other plugins share the global switch)."""
-    from osgeo import gdal
+    gdal = _import_gdal()
 
     previous = gdal.GetUseExceptions()
     if not previous:
@@ -231,7 +258,7 @@ class RasterioReader:
 
     def __init__(self, path):
         self.path = check_raster_path(path)
-        import rasterio
+        rasterio = import_rasterio()
         from rasterio.errors import RasterioIOError
 
         try:

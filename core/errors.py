@@ -64,6 +64,11 @@ class RasterWriteError(RasterError):
     """An output raster could not be written (the message names the path)."""
 
 
+class RasterBackendError(RasterError):
+    """No raster library to read or write with: neither GDAL's Python bindings nor rasterio imports (the
+    message says what to install)."""
+
+
 # --- models ----------------------------------------------------------------------------------------
 class ModelError(HLSTranslateError):
     """A problem with a model file or a model definition."""

@@ -3,7 +3,9 @@
 ``hls-translate predict --out`` and the QGIS algorithms' OUTPUT both go through :func:`output_paths`;
 the layer names QGIS loads results under come from :func:`synthesized_name` and
 :func:`translated_name`, prefixed with :func:`scene_label` so that the results of a batch of scenes
-tell their scene.
+tell their scene.  ``hls-translate batch`` names one file per scene and target with
+:func:`scene_output_paths`: ``HLS.L30.T10SEG.2020273T184741.v2.0.B05.synth.tif``, the band code
+in :data:`BAND_NAME_CONVENTION`'s numbering whatever the scene's sensor (:func:`convention_band_name`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import re
 from typing import Dict, Sequence, Union
 
-from .bands import band_class, band_label
+from .bands import SENSORS, band_class, band_label, sensor_band_for_class
 from .errors import ConfigError, FilenameError
 from .naming import identify_file
 
@@ -79,4 +81,60 @@ def translated_name(source: str, family: str, bands: Sequence, sensor: str = "",
     return f"{source} translated by {family} ({', '.join(band_class(b).key for b in bands)})"
 
 
-__all__ = ["TARGET_PLACEHOLDER", "file_safe", "output_paths", "scene_label", "synthesized_name", "translated_name"]
+#: The band numbering batch output names use for every scene: HLS S30's (Sentinel-2 MSI's), which has a
+#: code for every reflectance class, so an L30 granule's synthesized red edge 1 is ``B05`` as in S30
+#: (L30's own ``B05`` is NIR narrow).  Classes S30 lacks (thermal) are named by their class key.
+BAND_NAME_CONVENTION = "S30"
+#: Placeholders of a batch output name: the scene id, the band in :data:`BAND_NAME_CONVENTION`, the class key.
+SCENE_PLACEHOLDERS = ("{scene}", "{band}", "{target}")
+#: The default batch output name: the granule id and the synthesized band, ``.synth.tif``.
+DEFAULT_SCENE_NAME = "{scene}.{band}.synth.tif"
+
+
+def convention_band_name(band) -> str:
+    """The band's code in :data:`BAND_NAME_CONVENTION`'s numbering (``red_edge_1`` -> ``B05``,
+    ``cirrus`` -> ``B10``), or its class key where that numbering has none (``thermal_1``)."""
+    sb = sensor_band_for_class(BAND_NAME_CONVENTION, band)
+    return sb.code if sb is not None else band_class(band).key
+
+
+def describe_convention() -> str:
+    """One line saying how batch output names spell bands."""
+    return (f"band codes in output names follow the {SENSORS[BAND_NAME_CONVENTION].name} numbering for every "
+            "scene (red edge 1 = B05, NIR narrow = B8A, cirrus = B10); bands it lacks go by class name")
+
+
+def check_scene_name(pattern: str) -> str:
+    """``pattern`` if it names one file per scene and target (``{scene}`` and ``{band}`` or ``{target}``,
+    no folder), else :class:`ConfigError`."""
+    if "{scene}" not in pattern or not ("{band}" in pattern or "{target}" in pattern):
+        raise ConfigError(f"output name {pattern!r} must contain {{scene}} and {{band}} (or {{target}}), so that "
+                          "every scene and target gets its own file")
+    if "/" in pattern or "\\" in pattern:
+        raise ConfigError(f"output name {pattern!r} must be a file name, not a path (the folder is the output folder)")
+    leftover = pattern
+    for p in SCENE_PLACEHOLDERS:
+        leftover = leftover.replace(p, "")
+    if "{" in leftover or "}" in leftover:
+        raise ConfigError(f"output name {pattern!r}: unknown placeholder; use {', '.join(SCENE_PLACEHOLDERS)}")
+    return pattern
+
+
+def scene_output_paths(folder: str, scene_id: str, targets: Sequence, pattern: str = DEFAULT_SCENE_NAME) -> Dict[str, str]:
+    """``{class key: path}``: where a batch writes each target of scene ``scene_id`` in ``folder``
+    (see :data:`DEFAULT_SCENE_NAME`; every part of the name made :func:`file_safe`)."""
+    check_scene_name(pattern)
+    out = {}
+    for t in targets:
+        c = band_class(t)
+        name = (pattern.replace("{scene}", file_safe(scene_id)).replace("{band}", convention_band_name(c))
+                .replace("{target}", c.key))
+        out[c.key] = os.path.join(folder, name)
+    if len(set(out.values())) != len(out):
+        raise ConfigError(f"output name {pattern!r} gives two targets the same file")
+    return out
+
+
+__all__ = ["TARGET_PLACEHOLDER", "file_safe", "output_paths", "scene_label", "synthesized_name", "translated_name",
+           "BAND_NAME_CONVENTION", "DEFAULT_SCENE_NAME", "convention_band_name", "describe_convention",
+           "check_scene_name", "scene_output_paths"]

@@ -1,9 +1,9 @@
-"""One plain-text progress bar with ETA, for every command that runs long (predict, evaluate, train).
+"""One plain-text progress bar with ETA, for every command that runs long (predict, batch, evaluate, train).
 
 It is driven either by fractions (``bar(0.25)``: the callback the inference engine and the evaluation
-take) or by steps (``bar.update(step, text)`` with ``total``: the training loop).  On a terminal the bar
-is redrawn in place; otherwise (logs of batch jobs) it writes one line per ``line_every`` of progress,
-or one per call when ``line_every`` is 0.  The ETA is measured from the work done since the bar was
+take; ``bar(0.25, "3/12 scenes")`` with a text, as the batch reports) or by steps (``bar.update(step, text)``
+with ``total``: the training loop).  On a terminal the bar is redrawn in place; otherwise (logs of batch
+jobs) it writes one line per ``line_every`` of progress, or one per call when ``line_every`` is 0.  The ETA is measured from the work done since the bar was
 made, so a run resumed at step ``start`` of ``total`` is not credited with the earlier steps.
 """
 
@@ -46,9 +46,9 @@ class ProgressBar:
         self._last_line = -1  # index of the last ``line_every`` slice a line was written for (not a tty)
         self._drawn = 0  # length of the line drawn in place (tty), 0 when none is open
 
-    def __call__(self, fraction: float) -> None:
-        """Progress as a fraction 0..1 of the whole run."""
-        self._show(fraction, "")
+    def __call__(self, fraction: float, text: str = "") -> None:
+        """Progress as a fraction 0..1 of the whole run, with ``text`` (e.g. scenes done, MP/s) after the times."""
+        self._show(fraction, text)
 
     def update(self, step: int, text: str = "") -> None:
         """Progress as a step number out of ``total``, with ``text`` (e.g. the loss) after the times."""

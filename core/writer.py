@@ -1,4 +1,4 @@
-"""Writing rasters: tiled, compressed GeoTIFF or COG, window by window, atomically (needs ``osgeo``).
+"""Writing rasters: tiled, compressed GeoTIFF or COG, window by window, atomically.
 
 :class:`RasterWriter` writes into a hidden temporary file beside the output and renames it into place
 only when complete; :func:`write_raster` writes a whole array at once; :func:`reencode` rewrites a
@@ -7,7 +7,12 @@ are physical; integer outputs store ``round((value - offset) / scale)`` and reco
 the file (as GDAL scale/offset tags, or only in this library's band metadata where the convention they
 follow states none), and every band records its band class (:data:`~.products.BAND_CLASS_KEY`) so that
 this library reads it back.  GDAL creation options given by the caller are checked against the driver's
-list before anything is written and override the defaults.
+list before anything is written (where GDAL's bindings can list them) and override the defaults.
+
+The file itself is written through the backend :func:`~.backends.backend_name` picks for reading:
+GDAL's Python bindings (``osgeo``), or rasterio's bundled GDAL where they are missing (pip-only
+machines, Dask workers).  Both get the same creation options, georeferencing, metadata and pixels
+(:class:`GdalFile`, :class:`RasterioFile`); rasterio is imported only when it writes.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from . import bands as _bands
-from .backends import gdal_exceptions
+from .backends import backend_name, open_reader
 from .bands import BandClass
 from .errors import RasterWriteError
 from .fileio import part_path, remove_stale_parts, writable_output_path
 from .grid import Grid, Window
+from .raster_files import BandSpec, GdalFile, RasterioFile
 from .products import BAND_CLASS_KEY, BAND_CODE_KEY, OFFSET_KEY, SCALE_KEY, VALID_REFLECTANCE
 
 
@@ -51,7 +57,6 @@ class OutputBand:
 
 
 _DTYPES = {"float32": np.float32, "int16": np.int16, "uint8": np.uint8, "uint16": np.uint16}
-_GDAL_TYPES = {"float32": "Float32", "int16": "Int16", "uint8": "Byte", "uint16": "UInt16"}
 
 
 def default_nodata(dtype: str) -> float:
@@ -76,8 +81,13 @@ def creation_options(text) -> Tuple[str, ...]:
     return tuple(out)
 
 
-def _driver_options(driver: str) -> Tuple[str, ...]:
+def _driver_options(driver: str) -> Optional[Tuple[str, ...]]:
+    """The creation options ``driver`` knows, or None where GDAL's bindings cannot tell (rasterio backend:
+    its GDAL warns of unknown options itself)."""
     import xml.etree.ElementTree as ET
+
+    if backend_name() != "gdal":
+        return None
     from osgeo import gdal
 
     xml = gdal.GetDriverByName(driver).GetMetadataItem("DMD_CREATIONOPTIONLIST") or "<CreationOptionList/>"
@@ -86,11 +96,11 @@ def _driver_options(driver: str) -> Tuple[str, ...]:
 
 def _merged(defaults: Sequence[str], given: Sequence[str], driver: str) -> List[str]:
     """``defaults`` with the caller's ``given`` options of ``driver`` on top (unknown names refused)."""
-    known = _driver_options(driver)
+    known = _driver_options(driver) if given else ()
     merged: Dict[str, str] = {o.split("=", 1)[0]: o for o in defaults}
     for o in given:
         key = o.split("=", 1)[0]
-        if key not in known:
+        if known is not None and key not in known:
             raise RasterWriteError(f"creation option {key} is not one of the {driver} driver's: {', '.join(known)}")
         merged[key] = o
     return list(merged.values())
@@ -134,53 +144,37 @@ class RasterWriter:
         remove_stale_parts(self.path)
         self._tmp = part_path(self.path, ".tif")
         self._tmp_cog = part_path(self.path, ".cog.tif")
-        self._ds = None
+        self._file = None
         self._done = False
-        self._open()
+        opts = [f"COMPRESS={self.compress}", "TILED=YES", f"BLOCKXSIZE={self.blocksize}",
+                f"BLOCKYSIZE={self.blocksize}", "BIGTIFF=IF_SAFER"]
+        if self.compress.upper() in ("DEFLATE", "LZW", "ZSTD"):
+            opts.append("PREDICTOR=3" if self.dtype == "float32" else "PREDICTOR=2")
+        if self.driver == "GTiff":
+            opts = _merged(opts, self.options, "GTiff")
+        backend = RasterioFile if backend_name() == "rasterio" else GdalFile
+        self._file = backend(self._tmp, self.path, self.grid, self.dtype, opts, self.metadata,
+                             [self._band_spec(b) for b in self.bands], self.nodata)
 
-    def _open(self):
-        with gdal_exceptions() as gdal:
-            drv = gdal.GetDriverByName("GTiff")
-            opts = [f"COMPRESS={self.compress}", "TILED=YES", f"BLOCKXSIZE={self.blocksize}",
-                    f"BLOCKYSIZE={self.blocksize}", "BIGTIFF=IF_SAFER"]
-            if self.compress.upper() in ("DEFLATE", "LZW", "ZSTD"):
-                opts.append("PREDICTOR=3" if self.dtype == "float32" else "PREDICTOR=2")
-            if self.driver == "GTiff":
-                opts = _merged(opts, self.options, "GTiff")
-            try:
-                ds = drv.Create(self._tmp, self.grid.width, self.grid.height, len(self.bands),
-                                getattr(gdal, "GDT_" + _GDAL_TYPES[self.dtype]), opts)
-            except RuntimeError as exc:
-                raise RasterWriteError(f"cannot create {self.path}: {exc}") from None
-            ds.SetGeoTransform(self.grid.transform)
-            if self.grid.crs_wkt:
-                ds.SetProjection(self.grid.crs_wkt)
-            if self.metadata:
-                ds.SetMetadata({str(k): str(v) for k, v in self.metadata.items()})
-            for i, b in enumerate(self.bands):
-                rb = ds.GetRasterBand(i + 1)
-                rb.SetNoDataValue(self.nodata)
-                rb.SetDescription(b.description)
-                md = {str(k): str(v) for k, v in b.metadata.items()}
-                if b.band is not None:
-                    md[BAND_CLASS_KEY] = b.band.key
-                    md.setdefault("units", b.band.units)
-                if b.code:
-                    md[BAND_CODE_KEY] = b.code
-                scaled = self.dtype != "float32" and (b.storage_scale(self.dtype) != 1.0 or b.offset != 0.0)
-                if scaled and not b.tag_scale:
-                    md[SCALE_KEY], md[OFFSET_KEY] = repr(b.storage_scale(self.dtype)), repr(float(b.offset))
-                if md:
-                    rb.SetMetadata(md)
-                if scaled and b.tag_scale:
-                    rb.SetScale(b.storage_scale(self.dtype))
-                    rb.SetOffset(b.offset)
-        self._ds = ds
+    def _band_spec(self, b: OutputBand) -> "BandSpec":
+        """What both backends write for band ``b``: description, metadata, scale/offset tags (None: none)."""
+        md = {str(k): str(v) for k, v in b.metadata.items()}
+        if b.band is not None:
+            md[BAND_CLASS_KEY] = b.band.key
+            md.setdefault("units", b.band.units)
+        if b.code:
+            md[BAND_CODE_KEY] = b.code
+        scaled = self.dtype != "float32" and (b.storage_scale(self.dtype) != 1.0 or b.offset != 0.0)
+        if scaled and not b.tag_scale:
+            md[SCALE_KEY], md[OFFSET_KEY] = repr(b.storage_scale(self.dtype)), repr(float(b.offset))
+        tagged = scaled and b.tag_scale
+        return BandSpec(b.description, md, b.storage_scale(self.dtype) if tagged else None,
+                         b.offset if tagged else None)
 
     def write(self, window: Window, values: np.ndarray, valid: Optional[np.ndarray] = None,
               band: Optional[int] = None) -> None:
         """Write physical ``values`` (``[C, h, w]`` for all bands, or ``[h, w]`` for ``band``, 1-based)."""
-        if self._ds is None:
+        if self._file is None or self._done:
             raise RasterWriteError(f"{self.path}: writer is closed")
         if not window.inside(self.grid.width, self.grid.height):
             raise ValueError(f"window {window} is outside the output's {self.grid.width}x{self.grid.height} grid")
@@ -198,13 +192,9 @@ class RasterWriter:
                 raise ValueError(f"expected values of shape {window.shape}, got {arr.shape[1:]}")
             targets = [band]
         vmask = None if valid is None else np.asarray(valid, dtype=bool).reshape(arr.shape)
-        with gdal_exceptions():
-            for k, bnum in enumerate(targets):
-                out = self._encode(arr[k], None if vmask is None else vmask[k], self.bands[bnum - 1])
-                try:
-                    self._ds.GetRasterBand(bnum).WriteArray(out, window.col_off, window.row_off)
-                except RuntimeError as exc:
-                    raise RasterWriteError(f"writing {self.path}: {exc}") from None
+        for k, bnum in enumerate(targets):
+            out = self._encode(arr[k], None if vmask is None else vmask[k], self.bands[bnum - 1])
+            self._file.write(bnum, out, window)
 
     def _encode(self, v: np.ndarray, valid: Optional[np.ndarray], b: OutputBand) -> np.ndarray:
         v = np.asarray(v, dtype=np.float32)
@@ -243,21 +233,16 @@ class RasterWriter:
         if self._done:
             return self.path
         try:
-            with gdal_exceptions() as gdal:
-                ds, self._ds = self._ds, None
-                if self.driver == "GTiff" and self.overviews:
-                    levels = overview_levels(self.grid.width, self.grid.height, self.blocksize)
-                    if levels:
-                        ds.BuildOverviews("NEAREST" if self.dtype != "float32" else "AVERAGE", levels)
-                ds.FlushCache()
-                ds = None
-                final_tmp = self._tmp
-                if self.driver == "COG":
-                    gdal.Translate(self._tmp_cog, self._tmp, format="COG", creationOptions=self._cog_options)
-                    os.remove(self._tmp)
-                    final_tmp = self._tmp_cog
-                os.replace(final_tmp, self.path)
-        except (RuntimeError, OSError) as exc:
+            levels = overview_levels(self.grid.width, self.grid.height, self.blocksize) if (
+                self.driver == "GTiff" and self.overviews) else []
+            self._file.finish(levels, "NEAREST" if self.dtype != "float32" else "AVERAGE")
+            final_tmp = self._tmp
+            if self.driver == "COG":
+                self._file.copy_as_cog(self._tmp, self._tmp_cog, self._cog_options)
+                os.remove(self._tmp)
+                final_tmp = self._tmp_cog
+            os.replace(final_tmp, self.path)
+        except (RuntimeError, OSError, RasterWriteError) as exc:
             self.abort()
             raise RasterWriteError(f"cannot finish {self.path}: {exc}") from None
         self._done = True
@@ -265,7 +250,8 @@ class RasterWriter:
 
     def abort(self) -> None:
         """Discard everything written; ``path`` is left as it was."""
-        self._ds = None
+        if self._file is not None:
+            self._file.discard()
         for p in (self._tmp, self._tmp_cog, self._tmp + ".aux.xml", self._tmp_cog + ".aux.xml"):
             try:
                 os.remove(p)
@@ -401,36 +387,38 @@ def reencode(src: str, dst: str, encodings: Sequence[Encoding], *, driver: str =
     if len(dtypes) != 1 or len({e.nodata for e in encodings}) != 1:
         raise RasterWriteError(f"{dst}: bands stored as {', '.join(e.describe() for e in encodings)} cannot "
                                "share one file (one data type and nodata per file); write one file per band")
-    with gdal_exceptions() as gdal:
-        try:
-            ds = gdal.Open(src)
-        except RuntimeError as exc:
-            raise RasterWriteError(f"cannot read {src}: {exc}") from None
-        if ds.RasterCount != len(encodings):
-            raise ValueError(f"{src} has {ds.RasterCount} band(s), {len(encodings)} encodings given")
-        grid = Grid(ds.GetProjection() or "", tuple(ds.GetGeoTransform()), ds.RasterXSize, ds.RasterYSize)
-        bands, fills = [], []
+    try:
+        reader = open_reader(src)
+    except Exception as exc:  # noqa: BLE001 - the library's read errors, named
+        raise RasterWriteError(f"cannot read {src}: {exc}") from None
+    try:
+        info = reader.info()
+        if info.count != len(encodings):
+            raise ValueError(f"{src} has {info.count} band(s), {len(encodings)} encodings given")
+        grid = info.grid
+        bands = []
         for i, enc in enumerate(encodings):
-            rb = ds.GetRasterBand(i + 1)
-            md = dict(rb.GetMetadata() or {})
+            md = dict(info.band_metadata[i])
             key, code = md.pop(BAND_CLASS_KEY, ""), md.pop(BAND_CODE_KEY, "")
-            bands.append(enc.output_band(OutputBand(rb.GetDescription(), _bands.band_class(key) if key else None,
+            bands.append(enc.output_band(OutputBand(info.descriptions[i], _bands.band_class(key) if key else None,
                                                     code, metadata=md)))
-            fills.append(rb.GetNoDataValue())
         enc0 = encodings[0]
         rows = max(1, (4 << 20) // max(1, grid.width))
         with RasterWriter(dst, grid, bands, dtype=enc0.dtype, driver=driver, nodata=enc0.nodata,
-                          overviews=overviews, metadata=dict(ds.GetMetadata() or {}), options=options) as w:
+                          overviews=overviews, metadata=dict(info.metadata), options=options) as w:
             for r0 in range(0, grid.height, rows):
                 if is_cancelled is not None and is_cancelled():
                     raise CancelledError("cancelled: no output was written")
                 n = min(rows, grid.height - r0)
-                values = ds.ReadAsArray(0, r0, grid.width, n).reshape(len(bands), n, grid.width)
+                win = Window(0, r0, grid.width, n)
+                values = np.stack([reader.read(k + 1, win) for k in range(len(bands))])
                 valid = np.isfinite(values)
-                for k, fill in enumerate(fills):
+                for k, fill in enumerate(info.nodata):
                     if fill is not None:
                         valid[k] &= values[k] != fill
-                w.write(Window(0, r0, grid.width, n), values, valid)
+                w.write(win, values, valid)
                 if progress is not None:
                     progress((r0 + n) / grid.height)
+    finally:
+        reader.close()
     return w.path

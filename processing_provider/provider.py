@@ -1,4 +1,4 @@
-"""The processing provider ``hls_translate``: four algorithms over the ``core`` library."""
+"""The processing provider ``hls_translate``: the algorithms over the ``core`` library."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ class HLSTranslateProvider(QgsProcessingProvider):
         from .evaluate_band import EvaluateBand
         from .model_info import ModelInfoAlgorithm
         from .synthesize_band import SynthesizeBand
+        from .synthesize_folder import SynthesizeFolder
         from .translate_raster import TranslateRaster
 
-        for alg in (SynthesizeBand(), TranslateRaster(), ModelInfoAlgorithm(), EvaluateBand()):
+        for alg in (SynthesizeBand(), SynthesizeFolder(), TranslateRaster(), ModelInfoAlgorithm(), EvaluateBand()):
             self.addAlgorithm(alg)

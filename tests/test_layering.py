@@ -1,5 +1,6 @@
 """The layering rule: the plugin side needs neither torch nor rasterio, core never imports qgis, and
-core (the library) imports neither the training code nor the commands."""
+core (the library) imports neither the training code nor the commands; Dask (the batch extra) is
+imported only by the batch command's execution layer, never by the plugin or `predict`."""
 
 import ast
 import os
@@ -85,7 +86,7 @@ def test_inference_side_imports_without_torch_and_rasterio():
         import importlib, importlib.abc, sys
         class Block(importlib.abc.MetaPathFinder):
             def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in ("torch", "rasterio", "torchvision", "tensorboard"):
+                if name.split(".")[0] in ("torch", "rasterio", "torchvision", "tensorboard", "dask", "distributed"):
                     raise ImportError(f"{{name}} is blocked by the layering test")
                 return None
         sys.meta_path.insert(0, Block())
@@ -93,11 +94,11 @@ def test_inference_side_imports_without_torch_and_rasterio():
             importlib.import_module(m)
         import contextlib, io
         from hls_translate import cli
-        for command in ("predict", "info"):  # their arguments, and running info, need no torch
+        for command in ("predict", "info", "batch"):  # their arguments, and running info, need no torch or dask
             cli.build_parser([command])
         with contextlib.redirect_stdout(io.StringIO()):
             assert cli.main(["info", {str(REPO / "resources" / "models" / "hls_translate_default.onnx")!r}]) == 0
-        leaked = sorted(n for n in sys.modules if n.split(".")[0] in ("torch", "rasterio"))
+        leaked = sorted(n for n in sys.modules if n.split(".")[0] in ("torch", "rasterio", "dask", "distributed"))
         assert not leaked, leaked
         from hls_translate.core.scene import open_scene
         s = open_scene({str(REPO / "resources" / "sample" / "spain_l1c_crop")!r})
@@ -109,3 +110,18 @@ def test_inference_side_imports_without_torch_and_rasterio():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("ok")
+
+
+DASK = ("dask", "distributed", "hls_translate.core.batch_dask")
+
+
+def test_plugin_and_predict_never_import_dask():
+    """Not even inside a function: the QGIS algorithms run batches in-process, `predict` never batches."""
+    files = sorted([*(REPO / "processing_provider").rglob("*.py"), *(REPO / "qgis_plugin").rglob("*.py"),
+                    REPO / "commands" / "predict.py", REPO / "core" / "engine.py", REPO / "core" / "batch.py",
+                    REPO / "core" / "batch_inputs.py", REPO / "core" / "manifest.py", REPO / "__init__.py"])
+    offenders = [f"{p.relative_to(REPO)}:{line} imports {name}" for p in files for name, line in _imported_names(p)
+                 if any(name == d or name.startswith(d + ".") for d in DASK)]
+    assert not offenders, offenders
+    # and the one module that does import it, imports it lazily (the layering test above imports it without dask)
+    assert any(n == "distributed" for n, _ in _imported_names(REPO / "core" / "batch_dask.py"))

@@ -81,7 +81,7 @@ def test_provider_and_algorithms_registered(plugin):
     provider = reg.providerById("hls_translate")
     assert provider is not None and provider.name() == "HLS Band Translator"
     assert sorted(a.name() for a in provider.algorithms()) == [
-        "evaluate_band", "model_info", "synthesize_band", "translate_raster"]
+        "evaluate_band", "model_info", "synthesize_band", "synthesize_folder", "translate_raster"]
     for alg in provider.algorithms():
         helptext = alg.shortHelpString()
         for p in alg.parameterDefinitions():

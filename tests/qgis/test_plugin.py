@@ -73,7 +73,7 @@ def test_load_gui_duplicate_and_unload(qgis_app, monkeypatch):
     plugin.initGui()
     plugin.initProcessing()  # QGIS may call both: nothing is registered twice
     provider = reg.providerById("hls_translate")
-    assert provider is plugin.provider is not None and len(provider.algorithms()) == 4
+    assert provider is plugin.provider is not None and len(provider.algorithms()) == 5
     assert iface.addPluginToRasterMenu.call_count == 4
     # on the Plugins toolbar, which a fresh profile shows (the Raster toolbar is hidden there: issue 13, point 10)
     iface.addToolBarIcon.assert_called_once_with(plugin.actions[0])
@@ -85,7 +85,7 @@ def test_load_gui_duplicate_and_unload(qgis_app, monkeypatch):
     other.initProcessing()
     assert other.provider is None and reg.providerById("hls_translate") is provider
     other.unload()
-    assert reg.providerById("hls_translate") is provider and len(provider.algorithms()) == 4
+    assert reg.providerById("hls_translate") is provider and len(provider.algorithms()) == 5
 
     # menu entry / toolbar button open the main algorithm's dialog
     plugin.actions[0].trigger()

@@ -21,3 +21,16 @@ HIDING_SITECUSTOMIZE = textwrap.dedent("""
 
     sys.meta_path.insert(0, _Blocker())
 """)
+
+
+def hiding_env(folder, packages, pythonpath: str = "") -> dict:
+    """The environment of a subprocess in which ``packages`` cannot be imported: the shim is written to
+    ``folder`` and put first on ``PYTHONPATH`` (before ``pythonpath``, then the caller's)."""
+    import os
+    import pathlib
+
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(HIDING_SITECUSTOMIZE)
+    path = [str(folder)] + [p for p in (pythonpath, os.environ.get("PYTHONPATH", "")) if p]
+    return dict(os.environ, HLS_TEST_HIDE=",".join(packages), PYTHONPATH=os.pathsep.join(path))
