@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
     executor, threads = _executor(args)
     try:
         say(f"running {executor.description}")
-        request = BatchRequest(args.model, tuple(args.target), out_dir, predict_options(args, threads), args.name,
+        options, storage = predict_options(args, threads)
+        request = BatchRequest(args.model, tuple(args.target), out_dir, options, storage, args.name,
                                args.sensor, args.resampling, args.overwrite, args.verify)
         plan = plan_batch(request, scenes, executor, log=say)
         say(f"targets: {', '.join(t.key for t in plan.targets)}; {describe_convention()}")

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .bands import BandClass, resolve_band
-from .engine import PredictOptions, plan, predict
+from .delivery import StorageOptions, predict_stored
+from .engine import PredictOptions, plan
 from .errors import CancelledError, ConfigError, HLSTranslateError, ModelError
 from .fileio import check_outputs_are_not_inputs, output_file_problem
 from .gdal_cache import bounded_gdal_cache
@@ -55,14 +56,16 @@ class BatchRequest:
 
     Bare band codes in ``targets`` are read in ``sensor``'s numbering, else in the numbering the output
     names use (:data:`~.output_naming.BAND_NAME_CONVENTION`: ``B05`` = red edge 1 for every scene);
-    ``options`` are the engine's (``threads``: ONNX Runtime threads per worker).  ``overwrite`` redoes
-    complete scenes; ``verify`` re-hashes the outputs of complete scenes before skipping them.
+    ``options`` are the engine's (``threads``: ONNX Runtime threads per worker), ``storage`` how the
+    outputs are stored (as ``predict --dtype/--co``).  ``overwrite`` redoes complete scenes; ``verify``
+    re-hashes the outputs of complete scenes before skipping them.
     """
 
     model: str
     targets: Tuple[str, ...]
     out_dir: str
     options: PredictOptions = PredictOptions()
+    storage: StorageOptions = StorageOptions()
     name: str = DEFAULT_SCENE_NAME
     sensor: Optional[str] = None
     resampling: Optional[str] = None
@@ -93,6 +96,7 @@ class SceneJob:
     run_id: str
     out_dir: str
     options: PredictOptions
+    storage: StorageOptions = StorageOptions()
     sensor: Optional[str] = None
     resampling: Optional[str] = None
     overwrite: bool = False
@@ -132,9 +136,10 @@ def model_hash(path: str) -> str:
 
 def fingerprint(model_sha: str, targets: Sequence[BandClass], request: BatchRequest) -> str:
     """Hash of everything that decides an output's pixels and name: model, targets, options (not the
-    device and thread count), resampling, sensor, output name pattern."""
+    device and thread count), storage, resampling, sensor, output name pattern."""
     opts = {k: v for k, v in dataclasses.asdict(request.options).items() if k not in EXECUTION_ONLY}
-    doc = {"model": model_sha, "targets": [t.key for t in targets], "options": opts, "name": request.name,
+    doc = {"model": model_sha, "targets": [t.key for t in targets], "options": opts,
+           "storage": dataclasses.asdict(request.storage), "name": request.name,
            "resampling": request.resampling, "sensor": request.sensor}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -232,7 +237,7 @@ def plan_batch(request: BatchRequest, scenes: Sequence[SceneInput], executor=Non
                                           model=os.path.basename(model), model_hash=sha, fingerprint=p.fingerprint))
         else:
             p.todo.append(SceneJob(s, outs, model, sha, p.fingerprint, p.run_id, out_dir, request.options,
-                                   request.sensor, request.resampling, request.overwrite, mp))
+                                   request.storage, request.sensor, request.resampling, request.overwrite, mp))
     return p
 
 
@@ -300,9 +305,10 @@ def run_scene(job: SceneJob, progress=None, is_cancelled=None, log: LogFn = None
         with open_scene(s.open_arg, sensor=job.sensor, band_map=dict(s.band_map) or None,
                         resampling=job.resampling, name=s.scene_id) as scene:
             with bounded_gdal_cache([scene], len(job.outputs), log):
-                result = predict(model, scene, [o.target for o in job.outputs], {o.target: o.path for o in job.outputs},
-                                 dataclasses.replace(opts, device="auto", threads=0), progress=progress,
-                                 is_cancelled=is_cancelled, log=log)
+                result = predict_stored(model, scene, [scene.band_class(o.target) for o in job.outputs],
+                                        {o.target: o.path for o in job.outputs},
+                                        dataclasses.replace(opts, device="auto", threads=0), job.storage,
+                                        progress=progress, is_cancelled=is_cancelled, log=log)
         outs = tuple(dataclasses.replace(o, bytes=os.path.getsize(o.path), sha256=sha256_of(o.path))
                      for o in job.outputs)
         record = SceneRecord(job.scene_id, DONE, outs, seconds=time.perf_counter() - t0, tiles_run=result.tiles_run,

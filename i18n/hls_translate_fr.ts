@@ -460,6 +460,90 @@
       <translation>{model} ne sait pas synthétiser {bands} ; il sait synthétiser : {can}</translation>
     </message>
     <message>
+      <source>Synthesize bands for a folder of granules</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Synthesizes bands for every scene of a folder of granules (or of band / STAC files), resumable, one file per scene and band.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Synthesizes band(s) for every scene of a folder of HLS granules (searched recursively; HLS, Sentinel-2 and Landsat file names are grouped into scenes) or of a list of files (band files, or STAC ItemCollection JSON files of local files), with an exported hls_translate model. Every scene is checked before any work; one file per scene and target is written to the output folder, named after the granule and the band (HLS.L30.T10SEG.2020273T184741.v2.0.B05.synth.tif; band codes in the HLS S30 numbering for every scene), with a run manifest (batch_manifest.jsonl). Running it again skips the scenes that are complete and redoes failed or missing ones. A scene that fails is recorded with its error and the others go on. Cancelling stops between scenes or tiles; finished scenes stay finished.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>A folder holding the scenes: HLS granule folders, or the band files of many granules side by side, searched recursively. Leave empty to give a list of files instead.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Band files (grouped into scenes by their names) or STAC ItemCollection / Item / Catalog JSON files whose assets are local files; used with or instead of the folder.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Every scene is checked before any work (bands found, one grid, the model can make the bands). Off: any problem stops the run before it starts, listing them. On: those scenes are recorded as invalid in the manifest and the others are run.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Off: scenes the manifest shows complete (outputs still there, same model and options) are skipped. On: every scene is run again.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Load every scene's synthesized band(s) when the run ends, in one layer group per band.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Folder of granules</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Or: band files / STAC JSON files</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Output folder</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Go on without scenes that fail the checks</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Redo complete scenes</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Load the results, one group per band</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Run manifest (JSON lines, one record per scene)</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Files of every complete scene, separated by ';'</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Scenes done by this run</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Scenes skipped: complete before</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Scenes that failed</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Scenes refused by the checks</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Where the synthesized bands and the run manifest are written. </source>
+      <translation type="unfinished" />
+    </message>
+    <message>
       <source>Translate raster with a model</source>
       <translation>Traduire un raster avec un modèle</translation>
     </message>

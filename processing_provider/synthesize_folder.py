@@ -5,38 +5,41 @@ other (no Dask): the same scene discovery, checks before any work, output names,
 failure isolation as ``hls-translate batch --scheduler none``, so the same inputs and options give the
 same files.  Progress runs over the scenes (and the tiles of the current one); cancelling stops between
 scenes or between tiles, and every scene finished by then stays finished.  Results can be loaded as one
-layer group per target.
+layer group per target.  The model, targets, resampling, sensor and output parameters are copies of
+*Synthesize HLS band*'s (:func:`shared_parameters`), so both ask for them the same way.
 """
 
 from __future__ import annotations
 
+import os
 from typing import List
 
-from qgis.core import (QgsProcessing, QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputFile,
-                       QgsProcessingOutputFolder, QgsProcessingOutputNumber, QgsProcessingOutputString,
-                       QgsProcessingParameterBoolean, QgsProcessingParameterFile, QgsProcessingParameterFolderDestination,
-                       QgsProcessingParameterMultipleLayers, QgsProject)
+from qgis.core import (QgsProcessing, QgsProcessingOutputFile, QgsProcessingOutputFolder, QgsProcessingOutputNumber,
+                       QgsProcessingOutputString, QgsProcessingParameterBoolean, QgsProcessingParameterFile,
+                       QgsProcessingParameterFolderDestination, QgsProcessingParameterMultipleLayers, QgsProject)
 
 from ..core.batch import BatchRequest, SequentialExecutor, plan_batch, run_batch
 from ..core.batch_inputs import discover_scenes
 from ..core.errors import ConfigError
 from ..core.manifest import DONE, FAILED, INVALID, Manifest
 from ..core.output_naming import BAND_NAME_CONVENTION, describe_convention, synthesized_name
-from .common import HLSAlgorithm, load_on_completion, read_model
-from .parameters import PredictParameters
-from .synthesize_band import RESAMPLING, SENSOR_CHOICES, SynthesizeBand
+from .algorithm import HLSAlgorithm
+from .choices import chosen
+from .common import read_model, tr
+from .results import ResultInfo, ResultStyle, load_on_completion
+from .synthesize_band import PREDICT_PARAMETERS, RESAMPLING, SENSOR_CHOICES, SynthesizeBand
 
-PREDICT_PARAMETERS = PredictParameters(gap_fill=True, mask_qa=True, output_type=True)
 
+class IntoTargetGroup(ResultStyle):
+    """Styles a result layer QGIS loaded (as :class:`~.results.ResultStyle` does) and moves it into the
+    layer group of its target (made at the top of the layer tree when missing)."""
 
-class IntoTargetGroup(QgsProcessingLayerPostProcessorInterface):
-    """Moves a result layer QGIS loaded into the layer group of its target (made at the top when missing)."""
-
-    def __init__(self, group: str):
-        super().__init__()
+    def __init__(self, group: str, info: ResultInfo):
+        super().__init__(info)
         self.group = group
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802
+        super().postProcessLayer(layer, context, feedback)
         project = context.project() or QgsProject.instance()
         root = project.layerTreeRoot()
         node = root.findLayer(layer.id())
@@ -49,8 +52,7 @@ class IntoTargetGroup(QgsProcessingLayerPostProcessorInterface):
 
 
 def shared_parameters(*names: str) -> list:
-    """Copies of *Synthesize HLS band*'s parameters ``names`` (label, default, help, flags): the folder
-    algorithm asks for the model, targets, resampling and sensor exactly as the one-scene one does."""
+    """Copies of *Synthesize HLS band*'s parameters ``names`` (label, default, help, flags, options)."""
     donor = SynthesizeBand()
     donor.initAlgorithm()
     return [donor.parameterDefinition(n).clone() for n in names]
@@ -63,16 +65,6 @@ _KEEP_ALIVE: List[IntoTargetGroup] = []
 
 class SynthesizeFolder(HLSAlgorithm):
     NAME = "synthesize_folder"
-    DISPLAY_NAME = "Synthesize bands for a folder of granules"
-    SUMMARY = ("Synthesizes band(s) for every scene of a folder of HLS granules (searched recursively; HLS, "
-               "Sentinel-2 and Landsat file names are grouped into scenes) or of a list of files (band files, "
-               "or STAC ItemCollection JSON files of local files), with an exported hls_translate model. Every "
-               "scene is checked before any work; one file per scene and target is written to the output folder, "
-               "named after the granule and the band (HLS.L30.T10SEG.2020273T184741.v2.0.B05.synth.tif; band "
-               "codes in the HLS S30 numbering for every scene), with a run manifest (batch_manifest.jsonl). "
-               "Running it again skips the scenes that are complete and redoes failed or missing ones. A scene "
-               "that fails is recorded with its error and the others go on. Cancelling stops between scenes or "
-               "tiles; finished scenes stay finished.")
     TAGS = ("hls", "batch", "folder", "time series", "granules", "stac", "band synthesis", "red edge", "cirrus", "onnx")
     NEEDS_ONNXRUNTIME = True
 
@@ -81,46 +73,65 @@ class SynthesizeFolder(HLSAlgorithm):
     # asked for as *Synthesize HLS band* asks for them (see shared_parameters)
     MODEL, TARGET_BANDS = SynthesizeBand.MODEL, SynthesizeBand.TARGET_BANDS
     RESAMPLING, SENSOR = SynthesizeBand.RESAMPLING, SynthesizeBand.SENSOR
-    #: outputs: name, kind, description
-    OUTPUTS = (("MANIFEST", QgsProcessingOutputFile, "Run manifest (JSON lines, one record per scene)"),
-               ("OUTPUT_FOLDER", QgsProcessingOutputFolder, "Output folder"),
-               ("OUTPUT_FILES", QgsProcessingOutputString, "Files of every complete scene, separated by ';'"),
-               ("SCENES_DONE", QgsProcessingOutputNumber, "Scenes done by this run"),
-               ("SCENES_SKIPPED", QgsProcessingOutputNumber, "Scenes skipped: complete before"),
-               ("SCENES_FAILED", QgsProcessingOutputNumber, "Scenes that failed"),
-               ("SCENES_INVALID", QgsProcessingOutputNumber, "Scenes refused by the checks"))
+    P = PREDICT_PARAMETERS
+
+    def displayName(self):  # noqa: N802
+        return tr("Synthesize bands for a folder of granules")
+
+    def shortDescription(self):  # noqa: N802
+        return tr("Synthesizes bands for every scene of a folder of granules (or of band / STAC files), "
+                  "resumable, one file per scene and band.")
+
+    def summary(self):
+        return tr("Synthesizes band(s) for every scene of a folder of HLS granules (searched recursively; HLS, "
+                  "Sentinel-2 and Landsat file names are grouped into scenes) or of a list of files (band files, "
+                  "or STAC ItemCollection JSON files of local files), with an exported hls_translate model. Every "
+                  "scene is checked before any work; one file per scene and target is written to the output "
+                  "folder, named after the granule and the band (HLS.L30.T10SEG.2020273T184741.v2.0.B05.synth.tif; "
+                  "band codes in the HLS S30 numbering for every scene), with a run manifest "
+                  "(batch_manifest.jsonl). Running it again skips the scenes that are complete and redoes failed "
+                  "or missing ones. A scene that fails is recorded with its error and the others go on. "
+                  "Cancelling stops between scenes or tiles; finished scenes stay finished.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.add(QgsProcessingParameterFile(self.INPUT, "Folder of granules", behavior=QgsProcessingParameterFile.Folder,
-                                            optional=True),
-                 "A folder holding the scenes: HLS granule folders, or the band files of many granules side by "
-                 "side, searched recursively. Leave empty to give a list of files instead.")
-        self.add(QgsProcessingParameterMultipleLayers(self.INPUT_FILES, "Or: band files / STAC JSON files",
+        self.add(QgsProcessingParameterFile(self.INPUT, tr("Folder of granules"),
+                                            behavior=QgsProcessingParameterFile.Folder, optional=True),
+                 tr("A folder holding the scenes: HLS granule folders, or the band files of many granules side by "
+                    "side, searched recursively. Leave empty to give a list of files instead."))
+        self.add(QgsProcessingParameterMultipleLayers(self.INPUT_FILES, tr("Or: band files / STAC JSON files"),
                                                       QgsProcessing.TypeFile, optional=True),
-                 "Band files (grouped into scenes by their names) or STAC ItemCollection / Item / Catalog JSON "
-                 "files whose assets are local files; used with or instead of the folder.")
-        model, targets, resampling, sensor = shared_parameters(self.MODEL, self.TARGET_BANDS, self.RESAMPLING,
-                                                               self.SENSOR)
+                 tr("Band files (grouped into scenes by their names) or STAC ItemCollection / Item / Catalog JSON "
+                    "files whose assets are local files; used with or instead of the folder."))
+        model, targets, resampling, sensor, dtype, driver, options = shared_parameters(
+            self.MODEL, self.TARGET_BANDS, self.RESAMPLING, self.SENSOR, self.P.DATA_TYPE, self.P.FORMAT,
+            self.P.CREATION_OPTIONS)
         self.addParameter(model)
         self.addParameter(targets)
-        self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, "Output folder"),
-                 "Where the synthesized bands and the run manifest are written. " + describe_convention() + ".")
-        self.add(QgsProcessingParameterBoolean(self.SKIP_INVALID, "Go on without scenes that fail the checks",
+        self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, tr("Output folder")),
+                 tr("Where the synthesized bands and the run manifest are written. ") + describe_convention() + ".")
+        self.add(QgsProcessingParameterBoolean(self.SKIP_INVALID, tr("Go on without scenes that fail the checks"),
                                                defaultValue=False),
-                 "Every scene is checked before any work (bands found, one grid, the model can make the bands). "
-                 "Off: any problem stops the run before it starts, listing them. On: those scenes are recorded as "
-                 "invalid in the manifest and the others are run.")
-        self.add(QgsProcessingParameterBoolean(self.OVERWRITE, "Redo complete scenes", defaultValue=False),
-                 "Off: scenes the manifest shows complete (outputs still there, same model and options) are "
-                 "skipped. On: every scene is run again.")
-        self.add(QgsProcessingParameterBoolean(self.LOAD_RESULTS, "Load the results, one group per band",
+                 tr("Every scene is checked before any work (bands found, one grid, the model can make the bands). "
+                    "Off: any problem stops the run before it starts, listing them. On: those scenes are recorded "
+                    "as invalid in the manifest and the others are run."))
+        self.add(QgsProcessingParameterBoolean(self.OVERWRITE, tr("Redo complete scenes"), defaultValue=False),
+                 tr("Off: scenes the manifest shows complete (outputs still there, same model and options) are "
+                    "skipped. On: every scene is run again."))
+        self.add(QgsProcessingParameterBoolean(self.LOAD_RESULTS, tr("Load the results, one group per band"),
                                                defaultValue=True),
-                 "Load every scene's synthesized band(s) when the run ends, in one layer group per band.")
-        PREDICT_PARAMETERS.add_tiling(self)
-        self.addParameter(resampling)
-        self.addParameter(sensor)
-        PREDICT_PARAMETERS.add_execution(self)
-        for name, kind, description in self.OUTPUTS:
+                 tr("Load every scene's synthesized band(s) when the run ends, in one layer group per band."))
+        self.P.add_tiling(self)
+        for param in (dtype, driver, options, resampling, sensor):
+            self.addParameter(param)
+        self.P.add_execution(self)
+        for name, kind, description in (
+                ("MANIFEST", QgsProcessingOutputFile, tr("Run manifest (JSON lines, one record per scene)")),
+                (self.OUTPUT_FOLDER, QgsProcessingOutputFolder, tr("Output folder")),
+                ("OUTPUT_FILES", QgsProcessingOutputString, tr("Files of every complete scene, separated by ';'")),
+                ("SCENES_DONE", QgsProcessingOutputNumber, tr("Scenes done by this run")),
+                ("SCENES_SKIPPED", QgsProcessingOutputNumber, tr("Scenes skipped: complete before")),
+                ("SCENES_FAILED", QgsProcessingOutputNumber, tr("Scenes that failed")),
+                ("SCENES_INVALID", QgsProcessingOutputNumber, tr("Scenes refused by the checks"))):
             self.addOutput(kind(name, description))
 
     def process(self, parameters, context, run):
@@ -130,13 +141,11 @@ class SynthesizeFolder(HLSAlgorithm):
             raise ConfigError(f"{self.INPUT}: choose a folder of granules, or files in {self.INPUT_FILES}")
         model = read_model(self.parameterAsFile(parameters, self.MODEL, context))
         run.log(model.describe())
-        keys = self.parameterAsEnumStrings(parameters, self.TARGET_BANDS, context)
-        if not keys:
-            raise ConfigError(f"{self.TARGET_BANDS}: choose at least one band to synthesize")
+        keys = SynthesizeBand.targets(self, parameters, context)
         out_dir = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
-        sensor = SENSOR_CHOICES[self.parameterAsEnum(parameters, self.SENSOR, context)]
-        request = BatchRequest(model.path, tuple(keys), out_dir, PREDICT_PARAMETERS.options(self, parameters, context),
-                               sensor=None if sensor == "auto" else sensor,
+        sensor = chosen(SENSOR_CHOICES, self.parameterAsEnum(parameters, self.SENSOR, context))[0]
+        request = BatchRequest(model.path, tuple(keys), out_dir, self.P.options(self, parameters, context),
+                               self.P.storage(self, parameters, context), sensor=None if sensor == "auto" else sensor,
                                resampling=RESAMPLING.value(self, parameters, self.RESAMPLING, context),
                                overwrite=self.parameterAsBoolean(parameters, self.OVERWRITE, context))
         run.step("finding and checking the scenes")
@@ -167,7 +176,7 @@ class SynthesizeFolder(HLSAlgorithm):
             run.log(line)
         complete = [r for r in summary.records + plan.complete if r.status == DONE]
         if self.parameterAsBoolean(parameters, self.LOAD_RESULTS, context):
-            self.load_grouped(context, complete)
+            self.load_grouped(context, complete, model.name)
         files: List[str] = [o.path for r in complete for o in r.outputs]
         return {
             "MANIFEST": Manifest(out_dir).path, self.OUTPUT_FOLDER: out_dir, "OUTPUT_FILES": ";".join(files),
@@ -176,15 +185,21 @@ class SynthesizeFolder(HLSAlgorithm):
         }
 
     @staticmethod
-    def load_grouped(context, records) -> None:
+    def load_grouped(context, records, model_name: str) -> None:
         """Have QGIS load every output when the run ends, named by its scene, in its target's group (one
-        post-processor per layer: the context owns and deletes them)."""
+        post-processor per layer: the context deletes them)."""
         from qgis.PyQt import sip
 
         _KEEP_ALIVE[:] = [p for p in _KEEP_ALIVE if not sip.isdeleted(p)]
         for r in sorted(records, key=lambda r: r.scene):
             for o in r.outputs:
+                group = synthesized_name(o.target, BAND_NAME_CONVENTION)
+                info = ResultInfo(title=f"{r.scene}: {group}", abstract=(
+                    f"{group} of scene {r.scene}, synthesized by hls_translate with the model {model_name} "
+                    f"(batch run {r.run_id}; its record is in {Manifest(os.path.dirname(o.path)).path})."),
+                    keywords=("synthesized", o.target, model_name))
                 load_on_completion(context, o.path, r.scene, "")
-                group = IntoTargetGroup(synthesized_name(o.target, BAND_NAME_CONVENTION))
-                _KEEP_ALIVE.append(group)
-                context.layerToLoadOnCompletionDetails(o.path).setPostProcessor(group)
+                processor = IntoTargetGroup(group, info)
+                _KEEP_ALIVE.append(processor)
+                context.layerToLoadOnCompletionDetails(o.path).setPostProcessor(processor)
+

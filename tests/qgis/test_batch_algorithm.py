@@ -36,7 +36,7 @@ def granules(tmp_path_factory, data_dir):
 
 def params(root, model, out, **extra):
     return {"INPUT": str(root), "MODEL": model, "TARGET_BANDS": ["red_edge_1"], "OUTPUT_FOLDER": str(out),
-            "TILE_SIZE": 16, **extra}
+            "TILE_SIZE": 16, "DATA_TYPE": "float32", **extra}
 
 
 def test_folder_run_equals_the_command_line_and_loads_groups(plugin, model, granules, tmp_path):

@@ -34,7 +34,7 @@ def test_help_pages_are_current_and_opened_by_the_help_button(plugin, tmp_path):
     from hls_translate.processing_provider.help import write_help
 
     fresh = write_help(str(tmp_path), algorithms())
-    assert len(fresh) == 4
+    assert len(fresh) == 5
     for path in fresh:
         committed = REPO / "help" / os.path.basename(path)
         assert committed.read_text(encoding="utf-8") == open(path, encoding="utf-8").read(), (
