@@ -83,7 +83,7 @@ def build_metadata(model, *, model_version: str = "0", training: Optional[Mappin
         description = {
             "conditional": f"{model.model_name}: synthesizes one of {len(targets)} band classes ({names}) from any "
                            f"subset of {len(sources)} input band classes; inputs and output in physical units",
-            "fixed_bands": f"{model.model_name}: synthesizes {names} from "
+            "fixed_bands": f"{model.model_name}{_direction(config)}: synthesizes {names} from "
                            f"{', '.join(BAND_CLASSES[i].key for i in sources)}; inputs and outputs in physical units",
             "label_map": f"{model.model_name}: synthesizes {names} from a categorical label map; outputs in "
                          "physical units",
@@ -107,6 +107,12 @@ def build_metadata(model, *, model_version: str = "0", training: Optional[Mappin
         training=_jsonable(dict(training or {})),
         metrics=_jsonable(dict(metrics or {})),
     )
+
+
+def _direction(config: Mapping[str, Any]) -> str:
+    """`` (direction A->B)`` for a model whose config names the direction it translates (a CycleGAN
+    generator), else empty."""
+    return f" (direction {config['direction']})" if config.get("direction") else ""
 
 
 def _torch_export(model, inputs, path: str, opset: int) -> None:
@@ -271,16 +277,19 @@ def default_model_version(state: Mapping[str, Any]) -> str:
 
 
 def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET, model_version: Optional[str] = None,
-                      description: str = "", verify: bool = True) -> ModelMetadata:
+                      description: str = "", verify: bool = True, module: str = "model") -> ModelMetadata:
     """Export a trainer checkpoint; its ``training_summary`` (plus step/epoch) and ``metrics`` go into the
-    metadata.  ``model_version`` defaults to ``step<N>``."""
+    metadata.  ``model_version`` defaults to ``step<N>``.  ``module`` names which of the checkpoint's
+    models to export: ``"model"`` (the one trained), or another module the objective recorded as a
+    registered model (e.g. CycleGAN's ``generator_ba``); ``training.exported_module`` records it, and the
+    validation metrics (which score ``"model"``) are carried only with ``"model"``."""
     from .checkpoint import load_checkpoint, model_from_checkpoint
 
     check_output_path(path)
     check_opset(opset)
     state = load_checkpoint(checkpoint)
     try:
-        model = model_from_checkpoint(state)
+        model = model_from_checkpoint(state, module)
     except ModelError as exc:
         raise ModelError(f"{checkpoint}: {exc}") from None
     training = dict(state.get("training_summary") or {})
@@ -288,9 +297,10 @@ def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET,
         if key in state and key not in training:
             training[key] = state[key]
     training.setdefault("checkpoint", os.path.basename(os.fspath(checkpoint)))
+    training["exported_module"] = module
+    metrics = (state.get("metrics") or {}) if module == "model" else {}
     return export_model(model, path, opset=opset, model_version=model_version or default_model_version(state),
-                        training=training, metrics=state.get("metrics") or {}, description=description,
-                        verify=verify)
+                        training=training, metrics=metrics, description=description, verify=verify)
 
 
 __all__ = ["export_model", "export_checkpoint", "build_metadata", "check_output_path", "check_opset", "max_opset",

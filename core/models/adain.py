@@ -25,7 +25,6 @@ Height and width must be multiples of :attr:`AdaINUNet.stride` (``2 ** depth``) 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
@@ -36,6 +35,7 @@ from torch.nn import functional as F
 from ..bands import BAND_CLASSES, NUM_CLASSES, band_class, resolve_band
 from ..errors import BandError, ModelError
 from ..metadata import TensorSpec
+from .geometry import tiling_hint
 from .layers import MLP, ConditionalPointwise, ConvNormAct
 from .normalization import BandNormalization
 from .registry import register_model
@@ -213,10 +213,7 @@ class AdaINUNet(nn.Module):
     def tiling(self) -> Dict[str, int]:
         """Recommended tiling: tile size, overlap (the receptive field's context radius rounded up to a
         multiple of the stride), stride and receptive field."""
-        rf = self.receptive_field()
-        s = self.stride
-        overlap = int(math.ceil(((rf - 1) / 2) / s) * s)
-        return {"tile_size": self.cfg.tile_size, "overlap": overlap, "stride": s, "receptive_field": rf}
+        return tiling_hint(self.receptive_field(), self.stride, self.cfg.tile_size)
 
     def check_input_size(self, height: int, width: int) -> None:
         s = self.stride
