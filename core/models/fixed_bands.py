@@ -142,8 +142,10 @@ class FixedBandModel(nn.Module):
         return None  # a fixed task: nothing to tell a discriminator besides the bands
 
     def set_normalization(self, mean: Any, std: Any = None) -> None:
-        """Set per-class statistics from training data (see :meth:`BandNormalization.set`)."""
+        """Set per-class statistics from training data (see :meth:`BandNormalization.set`); only those of
+        the model's own source and target bands are kept."""
         self.normalization.set(mean, std)
+        self.normalization.keep_only(self.source_classes + self.target_classes)
 
     def reversed_config(self) -> Dict[str, Any]:
         """The config (plain data) of the same model translating the other way: band lists swapped, and a

@@ -37,6 +37,12 @@ def tiny_config(out_dir, **sections) -> Dict[str, Any]:
         "optim": {"lr": 0.003, "warmup_steps": 2},
         "validation": {"max_size": 64},
     }
+    return merge_sections(cfg, sections)
+
+
+def merge_sections(cfg: Dict[str, Any], sections: Dict[str, Any]) -> Dict[str, Any]:
+    """``cfg`` with ``sections`` merged in: a dict replaces the keys it names in its section, anything else
+    the whole section."""
     for k, v in sections.items():
         if isinstance(v, dict) and isinstance(cfg.get(k), dict):
             cfg[k] = {**cfg[k], **copy.deepcopy(v)}
