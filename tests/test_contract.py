@@ -16,19 +16,14 @@ from hls_translate.training.config import OptimConfig  # noqa: E402
 from hls_translate.training.distributed import Dist  # noqa: E402
 
 from support import toy_family  # noqa: E402
+from support.training import SMALL_MODELS  # noqa: E402
 
 MIN_DISCRIMINATOR_INPUT = 24  # pixels: the smallest chip a 3-layer PatchGAN's last norm has 2 x 2 values of
 
 
-#: Small sizes of the registered models whose defaults (the papers') are too big for a quick test.
-SMALL = {"adain_unet": {"width": 4, "depth": 2, "embed_dim": 8, "tile_size": 32},
-         "pix2pix_unet": {"width": 4, "downsamplings": 3, "tile_size": 32},
-         "cyclegan_resnet": {"width": 4, "blocks": 1, "tile_size": 32}}
-
-
 def _small(name):
     """Each registered model at a small size (its config's defaults otherwise)."""
-    return create_model(name, **SMALL.get(name, {}))
+    return create_model(name, **SMALL_MODELS.get(name, {}))
 
 
 def _stats(model):

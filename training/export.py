@@ -297,7 +297,8 @@ def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET,
         if key in state and key not in training:
             training[key] = state[key]
     training.setdefault("checkpoint", os.path.basename(os.fspath(checkpoint)))
-    training["exported_module"] = module
+    if module != "model":  # another model of the checkpoint (e.g. CycleGAN's B->A generator)
+        training["exported_module"] = module
     metrics = (state.get("metrics") or {}) if module == "model" else {}
     return export_model(model, path, opset=opset, model_version=model_version or default_model_version(state),
                         training=training, metrics=metrics, description=description, verify=verify)

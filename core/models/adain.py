@@ -32,9 +32,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..bands import BAND_CLASSES, NUM_CLASSES, band_class, resolve_band
-from ..errors import BandError, ModelError
+from ..bands import NUM_CLASSES
+from ..errors import ModelError
 from ..metadata import TensorSpec
+from .fixed_bands import band_list
 from .geometry import tiling_hint
 from .layers import MLP, ConditionalPointwise, ConvNormAct
 from .normalization import BandNormalization
@@ -95,16 +96,7 @@ class AdaINConfig:
 
 
 def _band_ids(names: Sequence[Any], key: str) -> Tuple[int, ...]:
-    out = []
-    for n in names:
-        try:
-            cid = band_class(n).id if isinstance(n, int) else resolve_band(str(n)).id
-        except BandError as exc:
-            raise ValueError(f"{key}: {exc}") from None
-        if cid in out:
-            raise ValueError(f"{key}: band {BAND_CLASSES[cid].key} is listed twice")
-        out.append(cid)
-    return tuple(sorted(out))
+    return tuple(sorted(band_list(names, key, allow_empty=True)))
 
 
 class EncoderLevel(nn.Module):

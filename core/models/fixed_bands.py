@@ -29,8 +29,9 @@ LANDSAT_COMMON_BANDS = ("coastal_aerosol", "blue", "green", "red", "nir_narrow",
 RED_EDGE_BANDS = ("red_edge_1", "red_edge_2", "red_edge_3")
 
 
-def band_list(names: Sequence[Any], key: str) -> Tuple[int, ...]:
-    """Class ids of ``names`` in the order given (the channel order); empty lists and repeats are errors."""
+def band_list(names: Sequence[Any], key: str, allow_empty: bool = False) -> Tuple[int, ...]:
+    """Class ids of ``names`` in the order given (the channel order); repeats (and, unless
+    ``allow_empty``, an empty list) are errors."""
     out = []
     for n in names:
         try:
@@ -40,7 +41,7 @@ def band_list(names: Sequence[Any], key: str) -> Tuple[int, ...]:
         if cid in out:
             raise ValueError(f"{key}: band {BAND_CLASSES[cid].key} is listed twice")
         out.append(cid)
-    if not out:
+    if not out and not allow_empty:
         raise ValueError(f"{key}: name at least one band")
     return tuple(out)
 
