@@ -241,7 +241,6 @@ def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version:
                               description=description)
     parse_metadata(metadata.to_json(), source="export")  # what readers will see must parse
     m = model.export_copy()
-    s = m.stride
     try:
         _write_onnx(m, metadata, path, opset, verify)
     except OSError as exc:  # a full disk, a folder that went away: the previous file is kept
@@ -249,12 +248,25 @@ def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version:
     return metadata
 
 
+def export_sizes(model) -> Tuple[int, Tuple[Tuple[int, int], ...]]:
+    """The square input size the export traces at, and the (height, width) sizes it verifies at: four
+    strides (1.5 and 2.5 times that), for large strides about 64 px, never below the model's smallest
+    input; so a 256-stride U-Net is traced at 256 px, not at 1024."""
+    s = int(model.stride)
+
+    def up(n: float) -> int:
+        return int(math.ceil(n / s) * s)
+
+    trace = max(s * max(1, 64 // max(s, 16)), up(getattr(model, "min_size", s)))
+    return trace, ((trace, trace), (up(1.5 * trace), up(2.5 * trace)))
+
+
 def _write_onnx(m, metadata: ModelMetadata, path: str, opset: int, verify: bool) -> None:
     import onnx
 
-    s = m.stride
+    trace, verify_sizes = export_sizes(m)
     with atomic_path(path, fsync=False) as tmp:
-        _torch_export(m, m.example_inputs(2, 4 * s, 4 * s), tmp, opset)
+        _torch_export(m, m.example_inputs(2, trace, trace), tmp, opset)
         proto = onnx.load(tmp)
         _declare_shapes(proto, metadata)
         del proto.metadata_props[:]
@@ -268,7 +280,7 @@ def _write_onnx(m, metadata: ModelMetadata, path: str, opset: int, verify: bool)
             f.flush()
             os.fsync(f.fileno())
         if verify:
-            _verify(m, tmp, ((4 * s, 4 * s), (6 * s, 10 * s)), VERIFY_TOL)
+            _verify(m, tmp, verify_sizes, VERIFY_TOL)
 
 
 def default_model_version(state: Mapping[str, Any]) -> str:
