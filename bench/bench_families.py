@@ -53,14 +53,14 @@ def make_chips(path: str, n: int = 8) -> None:
     ``ca`` / ``cb`` (CycleGAN domains A and B)."""
     import numpy as np
 
-    from hls_translate.core.bands import resolve_band
+    from hls_translate.core.bands import band_class, resolve_band
     from hls_translate.core.grid import Window
     from hls_translate.core.scene import open_scene
 
     root = _data_root()
 
     def chips(scene_path, bands):
-        with open_scene(os.path.join(root, scene_path)) as scene:
+        with open_scene(os.path.join(root, scene_path), reference=band_class("blue"), resampling="bilinear") as scene:
             h, w = scene.grid.height, scene.grid.width
             out = []
             for i in range(n):

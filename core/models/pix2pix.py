@@ -99,19 +99,23 @@ def _norm(cfg: Pix2PixConfig, channels: int) -> nn.Module:
 
 
 class UNetBlock(nn.Module):
-    """One level: 4x4 stride-2 convolution down, the inner levels, 4x4 transposed convolution up; every
-    level but the outermost returns ``[its input | its output]`` (the skip connection)."""
+    """One level: LeakyReLU, 4x4 stride-2 convolution down, the inner levels, ReLU, 4x4 transposed
+    convolution up; every level but the outermost returns ``[its activated input | its output]`` (the
+    skip connection carries activations, as the paper's "concatenate activations from layer i to layer
+    n - i"; the reference code gets the same from its in-place LeakyReLU)."""
 
     def __init__(self, cfg: Pix2PixConfig, level: int, in_ch: int, out_ch: int, inner: Optional["UNetBlock"]):
         super().__init__()
         ch = cfg.level_channels()[level]
         outermost, innermost = level == 0, inner is None
         bias = cfg.norm == "instance"  # a batch norm after the convolution makes its bias redundant
-        down = [] if outermost else [nn.LeakyReLU(0.2)]
-        down.append(nn.Conv2d(in_ch, ch, 4, 2, 1, bias=bias))
+        # in place: the input of a level is a norm's or a convolution's output, which their gradients do not need
+        self.act = None if outermost else nn.LeakyReLU(0.2, inplace=True)
+        down = [nn.Conv2d(in_ch, ch, 4, 2, 1, bias=bias)]
         if not (outermost or innermost):
             down.append(_norm(cfg, ch))
-        up = [nn.ReLU(), nn.ConvTranspose2d(ch if innermost else 2 * ch, out_ch, 4, 2, 1, bias=bias or outermost)]
+        up = [nn.ReLU(inplace=True), nn.ConvTranspose2d(ch if innermost else 2 * ch, out_ch, 4, 2, 1,
+                                                        bias=bias or outermost)]
         if not outermost:
             up.append(_norm(cfg, out_ch))
             if 4 <= level < cfg.downsamplings - 1 and cfg.dropout > 0:
@@ -122,6 +126,8 @@ class UNetBlock(nn.Module):
         self.up = nn.Sequential(*up)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.act is not None:
+            x = self.act(x)
         h = self.down(x)
         if self.inner is not None:
             h = self.inner(h)

@@ -79,7 +79,7 @@ class ResnetBlock(nn.Module):
         super().__init__()
         bias = cfg.norm == "instance"
         layers = [nn.Conv2d(channels, channels, 3, padding=1, padding_mode=cfg.padding_mode, bias=bias),
-                  _norm(cfg, channels), nn.ReLU()]
+                  _norm(cfg, channels), nn.ReLU(inplace=True)]
         if cfg.dropout > 0:
             layers.append(nn.Dropout(cfg.dropout))
         layers += [nn.Conv2d(channels, channels, 3, padding=1, padding_mode=cfg.padding_mode, bias=bias),
@@ -98,15 +98,15 @@ class ResnetGenerator(FixedBandModel):
         bias = cfg.norm == "instance"
         w, pad = cfg.width, cfg.padding_mode
         layers = [nn.Conv2d(len(self.source_classes), w, 7, padding=3, padding_mode=pad, bias=bias),
-                  _norm(cfg, w), nn.ReLU()]
+                  _norm(cfg, w), nn.ReLU(inplace=True)]
         for i in range(DOWNSAMPLINGS):
             c = w * 2 ** i
-            layers += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1, bias=bias), _norm(cfg, 2 * c), nn.ReLU()]
+            layers += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1, bias=bias), _norm(cfg, 2 * c), nn.ReLU(inplace=True)]
         layers += [ResnetBlock(cfg, w * 2 ** DOWNSAMPLINGS) for _ in range(cfg.residual_blocks)]
         for i in range(DOWNSAMPLINGS):
             c = w * 2 ** (DOWNSAMPLINGS - i)
             layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=bias),
-                       _norm(cfg, c // 2), nn.ReLU()]
+                       _norm(cfg, c // 2), nn.ReLU(inplace=True)]
         layers.append(nn.Conv2d(w, len(self.target_classes), 7, padding=3, padding_mode=pad))
         self.net = nn.Sequential(*layers)
         self.head = OutputActivation(cfg.output_activation, cfg.output_range)
