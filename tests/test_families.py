@@ -280,6 +280,21 @@ def test_batchnorm_at_inference_is_explicit():
         make_config("pix2pix_unet", {"batchnorm_at_inference": "batch"})
 
 
+def test_the_papers_resnet_generator_is_blind_to_a_tiles_level_and_input_to_head_is_not():
+    """Instance norm after the first convolution removes a common shift of the input (reflectance level);
+    input_to_head lets the last convolution see it."""
+    torch.manual_seed(0)
+    out = {}
+    for option in (False, True):
+        m = create_model("cyclegan_resnet", width=4, blocks=1, tile_size=32, input_to_head=option)
+        m.set_normalization({c: (0.1, 0.05) for c in m.accepted_sources()})
+        x = m.example_inputs(1, 32, 32)[0]
+        with torch.no_grad():
+            out[option] = (m(x), m(x + 0.05))
+    assert torch.allclose(*out[False], atol=1e-5)
+    assert (out[True][1] - out[True][0]).abs().mean() > 1e-3
+
+
 def test_image_pool_is_deterministic_and_restores_exactly():
     from hls_translate.training.gan import ImagePool
 
