@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 from types import ModuleType
@@ -57,15 +58,43 @@ def build_parser(argv: Sequence[str]) -> Tuple[argparse.ArgumentParser, Optional
     return parser, chosen
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived (``timeout``, Slurm, systemd and Docker stop jobs with SIGTERM): unwinds
+    like Ctrl-C, so every temporary file is removed on the way out."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
+def install_signal_handlers() -> None:
+    """Make SIGTERM and SIGHUP unwind the command like SIGINT (main thread only; a no-op elsewhere)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _raise_terminated)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     from .core.errors import HLSTranslateError
 
+    as_program = argv is None  # the console script / python -m: this process is ours to stop
     argv = list(sys.argv[1:] if argv is None else argv)
     parser, module = build_parser(argv)
     args = parser.parse_args(argv)
     if module is None:
         parser.print_help()
         return 1
+    if as_program:
+        install_signal_handlers()  # never inside a host application that called main(argv) (QGIS, tests)
     try:
         code = int(module.run(args) or 0)
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at interpreter exit
@@ -75,12 +104,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Terminated as exc:
+        import signal
+
+        print(f"stopped by {signal.Signals(exc.signum).name}; nothing unfinished was left behind", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 

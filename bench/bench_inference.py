@@ -94,6 +94,7 @@ def make_raster(path: str, size: int) -> str:
 def throughput(model_path: str, raster: str, out_dir: str, threads: int, batch: int, repeats: int) -> dict:
     from hls_translate.core import engine
     from hls_translate.core.engine import PredictOptions
+    from hls_translate.core.engine.runner import SceneReader, TileRunner
     from hls_translate.core.scene import open_scene
     from hls_translate.core.runtime import OnnxModel
 
@@ -113,7 +114,7 @@ def throughput(model_path: str, raster: str, out_dir: str, threads: int, batch: 
             totals.append(res.seconds)
             in_engine.append(m.run_seconds)
             # ORT alone on exactly the same batches: prepare each (untimed), then time session.run alone
-            runner = engine._TileRunner(m, p, engine._SceneReader(scene, False), batch)
+            runner = TileRunner(m, p, SceneReader(scene, False), batch)
             alone, batches = 0.0, 0
             for args in runner.batches():
                 b = runner.prepare(*args)

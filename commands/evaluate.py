@@ -53,8 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class LoadedModel:
-    """A model ready to be evaluated: where it came from, its predictor, what it reads and writes
-    (``training.evaluate.ModelInfo``), and the training config a checkpoint carries (None for .onnx)."""
+    """A model ready to be evaluated: where it came from, its predictor (a ``RunnableModel``), what it
+    reads and writes (``training.evaluate.EvaluatedModel``), and the training config a checkpoint carries
+    (None for .onnx)."""
 
     path: str
     predict: Callable
@@ -65,13 +66,13 @@ class LoadedModel:
 def load_evaluated_model(path: str, is_onnx: bool, batch: int, tiled: bool = False) -> LoadedModel:
     """A checkpoint (run by torch) or an .onnx file (run by ONNX Runtime, ``tiled`` through the engine)."""
     from ..core.errors import ConfigError
-    from ..training.evaluate import ModelInfo, engine_predictor, onnx_predictor, torch_predictor
+    from ..training.evaluate import onnx_predictor, pairs_from_summary, torch_predictor
 
     if tiled and not is_onnx:
         raise ConfigError("--tiled runs an exported .onnx model through the inference engine; export the "
                           "checkpoint first (hls-translate export)")
     if is_onnx:
-        predict, info, _ = (engine_predictor(path) if tiled else onnx_predictor(path, batch=batch))
+        predict, info = onnx_predictor(path)
         return LoadedModel(path, predict, info)
     from ..core.errors import ModelError
     from ..training.checkpoint import load_checkpoint, model_from_checkpoint
@@ -81,36 +82,32 @@ def load_evaluated_model(path: str, is_onnx: bool, batch: int, tiled: bool = Fal
         model = model_from_checkpoint(state)
     except ModelError as exc:
         raise ModelError(f"{path}: {exc}") from None
-    predict, info = torch_predictor(model, batch=batch)
     tasks = (state.get("training_summary") or {}).get("tasks") or {}
-    if tasks.get("mode") == "pairs":
-        from ..training.evaluate import _pairs_from_summary
-        info = ModelInfo(info.name, info.stride, info.sources, info.targets, tuple(_pairs_from_summary(tasks)))
+    pairs = pairs_from_summary(tasks) if tasks.get("mode") == "pairs" else ()
+    predict, info = torch_predictor(model, batch=batch, pairs=pairs)
     return LoadedModel(path, predict, info, state.get("config"))
 
 
-def print_summary(report: dict, with_baseline: bool) -> None:
+def print_summary(report, with_baseline: bool) -> None:
     """The headline table (one row per scene and target, all other bands as sources) and the verdicts."""
     from ..training.evaluate import headline_rows
 
-    head = headline_rows(report["rows"])
+    head = headline_rows(report.rows)
     print(f"{'scene':<12} {'target':<6} {'RMSE':>8} {'MAE':>8} {'PSNR':>7} {'SSIM':>6}" +
           ("  baseline RMSE" if with_baseline else ""))
-    for row in head:
-        m = row["model"]
-        line = (f"{row['scene'][:12]:<12} {row['target']:<6} {m['rmse']:8.4f} {m['mae']:8.4f} {m['psnr']:7.2f} "
-                f"{m['ssim']:6.3f}")
+    for r in head:
+        m = r.model
+        line = f"{r.scene[:12]:<12} {r.target_code:<6} {m.rmse:8.4f} {m.mae:8.4f} {m.psnr:7.2f} {m.ssim:6.3f}"
         if with_baseline:
-            b = row["baseline"]["rmse"]
-            line += f"  {b:8.4f}{'  model better' if m['rmse'] < b else ''}"
+            line += f"  {r.baseline.rmse:8.4f}{'  model better' if m.rmse < r.baseline.rmse else ''}"
         print(line)
-    summary = report["summary"]
-    if "fraction_beating_baseline" in summary:
-        print(f"model beats the linear baseline on {len(summary['targets_beating_baseline'])}/{len(head)} targets "
-              f"({summary['fraction_beating_baseline']:.0%})")
-    for c in report.get("pair_comparison", []):
-        print(f"pair {'+'.join(c['sources'])} -> {c['target']}: pair model RMSE {c['pair_model_rmse']:.4f}, "
-              f"conditional {c['conditional_rmse']:.4f} ({c['relative_difference']:+.1%})")
+    s = report.summary
+    if s.fraction_beating_baseline is not None:
+        print(f"model beats the linear baseline on {len(s.targets_beating_baseline)}/{len(head)} targets "
+              f"({s.fraction_beating_baseline:.0%})")
+    for c in report.pair_comparison:
+        print(f"pair {'+'.join(c.sources)} -> {c.target}: pair model RMSE {c.pair_model_rmse:.4f}, "
+              f"conditional {c.conditional_rmse:.4f} ({c.relative_difference:+.1%})")
 
 
 def run(args) -> int:
@@ -119,7 +116,7 @@ def run(args) -> int:
     from ..core.progress import ProgressBar
     from ..training.config import SceneSpec, config_from_dict, load_train_config
     from ..training.data import band_code, prepare_data
-    from ..training.evaluate import LinearBaseline, compare_pairs, evaluate_scenes, write_report
+    from ..training.evaluate import LinearBaseline, compare_pairs, score_scenes, write_report
 
     if args.batch < 1:
         raise ConfigError("--batch must be >= 1")
@@ -166,26 +163,27 @@ def run(args) -> int:
     extra = [t for pair_model in pair_models for t in pair_model.info.pairs]
 
     bar = ProgressBar(f"evaluating {os.path.basename(model.path)}")
-    report = evaluate_scenes(model.predict, model.info, data.validation, baseline, mode=args.sources,
-                             targets=targets, max_size=args.max_size or None, batch=args.batch, progress=bar,
-                             extra=extra, without=without)
+    report = score_scenes(model.predict, model.info, data.validation, baseline, mode=args.sources,
+                          targets=targets, max_size=args.max_size or None, batch=args.batch, progress=bar,
+                          extra=extra, without=without, tiled=args.tiled)
     bar.close()
-    report["model"]["path"] = os.path.abspath(model.path)
-    report["inference"] = ("tiled and blended by the inference engine at the model's recommended tile size"
-                           if args.tiled else "whole evaluated area in one forward pass")
-    report["held_out"] = [s.name for s in data.validation]
-    report["trained_on"] = [s.name for s in data.train]
+    report = dataclasses.replace(
+        report, model_path=os.path.abspath(model.path),
+        inference=("tiled and blended by the inference engine at the model's recommended tile size"
+                   if args.tiled else "whole evaluated area in one forward pass"),
+        held_out=tuple(s.name for s in data.validation), trained_on=tuple(s.name for s in data.train))
     if pair_models:
         pair_reports = []
         for pair_model in pair_models:
-            rep = evaluate_scenes(pair_model.predict, pair_model.info, data.validation, baseline, mode="all",
-                                  max_size=args.max_size or None, batch=args.batch)
             rel = os.path.relpath(pair_model.path)
-            rep["model"]["name"] = rel if not rel.startswith("..") else os.path.basename(pair_model.path)
-            rep["model"]["path"] = os.path.abspath(pair_model.path)
-            pair_reports.append(rep)
-        report["pair_models"] = [{"model": r["model"], "rows": r["rows"]} for r in pair_reports]
-        report["pair_comparison"] = compare_pairs(report, pair_reports)
+            info = dataclasses.replace(pair_model.info,
+                                       name=rel if not rel.startswith("..") else os.path.basename(pair_model.path))
+            rep = score_scenes(pair_model.predict, info, data.validation, baseline, mode="all",
+                               max_size=args.max_size or None, batch=args.batch,
+                               tiled=args.tiled and pair_model.path.lower().endswith(".onnx"))
+            pair_reports.append(dataclasses.replace(rep, model_path=os.path.abspath(pair_model.path)))
+        report = dataclasses.replace(report, pair_reports=tuple(pair_reports),
+                                     pair_comparison=compare_pairs(report, pair_reports))
     paths = write_report(report, out_dir)
     print_summary(report, baseline is not None)
     print("wrote " + ", ".join(paths.values()))

@@ -12,6 +12,7 @@ import json
 
 from ..core.bands import band_class
 from ..core.metadata import read_metadata
+from ..core.text import printable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,5 +40,6 @@ def describe(md) -> str:
 
 def run(args: argparse.Namespace) -> int:
     md = read_metadata(args.model)
-    print(md.to_json() if args.json else describe(md))
+    # the file's text never drives the terminal: control characters shown as escapes (JSON: \uXXXX)
+    print(json.dumps(json.loads(md.to_json()), ensure_ascii=True, indent=1) if args.json else printable(describe(md)))
     return 0

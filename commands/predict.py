@@ -17,6 +17,7 @@ ONNX Runtime are used (no torch).
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Dict, Optional
 
 from ..core.bands import SENSORS
@@ -114,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
         with bounded_gdal_cache([scene], len(targets), log):
             result = predict(args.model, scene, targets, outputs, options, progress=bar, log=log)
         megapixels = scene.grid.width * scene.grid.height / 1e6
+        masked = scene.describe_out_of_range()
+    if masked:
+        print(f"warning: {masked}", file=sys.stderr)
     written = list(dict.fromkeys(result.outputs.values()))
     print(f"wrote {', '.join(written)}")
     if not args.quiet:

@@ -8,6 +8,7 @@ Reads go through ``osgeo`` (shipped with QGIS) and fall back to rasterio where `
 
 from __future__ import annotations
 
+import math
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -82,6 +83,41 @@ def crs_equal(a: str, b: str) -> bool:
     if sa.ImportFromWkt(a) != 0 or sb.ImportFromWkt(b) != 0:
         return a == b
     return bool(sa.IsSame(sb))
+
+
+def transform_bounds(bounds: Tuple[float, float, float, float], src_wkt: str, dst_wkt: str,
+                     points: int = 21) -> Optional[Tuple[float, float, float, float]]:
+    """``(minx, miny, maxx, maxy)`` in ``src_wkt`` as a box in ``dst_wkt`` (edges densified with ``points``
+    points each, traditional x/y axis order); None where the CRS library cannot transform them."""
+    x0, y0, x1, y1 = bounds
+    t = [i / (points - 1) for i in range(points)]
+    xs = [x0 + (x1 - x0) * f for f in t] * 2 + [x0] * points + [x1] * points
+    ys = [y0] * points + [y1] * points + [y0 + (y1 - y0) * f for f in t] * 2
+    try:
+        from osgeo import osr
+    except ImportError:
+        try:
+            from rasterio.crs import CRS
+            from rasterio.warp import transform
+
+            tx, ty = transform(CRS.from_wkt(src_wkt), CRS.from_wkt(dst_wkt), xs, ys)
+        except Exception:  # noqa: BLE001 - any CRS library failure: unknown
+            return None
+    else:
+        sa, sb = osr.SpatialReference(), osr.SpatialReference()
+        if sa.ImportFromWkt(src_wkt) != 0 or sb.ImportFromWkt(dst_wkt) != 0:
+            return None
+        for sr in (sa, sb):
+            sr.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        try:
+            pts = osr.CoordinateTransformation(sa, sb).TransformPoints(list(zip(xs, ys)))
+        except Exception:  # noqa: BLE001 - a projection that fails for these points
+            return None
+        tx, ty = [p[0] for p in pts], [p[1] for p in pts]
+    good = [(a, b) for a, b in zip(tx, ty) if math.isfinite(a) and math.isfinite(b)]
+    if not good:
+        return None
+    return (min(a for a, _ in good), min(b for _, b in good), max(a for a, _ in good), max(b for _, b in good))
 
 
 def check_raster_path(path) -> str:

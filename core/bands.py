@@ -56,9 +56,21 @@ class BandClass:
     def is_thermal(self) -> bool:
         return self.quantity == "brightness_temperature"
 
+    @property
+    def physical_range(self) -> Tuple[float, float]:
+        """Values a real pixel of this band can hold (physical units); anything outside is invalid.
+
+        Reflectance: -0.5 .. 2.5 (surface reflectance dips a little below 0 after atmospheric
+        correction and offsets; top-of-atmosphere reflectance of bright clouds at low sun exceeds 1).
+        Brightness temperature: -150 .. 150 degC (Earth's surface and cloud tops lie well inside)."""
+        return PHYSICAL_RANGES[self.quantity]
+
     def __str__(self) -> str:
         return self.key
 
+
+#: Physical value ranges per quantity (see :attr:`BandClass.physical_range`).
+PHYSICAL_RANGES: Dict[str, Tuple[float, float]] = {"reflectance": (-0.5, 2.5), "brightness_temperature": (-150.0, 150.0)}
 
 _REFL = ("reflectance", "1", REFLECTANCE_SCALE)
 _THERM = ("brightness_temperature", "degC", THERMAL_SCALE)

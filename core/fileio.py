@@ -8,10 +8,13 @@ onto ``path``; on any exception it is removed and ``path`` keeps what it had.
 
 from __future__ import annotations
 
+import glob
 import os
-import tempfile
+import re
+import socket
+import uuid
 from contextlib import contextmanager
-from typing import Iterator, Optional, Type
+from typing import Iterator, List, Mapping, Optional, Sequence, Type
 
 
 def _umask() -> int:
@@ -20,12 +23,56 @@ def _umask() -> int:
     return mask
 
 
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+
+
+def part_path(path: str, suffix: str = "") -> str:
+    """A fresh temporary name beside ``path`` for writing it: ``.NAME.HOST.PID.RANDOM.part<suffix>``.
+    The host and process id let a later run tell the parts of a process that died (SIGKILL, power loss)
+    from those of one still writing (:func:`remove_stale_parts`)."""
+    path = os.path.abspath(os.fspath(path))
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.{_host()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part{suffix}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_parts(path: str) -> List[str]:
+    """Remove the temporary parts of ``path`` left by processes of this host that are no longer running
+    (a killed run); parts of live processes, and of other hosts (a shared file system), are kept.
+    Returns the paths removed."""
+    path = os.path.abspath(os.fspath(path))
+    folder, name = os.path.split(path)
+    pattern = re.compile(re.escape(f".{name}.{_host()}.") + r"(\d+)\.[0-9a-f]{8}\.part")
+    removed = []
+    for p in glob.glob(os.path.join(glob.escape(folder), glob.escape(f".{name}.{_host()}.") + "*.part*")):
+        m = pattern.match(os.path.basename(p))
+        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            try:
+                os.remove(p)
+                removed.append(p)
+            except OSError:
+                pass
+    return removed
+
+
 @contextmanager
 def atomic_path(path: str, fsync: bool = True) -> Iterator[str]:
     path = os.path.abspath(os.fspath(path))
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".part", dir=folder)
-    os.close(fd)
+    remove_stale_parts(path)
+    tmp = part_path(path)
+    with open(tmp, "xb"):
+        pass
+    os.chmod(tmp, 0o600)
     try:
         yield tmp
         if fsync:
@@ -50,6 +97,28 @@ def atomic_write_bytes(path: str, data: bytes) -> str:
 
 def atomic_write_text(path: str, text: str) -> str:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether two paths name the same file: the same real path (symlinks resolved) or, for files that
+    exist, the same device and inode (hard links, bind mounts, other spellings)."""
+    try:
+        if os.path.realpath(a) == os.path.realpath(b):
+            return True
+        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_outputs_are_not_inputs(outputs, inputs, error: Type[Exception]) -> None:
+    """Refuse (with ``error``) before any work when an output would overwrite a file the command reads.
+
+    ``inputs`` maps each file read to what it is (``{"/m.onnx": "the model", ...}``) so the message can
+    say which input would be lost."""
+    for out in outputs:
+        for path, what in inputs.items():
+            if path and same_file(out, path):
+                raise error(f"output {out} is one of the input files ({what}: {path}); write the result elsewhere")
 
 
 def output_file_problem(path: str) -> Optional[str]:

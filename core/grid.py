@@ -66,11 +66,16 @@ class Grid:
         return (abs(self.transform[1]), abs(self.transform[5]))
 
     @property
+    def rotated(self) -> bool:
+        """Whether the geotransform has rotation/shear terms (not north-up)."""
+        return self.transform[2] != 0.0 or self.transform[4] != 0.0
+
+    @property
     def bounds(self) -> Tuple[float, float, float, float]:
-        """(minx, miny, maxx, maxy) for a north-up grid."""
-        x0, dx, _, y0, _, dy = self.transform
-        xs = (x0, x0 + dx * self.width)
-        ys = (y0, y0 + dy * self.height)
+        """(minx, miny, maxx, maxy) of the four corners (the bounding box, for rotated grids too)."""
+        x0, dx, rx, y0, ry, dy = self.transform
+        xs = [x0 + c * dx + r * rx for c in (0, self.width) for r in (0, self.height)]
+        ys = [y0 + c * ry + r * dy for c in (0, self.width) for r in (0, self.height)]
         return (min(xs), min(ys), max(xs), max(ys))
 
     def window_transform(self, window: Window) -> GeoTransform:

@@ -19,9 +19,18 @@ model.  Spatial sizes must be multiples of ``tiling.stride``.
 
   and return role ``output``: float32 ``[N, 1, H, W]``, the target band.
 
-* Fixed models (pix2pix, CycleGAN, ...) take role ``bands`` ``[N, C_in, H, W]`` (classes in
-  ``tensor.bands``) and return role ``output`` ``[N, C_out, H, W]`` (classes in the output's ``bands``).
-  Label-map models (SPADE) take role ``labels`` instead: ``[N, K, H, W]`` one-hot over ``labels``.
+* Fixed models (``kind: fixed_bands``: pix2pix, CycleGAN, ...) take role ``bands`` ``[N, C_in, H, W]``
+  (classes in ``tensor.bands``) and return role ``output`` ``[N, C_out, H, W]`` (classes in the output's
+  ``bands``).
+* Label-map models (``kind: label_map``, SPADE) take role ``labels`` instead of bands: float32
+  ``[N, K, H, W]`` one-hot over the ``label_classes`` (K of them, in order), or int64 ``[N, 1, H, W]``
+  holding the class index; optionally role ``noise``, float32 ``[N, Z]``, a style vector drawn from a
+  standard normal.  ``label_classes`` lists the ``(value, name)`` of every class the model was trained
+  with: ``value`` is the raw value in the label raster, the class index is its position in the list.
+
+``kind`` (``conditional``, ``fixed_bands``, ``label_map``) says which of these contracts a model follows.
+Documents written before it existed lack it and are read from ``conditional`` (and a ``labels`` input);
+an explicit ``kind`` that contradicts ``conditional`` or the tensor roles is refused.
 """
 
 from __future__ import annotations
@@ -38,7 +47,15 @@ METADATA_KEY = "hls_translate"
 SCHEMA_NAME = "hls_translate.model"
 SCHEMA_VERSION = 1
 
-TENSOR_ROLES = ("bands", "presence", "target", "labels", "output")
+TENSOR_ROLES = ("bands", "presence", "target", "labels", "noise", "output")
+#: The model contracts (see the module documentation).
+MODEL_KINDS = ("conditional", "fixed_bands", "label_map")
+#: Input roles each kind takes: (required, optional).
+KIND_INPUT_ROLES: Mapping[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
+    "conditional": (("bands", "presence", "target"), ()),
+    "fixed_bands": (("bands",), ()),
+    "label_map": (("labels",), ("noise",)),
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +68,14 @@ class TensorSpec:
     shape: Tuple[Union[int, str], ...]  # symbolic dimensions are strings ("N", "H", "W")
     bands: Tuple[int, ...] = ()  # band class ids along the channel axis (bands/presence/output roles)
     labels: Tuple[str, ...] = ()  # class names along the channel axis (labels role)
+
+
+@dataclass(frozen=True)
+class LabelClass:
+    """One class of a label-map model: its raw value in label rasters and its name."""
+
+    value: int
+    name: str
 
 
 @dataclass(frozen=True)
@@ -82,6 +107,8 @@ class ModelMetadata:
     source_bands: Tuple[int, ...]  # band classes the model accepts as input
     target_bands: Tuple[int, ...]  # band classes the model can synthesize
     tiling: TilingHint
+    kind: str = ""  # one of MODEL_KINDS; "" (constructor only): derived from conditional and the roles
+    label_classes: Tuple[LabelClass, ...] = ()  # label_map: the classes in class-index order
     units: str = "physical"
     nodata: float = -9999.0  # value used for nodata in rasters written with this model
     normalization: Mapping[int, BandStats] = field(default_factory=dict)
@@ -92,6 +119,12 @@ class ModelMetadata:
     training: Mapping[str, Any] = field(default_factory=dict)  # data summary, steps, held-out scenes
     metrics: Mapping[str, Any] = field(default_factory=dict)  # validation metrics when known
     schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self):
+        kind = self.kind or _derived_kind(self.conditional, self.inputs)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "label_classes", tuple(self.label_classes))
+        _check_kind(self)
 
     # -- convenience ---------------------------------------------------------------------------
     def input(self, role: str) -> TensorSpec:
@@ -118,6 +151,8 @@ class ModelMetadata:
         d["inputs"] = [_tensor_dict(t) for t in self.inputs]
         d["outputs"] = [_tensor_dict(t) for t in self.outputs]
         d["catalogue"] = list(self.catalogue) or describe_catalogue()
+        if not self.label_classes:
+            del d["label_classes"]
         return d
 
     def to_json(self) -> str:
@@ -128,7 +163,7 @@ class ModelMetadata:
         t = self.tiling
         lines = [
             f"family:        {self.family} ({self.architecture}), model version {self.model_version}",
-            f"conditional:   {'yes: target chosen at inference' if self.conditional else 'no: fixed bands'}",
+            f"kind:          {KIND_SUMMARY[self.kind]}",
             f"inputs:        {', '.join(f'{s.name} {s.role} {list(s.shape)}' for s in self.inputs)}",
             f"outputs:       {', '.join(f'{s.name} {s.role} {list(s.shape)}' for s in self.outputs)}",
             f"source bands:  {', '.join(band_class(i).key for i in self.source_bands)}",
@@ -137,11 +172,95 @@ class ModelMetadata:
             f"tiling:        tile {t.tile_size}, overlap {t.overlap}, stride {t.stride}, "
             f"receptive field {t.receptive_field} px",
         ]
+        if self.label_classes:
+            lines.append(f"label classes: {', '.join(f'{c.value}={c.name}' for c in self.label_classes)}")
         if self.training:
             lines.append(f"training:      {json.dumps(self.training, sort_keys=True)[:300]}")
         if self.metrics:
             lines.append(f"metrics:       {json.dumps(self.metrics, sort_keys=True)[:300]}")
         return "\n".join(lines)
+
+
+KIND_SUMMARY = {"conditional": "conditional: target chosen at inference",
+                "fixed_bands": "fixed bands: inputs and outputs fixed by the model",
+                "label_map": "label map: bands synthesized from a categorical label raster"}
+
+
+def _derived_kind(conditional: bool, inputs: Sequence[TensorSpec]) -> str:
+    """The kind of a document that does not state one (written before ``kind`` existed)."""
+    if conditional:
+        return "conditional"
+    return "label_map" if any(t.role == "labels" for t in inputs) else "fixed_bands"
+
+
+def _check_kind(md: "ModelMetadata") -> None:
+    """``kind`` agrees with ``conditional`` and the tensor roles; label classes are well formed."""
+    kind = md.kind
+    if kind not in MODEL_KINDS:
+        raise ModelMetadataError(f"model metadata: kind {kind!r} is not one of {', '.join(MODEL_KINDS)}")
+    if md.conditional != (kind == "conditional"):
+        raise ModelMetadataError(f"model metadata: kind {kind!r} contradicts conditional: "
+                                 f"{str(bool(md.conditional)).lower()}")
+    required, optional = KIND_INPUT_ROLES[kind]
+    roles = [t.role for t in md.inputs]
+    for role in required:
+        if role not in roles:
+            raise ModelMetadataError(
+                f"model metadata: kind {kind!r} needs an input of role {role!r}, but the model has no input of "
+                f"role {role!r} (inputs: {', '.join(f'{t.name}:{t.role}' for t in md.inputs)})")
+    extra = [r for r in roles if r not in required + optional]
+    if extra or len(set(roles)) != len(roles):
+        raise ModelMetadataError(f"model metadata: kind {kind!r} takes inputs of roles "
+                                 f"{', '.join(required + optional)} (each once); the model's inputs have roles "
+                                 f"{', '.join(roles)}")
+    if kind != "label_map":
+        if md.label_classes:
+            raise ModelMetadataError(f"model metadata: label_classes are given, but kind {kind!r} takes no label map")
+        return
+    classes = md.label_classes
+    if not classes:
+        raise ModelMetadataError("model metadata: kind 'label_map' needs label_classes (the (value, name) of every "
+                                 "class the model was trained with)")
+    for what, seen in (("value", [c.value for c in classes]), ("name", [c.name for c in classes])):
+        if len(set(seen)) != len(seen):
+            raise ModelMetadataError(f"model metadata: label_classes repeat a {what}: {seen}")
+    spec = next(t for t in md.inputs if t.role == "labels")
+    if spec.dtype not in ("float32", "int64"):
+        raise ModelMetadataError(f"model metadata: the labels input {spec.name!r} is {spec.dtype}; it must be float32 "
+                                 "(one-hot) or int64 (class index)")
+    channels = spec.shape[1] if len(spec.shape) == 4 else None
+    want = len(classes) if spec.dtype == "float32" else 1
+    if channels != want:
+        raise ModelMetadataError(f"model metadata: the labels input {spec.name!r} has shape {list(spec.shape)}; "
+                                 f"{'one-hot over' if spec.dtype == 'float32' else 'a class index of'} "
+                                 f"{len(classes)} label_classes needs [N, {want}, H, W]")
+    if spec.labels and tuple(spec.labels) != tuple(c.name for c in classes):
+        raise ModelMetadataError(f"model metadata: the labels input names classes {list(spec.labels)}, "
+                                 f"label_classes name {[c.name for c in classes]}")
+    noise = next((t for t in md.inputs if t.role == "noise"), None)
+    if noise is not None and not (noise.dtype == "float32" and len(noise.shape) == 2
+                                  and isinstance(noise.shape[1], int) and noise.shape[1] > 0):
+        raise ModelMetadataError(f"model metadata: the noise input {noise.name!r} must be float32 [N, Z] with a fixed "
+                                 f"Z > 0, got {noise.dtype} {list(noise.shape)}")
+
+
+def _label_classes(entries: Any) -> Tuple[LabelClass, ...]:
+    if not isinstance(entries, (list, tuple)):
+        raise ModelMetadataError("model metadata: label_classes must be a list of {value, name} objects")
+    out = []
+    for i, e in enumerate(entries):
+        if not isinstance(e, Mapping):
+            raise ModelMetadataError(f"model metadata: label_classes[{i}] is not a {{value, name}} object")
+        unknown = sorted(set(e) - {"value", "name"})
+        if unknown:
+            raise ModelMetadataError(f"model metadata: label_classes[{i}] has unknown key(s) {', '.join(unknown)}")
+        value, name = _req(e, "value", f"label_classes[{i}]"), _req(e, "name", f"label_classes[{i}]")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ModelMetadataError(f"model metadata: label_classes[{i}].value must be an integer, got {value!r}")
+        if not isinstance(name, str) or not name:
+            raise ModelMetadataError(f"model metadata: label_classes[{i}].name must be a non-empty string")
+        out.append(LabelClass(value, name))
+    return tuple(out)
 
 
 def _tensor_dict(t: TensorSpec) -> Dict[str, Any]:
@@ -208,6 +327,8 @@ def parse_metadata(doc: Union[str, bytes, Mapping[str, Any]], source: str = "mod
             source_bands=_class_ids(_req(doc, "source_bands", "document"), "source_bands"),
             target_bands=_class_ids(_req(doc, "target_bands", "document"), "target_bands"),
             tiling=TilingHint(**{f.name: int(_req(tiling, f.name, "tiling")) for f in fields(TilingHint)}),
+            kind=_kind_field(doc),
+            label_classes=_label_classes(doc.get("label_classes", ())),
             units=str(doc.get("units", "physical")),
             nodata=float(doc.get("nodata", -9999.0)),
             normalization={int(k): BandStats(float(v["mean"]), float(v["std"]))
@@ -227,10 +348,17 @@ def parse_metadata(doc: Union[str, bytes, Mapping[str, Any]], source: str = "mod
     if not md.outputs:
         raise ModelMetadataError(f"{source}: metadata declares no outputs")
     _check_catalogue(md, source)
-    if md.conditional:
-        for role in ("bands", "presence", "target"):
-            md.input(role)
     return md
+
+
+def _kind_field(doc: Mapping[str, Any]) -> str:
+    """The document's explicit ``kind`` ("" when it has none: derived from the roles)."""
+    if "kind" not in doc:
+        return ""
+    kind = doc["kind"]
+    if kind not in MODEL_KINDS:
+        raise ModelMetadataError(f"model metadata: kind {kind!r} is not one of {', '.join(MODEL_KINDS)}")
+    return kind
 
 
 def _check_catalogue(md: ModelMetadata, source: str) -> None:

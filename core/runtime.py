@@ -3,7 +3,8 @@
 :class:`OnnxModel` loads an exported model, reads its embedded :class:`~.metadata.ModelMetadata` (before
 the session is built, so a file that is not one of ours is refused cheaply), checks that the graph's
 inputs and outputs are the ones the metadata describes, and runs batches given by tensor *role*
-(``bands``, ``presence``, ``target``) rather than by tensor name.
+(``bands``, ``presence``, ``target``, ``labels``, ``noise``) or by tensor name.  It is the one ONNX Runtime
+session of the package: the engine, evaluation and export's verification all run models through it.
 
 Execution providers (``device``):
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -32,7 +33,7 @@ CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
 
-_RANKS = {"bands": 4, "presence": 2, "target": 1, "labels": 4, "output": 4}
+_RANKS = {"bands": 4, "presence": 2, "target": 1, "labels": 4, "noise": 2, "output": 4}
 _ORT_TYPES = {"float32": "tensor(float)", "int64": "tensor(int64)", "float16": "tensor(float16)"}
 
 
@@ -126,6 +127,7 @@ class OnnxModel:
             log(f"CUDA execution provider did not load; running on {self.provider}")
         self._check_graph()
         self._names: Dict[str, str] = {t.role: t.name for t in self.metadata.inputs}
+        self._tensor_names = frozenset(t.name for t in self.metadata.inputs)
         self._output = self.metadata.output.name
         self.run_seconds = 0.0  # time spent inside session.run, for benchmarks
         self.run_calls = 0
@@ -151,15 +153,10 @@ class OnnxModel:
             raise ModelError(f"{name}: metadata names output {out.name!r} but the graph's outputs are "
                              f"{', '.join(graph_out)}")
         self._check_node(name, out, node)
-        if md.conditional:
-            bands = md.input("bands")
-            if not bands.bands:
-                raise ModelError(f"{name}: the metadata of the 'bands' input lists no band classes")
-        else:
-            if md.has_input("labels"):
-                raise ModelError(f"{name}: label-map models (role 'labels') cannot be run by the tiled engine")
-            if not md.input("bands").bands or not md.output.bands:
-                raise ModelError(f"{name}: a fixed-band model's metadata must list the input and output band classes")
+        if md.kind != "label_map" and not md.input("bands").bands:
+            raise ModelError(f"{name}: the metadata of the 'bands' input lists no band classes")
+        if md.kind != "conditional" and not md.output.bands:
+            raise ModelError(f"{name}: a {md.kind} model's metadata must list the output band classes")
 
     @staticmethod
     def _check_node(name: str, spec: TensorSpec, node) -> None:
@@ -176,6 +173,11 @@ class OnnxModel:
             if isinstance(ch, int) and ch != len(spec.bands):
                 raise ModelError(f"{name}: input {spec.name!r} has {ch} channels but the metadata lists "
                                  f"{len(spec.bands)} band classes")
+        if spec.role in ("labels", "noise") and shape is not None and len(shape) == len(spec.shape):
+            fixed = [(g, m) for g, m in zip(shape, spec.shape) if isinstance(g, int) and isinstance(m, int)]
+            if any(g != m for g, m in fixed):
+                raise ModelError(f"{name}: input {spec.name!r} has shape {shape} in the graph but {list(spec.shape)} "
+                                 "in the metadata")
 
     # -- use -------------------------------------------------------------------------------------
     @property
@@ -186,14 +188,28 @@ class OnnxModel:
     def conditional(self) -> bool:
         return self.metadata.conditional
 
+    @property
+    def kind(self) -> str:
+        return self.metadata.kind
+
     def input_name(self, role: str) -> str:
         if role not in self._names:
             raise ModelError(f"{self.name} has no input of role {role!r}")
         return self._names[role]
 
+    def _tensor_name(self, key: str) -> str:
+        """The graph input a feed key names: a role, or a tensor name itself."""
+        if key in self._names:
+            return self._names[key]
+        if key in self._tensor_names:
+            return key
+        raise ModelError(f"{self.name} has no input of role or name {key!r} (inputs: "
+                         f"{', '.join(f'{t.name}:{t.role}' for t in self.metadata.inputs)})")
+
     def run(self, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Run one batch; ``feeds`` maps tensor roles (``bands``, ``presence``, ``target``) to arrays."""
-        named = {self.input_name(role): a for role, a in feeds.items()}
+        """Run one batch and return the output; ``feeds`` maps tensor roles (``bands``, ``presence``,
+        ``target``, ``labels``, ``noise``) or tensor names to arrays."""
+        named = {self._tensor_name(key): a for key, a in feeds.items()}
         t0 = time.perf_counter()
         try:
             out = self.session.run([self._output], named)[0]
@@ -208,7 +224,7 @@ class OnnxModel:
     def describe(self) -> str:
         md = self.metadata
         return (f"{self.name}: {md.family} ({md.architecture}) v{md.model_version}, "
-                f"{'conditional' if md.conditional else 'fixed-band'}, provider {self.provider}")
+                f"{md.kind.replace('_', ' ')}, provider {self.provider}")
 
     def __repr__(self) -> str:
         return f"OnnxModel({self.path!r}, provider={self.provider!r})"
@@ -220,11 +236,29 @@ def session_metadata(session) -> Optional[ModelMetadata]:
     return parse_metadata(props[METADATA_KEY], source="session") if METADATA_KEY in props else None
 
 
+@runtime_checkable
+class RunnableModel(Protocol):
+    """What the engine runs: an :class:`OnnxModel`, or any object with the same face (evaluation wraps a
+    PyTorch model in one).  ``run`` takes feeds keyed by tensor role and returns the output tensor."""
+
+    metadata: ModelMetadata
+    provider: str
+    run_seconds: float
+
+    @property
+    def name(self) -> str: ...
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> np.ndarray: ...
+
+    def describe(self) -> str: ...
+
+
 def load_model(model, *, device: str = "auto", threads: int = 0,
-               log: Optional[Callable[[str], None]] = None) -> OnnxModel:
-    """An :class:`OnnxModel` from a path (or the model itself, unchanged)."""
-    if isinstance(model, OnnxModel):
-        return model
+               log: Optional[Callable[[str], None]] = None) -> RunnableModel:
+    """An :class:`OnnxModel` from a path (a model already loaded, or another :class:`RunnableModel`, is
+    returned unchanged)."""
     if isinstance(model, (str, os.PathLike)):
         return OnnxModel(os.fspath(model), device=device, threads=threads, log=log)
+    if isinstance(model, RunnableModel):
+        return model
     raise TypeError(f"model must be a path to an .onnx file or an OnnxModel, got {type(model).__name__}")

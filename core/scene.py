@@ -17,9 +17,9 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from . import bands as _bands
-from .backends import check_raster_path, open_reader, raster_info
+from .backends import check_raster_path, open_reader, raster_info, transform_bounds
 from .bands import BandClass, resolve_band
-from .errors import BandError, GridMismatchError, MissingBandError, NotARasterError, RasterNotFoundError
+from .errors import BandError, ConfigError, GridMismatchError, MissingBandError, NotARasterError, RasterNotFoundError
 from .grid import Grid, Window
 from .naming import OTHER, QA, SceneFiles, group_scene_files, guess_sensor, identify_file
 from .products import PRODUCTS_BY_KEY
@@ -53,6 +53,10 @@ class Scene:
         self.resampling = resampling
         self.name = name
         self._handles: Dict[Tuple[str, bool], object] = {}
+        # values outside their band's physical range, masked as invalid: counts per band class key, and the
+        # rows already counted (full-width reads, such as the engine's strips, count each pixel once)
+        self.out_of_range: Dict[str, int] = {}
+        self._counted_rows: Dict[int, np.ndarray] = {}
 
     # pickling drops open handles
     def __getstate__(self):
@@ -125,9 +129,34 @@ class Scene:
         values = s.physical(raw)
         del raw
         valid &= np.isfinite(values)
+        lo, hi = s.band.physical_range
+        outside = valid & ((values < lo) | (values > hi))
+        if outside.any():
+            valid &= ~outside
+            self._count_out_of_range(s.band, w, outside)
         if use_qa and self.qa is not None:
             valid &= ~self.qa_invalid(w)
         return values, valid
+
+    def _count_out_of_range(self, band: BandClass, w: Window, outside: np.ndarray) -> None:
+        rows = outside.any(axis=1)
+        if w.col_off == 0 and w.width == self.grid.width:
+            seen = self._counted_rows.setdefault(band.id, np.zeros(self.grid.height, dtype=bool))
+            new = ~seen[w.row_off:w.row_off + w.height]
+            n = int(outside[new].sum())
+            seen[w.row_off:w.row_off + w.height] |= rows
+        else:
+            n = int(outside.sum())
+        if n:
+            self.out_of_range[band.key] = self.out_of_range.get(band.key, 0) + n
+
+    def describe_out_of_range(self) -> str:
+        """One line on the values masked because they lie outside their band's physical range ("" if none)."""
+        if not self.out_of_range:
+            return ""
+        parts = [f"{k} {n:,} px (outside {_bands.band_class(k).physical_range[0]:g}.."
+                 f"{_bands.band_class(k).physical_range[1]:g})" for k, n in sorted(self.out_of_range.items())]
+        return "values outside the band's physical range were treated as nodata: " + ", ".join(parts)
 
     def read_stack(self, bands: Sequence, window: Optional[Window] = None,
                    use_qa: bool = True) -> Tuple[np.ndarray, np.ndarray]:
@@ -199,6 +228,21 @@ def _reference_grid(sources: Sequence[BandSource], reference, sensor: Optional[s
     return matches[0].grid
 
 
+def _check_overlap(path: str, src: Grid, dst: Grid) -> None:
+    """A file warped onto ``dst`` must cover some of it: otherwise the scene would be all nodata."""
+    box = src.bounds if src.same_crs(dst) else transform_bounds(src.bounds, src.crs_wkt, dst.crs_wkt)
+    if box is None:
+        return  # the CRS library could not say: GDAL's warper decides
+    x0, y0, x1, y1 = dst.bounds
+    ix = max(0.0, min(x1, box[2]) - max(x0, box[0]))
+    iy = max(0.0, min(y1, box[3]) - max(y0, box[1]))
+    if ix * iy <= 0.0:
+        raise GridMismatchError(
+            f"{path} does not overlap the reference grid ({dst.describe()}): its extent in that CRS is "
+            f"({box[0]:.6g}, {box[1]:.6g}) .. ({box[2]:.6g}, {box[3]:.6g}), the grid's ({x0:.6g}, {y0:.6g}) .. "
+            f"({x1:.6g}, {y1:.6g}); its CRS or georeferencing is probably wrong")
+
+
 def open_scene(inputs, *, sensor: Optional[str] = None, band_map: Optional[Mapping] = None,
                reference=None, resampling: Optional[str] = None, use_qa: bool = True,
                qa_exclude: Optional[Sequence[str]] = None, name: str = "") -> Scene:
@@ -213,7 +257,7 @@ def open_scene(inputs, *, sensor: Optional[str] = None, band_map: Optional[Mappi
     """
     paths, group = _expand_inputs(inputs)
     if resampling is not None and resampling not in RESAMPLING_METHODS:
-        raise ValueError(f"unknown resampling method {resampling!r}; use one of {', '.join(RESAMPLING_METHODS)}")
+        raise ConfigError(f"unknown resampling method {resampling!r}; use one of {', '.join(RESAMPLING_METHODS)}")
     sensor = sensor or (group.sensor if group and group.sensor else None)
     if sensor is None and len(paths) > 1:
         sensor = guess_sensor([os.path.basename(p) for p in paths], hint=os.path.dirname(paths[0]))
@@ -258,8 +302,14 @@ def open_scene(inputs, *, sensor: Optional[str] = None, band_map: Optional[Mappi
             "band sources are on different grids (CRS, resolution or extent differ):\n" + "\n".join(
                 dict.fromkeys(lines)) + "\nbring them onto one grid first, or ask for resampling onto a "
             "reference band's grid (resampling='bilinear', 'average', ...)")
+    if mismatched and grid.rotated:
+        raise GridMismatchError(
+            f"the reference grid ({grid.describe()}) has a rotated geotransform (terms {grid.transform[2]:g}, "
+            f"{grid.transform[4]:g}); resampling other bands onto a rotated grid is not supported: bring the bands "
+            "onto one north-up grid first (gdalwarp), or give bands that all share the rotated grid")
     for s in mismatched:
         if not s.grid.same_crs(grid) and not (s.grid.crs_wkt and grid.crs_wkt):
             raise GridMismatchError(f"{s.path} has no CRS; cannot resample it onto {grid.describe()}")
+        _check_overlap(s.path, s.grid, grid)
     scene_name = name or (group.scene_id if group else os.path.splitext(os.path.basename(paths[0]))[0])
     return Scene(sources, grid, qa=qa, resampling=resampling, name=scene_name)

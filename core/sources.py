@@ -20,7 +20,7 @@ import numpy as np
 from . import bands as _bands
 from .backends import RasterInfo, raster_info
 from .bands import BandClass, resolve_band
-from .errors import AmbiguousBandError, BandError, CalibrationError, UnknownBandError
+from .errors import AmbiguousBandError, BandError, CalibrationError, RasterError, UnknownBandError
 from .grid import Grid
 from .naming import BAND, STACK, ProductFile, guess_sensor, identify_file, product_of_band_layer
 from .products import BAND_CLASS_KEY, BAND_CODE_KEY, Product, Scaling, sensor_default
@@ -244,6 +244,15 @@ def band_sources_of(path: str, sensor: Optional[str] = None, band_map: Optional[
             names = [d for d in info.descriptions if d]
             sensor = guess_sensor(names + ([named.code] if named and named.code else []), hint=path)
     sensor = _bands.sensor(sensor).id if sensor else ""
+    for i, dtype in enumerate(info.dtypes):
+        if np.issubdtype(np.dtype(dtype), np.complexfloating):
+            raise RasterError(f"{path} band {i + 1} holds complex numbers ({dtype}); band synthesis reads real-valued "
+                              "bands (take the amplitude or the real part first, e.g. with gdal_calc)")
+    for key in (band_map or {}):
+        number = key if isinstance(key, int) else (int(key) if isinstance(key, str) and key.isdigit() else None)
+        if number is not None and not 1 <= number <= info.count:
+            raise UnknownBandError(f"{path}: the band mapping names band {number}, but the file has "
+                                   f"{info.count} band{'s' if info.count != 1 else ''} (numbered 1..{info.count})")
     calibrate = _Calibrator(path, info, named)
     out: List[BandSource] = []
     for i in range(info.count):

@@ -9,7 +9,6 @@ band records its band class (:data:`~.products.BAND_CLASS_KEY`) so that this lib
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass, field
 from typing import List, Mapping, Optional, Sequence
 
@@ -19,7 +18,7 @@ from . import bands as _bands
 from .backends import gdal_exceptions
 from .bands import BandClass
 from .errors import RasterWriteError
-from .fileio import writable_output_path
+from .fileio import part_path, remove_stale_parts, writable_output_path
 from .grid import Grid, Window
 from .products import BAND_CLASS_KEY, BAND_CODE_KEY
 
@@ -84,10 +83,9 @@ class RasterWriter:
         self.nodata = default_nodata(dtype) if nodata is None else float(nodata)
         self.compress, self.blocksize, self.overviews = compress, blocksize, overviews
         self.metadata = dict(metadata or {})
-        folder, name = os.path.split(self.path)
-        tag = uuid.uuid4().hex[:8]
-        self._tmp = os.path.join(folder, f".{name}.{tag}.part.tif")
-        self._tmp_cog = os.path.join(folder, f".{name}.{tag}.cog.part.tif")
+        remove_stale_parts(self.path)
+        self._tmp = part_path(self.path, ".tif")
+        self._tmp_cog = part_path(self.path, ".cog.tif")
         self._ds = None
         self._done = False
         self._open()

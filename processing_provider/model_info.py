@@ -11,7 +11,7 @@ from .common import MODEL_FILTER, HLSAlgorithm, default_model_path, keys_of, rea
 
 
 class ModelInfoAlgorithm(HLSAlgorithm):
-    """The ``model_info`` algorithm (not to be confused with ``training.evaluate.ModelInfo``, what an
+    """The ``model_info`` algorithm (not to be confused with ``training.evaluate.EvaluatedModel``, what an
     evaluated model reads and writes)."""
 
     NAME = "model_info"

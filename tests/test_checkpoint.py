@@ -125,3 +125,24 @@ def test_a_format_1_checkpoint_loads_exports_and_resumes(run, tmp_path):
     assert res_v1.step == res_v2.step == 4
     for a, b in zip(res_v1.model.parameters(), res_v2.model.parameters()):
         assert torch.equal(a, b)
+
+
+def test_parts_left_by_killed_runs_do_not_pile_up(run, tmp_path):
+    """A run killed with SIGKILL mid-write leaves its part; the next checkpoint write removes it."""
+    import subprocess
+    import sys
+
+    from hls_translate.training.checkpoint import save_checkpoint
+    from hls_translate.core.fileio import part_path
+
+    tmp, _ = run
+    state = torch.load(str(tmp / "run" / "last.pt"), weights_only=True)
+    target = tmp_path / "last.pt"
+    for _ in range(3):
+        p = subprocess.Popen([sys.executable, "-c", "pass"])
+        p.wait()
+        stale = part_path(str(target)).replace(f".{os.getpid()}.", f".{p.pid}.")
+        open(stale, "wb").close()
+    assert len([q for q in os.listdir(tmp_path) if q.endswith(".part")]) == 3
+    save_checkpoint(str(target), state)
+    assert os.listdir(tmp_path) == ["last.pt"]

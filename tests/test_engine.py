@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from support.onnx_models import copy_model, fixed_model, tile_mean_model
-from hls_translate.core import bands as B
+from hls_translate.core.bands import band_class
 from hls_translate.core import engine
 from hls_translate.core.backends import raster_info
 from hls_translate.core.grid import Grid
@@ -20,6 +20,7 @@ from hls_translate.core.products import BAND_CLASS_KEY
 from hls_translate.core.scene import open_scene
 from hls_translate.core.writer import OutputBand, write_raster
 from hls_translate.core.engine import PredictOptions, predict, predict_array
+from hls_translate.core.engine.runner import ArrayReader, run_tiles
 from hls_translate.core.errors import (BandError, CancelledError, ConfigError, HLSTranslateError, MissingBandError,
                                        ModelError, ModelMetadataError, RasterWriteError)
 from hls_translate.core.runtime import OnnxModel, ProviderError
@@ -305,8 +306,8 @@ def test_all_nodata_raster_gives_all_nodata_output(copy_onnx, tmp_path, spain_ti
     grid = Grid(src.grid.crs_wkt, src.grid.transform, 130, 70)
     inp = tmp_path / "empty.tif"
     write_raster(str(inp), grid, np.zeros((2, 70, 130), np.float32),
-                 [OutputBand("B04", band=B.band_class("red")),
-                  OutputBand("B8A", band=B.band_class("nir_narrow"))],
+                 [OutputBand("B04", band=band_class("red")),
+                  OutputBand("B8A", band=band_class("nir_narrow"))],
                  valid=np.zeros((2, 70, 130), bool), overviews=False)
     calls = []
     with open_scene(str(inp)) as scene:
@@ -319,7 +320,7 @@ def test_all_nodata_raster_gives_all_nodata_output(copy_onnx, tmp_path, spain_ti
 
 
 # --- streaming ---------------------------------------------------------------------------------------
-class _RecordingReader(engine._ArrayReader):
+class _RecordingReader(ArrayReader):
     def __init__(self, *a):
         super().__init__(*a)
         self.windows = []
@@ -341,7 +342,7 @@ def test_streaming_reads_and_writes_strips_bounded_by_the_tile(copy_loaded, spai
         strips.append((y, strip.shape))
         out[y:y + strip.shape[1]] = strip[0]
 
-    run, skipped = engine._run_tiles(copy_loaded, p, reader, sink, 4, None, None)
+    run, skipped = run_tiles(copy_loaded, p, reader, sink, 4, None, None)
     g = p.grid
     assert run == len(g) and skipped == 0
     span = 3 * (g.tile_size - g.overlap) + g.tile_size  # four tiles of a row
@@ -464,7 +465,7 @@ def test_target_or_input_the_model_lacks_is_named(copy_onnx, spain_tif, tmp_path
     path = tmp_path / "cirrus_only.tif"
     src = raster_info(str(spain_tif))
     write_raster(str(path), src.grid, np.zeros((1, src.grid.height, src.grid.width), np.float32),
-                 [OutputBand("B10", band=B.band_class("cirrus"))], overviews=False)
+                 [OutputBand("B10", band=band_class("cirrus"))], overviews=False)
     with open_scene(str(path), sensor="S2") as scene:
         with pytest.raises(MissingBandError, match="no input band to synthesize B09 water vapour"):
             predict(copy_onnx, scene, ["B09"], str(tmp_path / "o.tif"))

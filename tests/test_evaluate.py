@@ -201,3 +201,53 @@ def test_png_roundtrip_and_text():
     np.testing.assert_array_equal(back, img)
     # the NaN cell is grey, the others coloured; text pixels are dark
     assert (img == 200).all(axis=2).any() and (img.sum(axis=2) < 100).any()
+
+
+def test_fixed_band_model_is_scored_with_its_baseline(trained, tmp_path):
+    """A fixed-band model (B02, B03, B04 -> B05, B8A, a 1x1 convolution built with onnx.helper) is scored on
+    each of its outputs from its inputs, against the least squares from the same inputs; tiled or not."""
+    from support.onnx_models import fixed_model
+
+    _, cfg_path, cfg, _ = trained
+    weights = np.array([[0.2, 0.3, 0.6], [-0.5, 0.4, 1.1]])
+    srcs, outs = [B["B02"], B["B03"], B["B04"]], [B["B05"], B["B8A"]]
+    path = fixed_model(tmp_path / "fixed.onnx", srcs, outs, weights, tile=32, overlap=8, stride=4)
+    reports = {}
+    for mode in ("whole", "tiled"):
+        out = tmp_path / mode
+        extra = ["--tiled"] if mode == "tiled" else []
+        assert cli.main(["evaluate", "--model", path, "--config", str(cfg_path), "--out", str(out),
+                         "--max-size", "64", *extra]) == 0
+        reports[mode] = json.loads((out / "evaluation.json").read_text())
+    rep = reports["whole"]
+    rows = rep["rows"]
+    assert [r["target"] for r in rows] == ["B05", "B8A"] and {r["source_set"] for r in rows} == {"fixed"}
+    assert all(r["sources"] == ["B02", "B03", "B04"] for r in rows)
+    assert rep["model"]["sources"] == ["B02", "B03", "B04"] and rep["model"]["targets"] == ["B05", "B8A"]
+    data = prepare_data(cfg)
+    values, valid, _ = crop_scene(data.validation[0], 64, 4)
+    ok_src = valid[srcs].all(axis=0)
+    for r, w, t in zip(rows, weights, outs):
+        ok = ok_src & valid[t]
+        pred = np.tensordot(w, values[srcs].astype(np.float64), 1)
+        assert r["model"]["rmse"] == pytest.approx(rmse(pred, values[t], ok), rel=1e-5)
+        coef = _lstsq(data.train, srcs, t, [s.weight for s in data.train])
+        base_pred = coef[0] + sum(a * values[c] for a, c in zip(coef[1:], srcs))
+        assert r["baseline"]["rmse"] == pytest.approx(rmse(base_pred, values[t], ok), rel=1e-4)
+    wins = [r["target"] for r in rows if r["model"]["rmse"] < r["baseline"]["rmse"]]
+    assert rep["summary"]["targets_beating_baseline"] == wins and len(rep["summary"]["per_target"]) == 2
+    assert "| Spain | B05 | the model's inputs |" in (tmp_path / "whole" / "evaluation.md").read_text()
+    # tiled at the model's 32 px tiles, blended: a per-pixel model gives the same scores
+    for x, y in zip(rows, reports["tiled"]["rows"]):
+        assert x["model"]["rmse"] == pytest.approx(y["model"]["rmse"], rel=1e-5)
+
+
+def test_label_map_models_are_not_evaluated(trained, tmp_path, capsys):
+    from support.onnx_models import label_map_model
+    from hls_translate.core.metadata import LabelClass
+
+    _, cfg_path, _, _ = trained
+    path = label_map_model(tmp_path / "lm.onnx", [LabelClass(1, "a"), LabelClass(2, "b")], [B["B05"]],
+                           np.array([[0.1, 0.2]]))
+    assert cli.main(["evaluate", "--model", path, "--config", str(cfg_path), "--out", str(tmp_path / "e")]) == 2
+    assert "label map model" in capsys.readouterr().err

@@ -367,3 +367,17 @@ def test_export_on_a_full_disk_is_one_line_and_keeps_the_old_file(tmp_path, monk
     err = capsys.readouterr().err
     assert "No space left on device" in err and "Traceback" not in err
     assert out.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_info_never_prints_terminal_control_characters(tmp_path, capsys):
+    model = small_adain_model(seed=3)
+    path = str(tmp_path / "m.onnx")
+    export_model(model, path, description="nice model\x1b[2J\x1b]0;owned\x07 and \x9b31m red", verify=False)
+    assert cli.main(["info", path]) == 0
+    out = capsys.readouterr().out
+    assert "nice model" in out and "\\x1b[2J" in out and "\\x9b31m" in out
+    assert not any(ch in out for ch in "\x1b\x07\x9b")
+    assert cli.main(["info", path, "--json"]) == 0
+    js = capsys.readouterr().out
+    assert not any(ch in js for ch in "\x1b\x07\x9b")
+    assert json.loads(js)["description"].startswith("nice model\x1b[2J")  # the value itself is kept exactly

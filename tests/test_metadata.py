@@ -94,3 +94,75 @@ def test_reader_refuses_non_onnx_files(tmp_path, spain_tif):
         md.read_metadata(tmp_path / "empty.onnx")
     with pytest.raises(ModelMetadataError, match="model file not found"):
         md.read_metadata(tmp_path / "missing.onnx")
+
+
+# --- the model kind ----------------------------------------------------------------------------------------
+def _fixed_doc(**over):
+    d = _doc(conditional=False, inputs=[{"name": "x", "role": "bands", "dtype": "float32",
+                                         "shape": ["N", 3, "H", "W"], "bands": [1, 2, 3]}],
+             outputs=[{"name": "y", "role": "output", "dtype": "float32", "shape": ["N", 1, "H", "W"],
+                       "bands": [4]}])
+    d.update(over)
+    return d
+
+
+def _label_doc(**over):
+    d = _doc(conditional=False, kind="label_map",
+             inputs=[{"name": "seg", "role": "labels", "dtype": "float32", "shape": ["N", 3, "H", "W"]},
+                     {"name": "z", "role": "noise", "dtype": "float32", "shape": ["N", 8]}],
+             outputs=[{"name": "y", "role": "output", "dtype": "float32", "shape": ["N", 2, "H", "W"],
+                       "bands": [3, 4]}],
+             label_classes=[{"value": 4, "name": "vegetation"}, {"value": 6, "name": "water"},
+                            {"value": 11, "name": "snow_ice"}])
+    d.update(over)
+    return d
+
+
+def test_documents_without_kind_are_read_from_conditional():
+    old = _doc()
+    assert "kind" not in old
+    m = md.parse_metadata(old)
+    assert m.kind == "conditional" and m.to_dict()["kind"] == "conditional" and "label_classes" not in m.to_dict()
+    assert md.parse_metadata(_fixed_doc()).kind == "fixed_bands"
+    assert md.parse_metadata(m.to_json()).kind == "conditional"
+    assert "kind:          conditional" in m.summary()
+
+
+def test_label_map_metadata_round_trips_with_its_classes():
+    m = md.parse_metadata(_label_doc())
+    assert m.kind == "label_map" and not m.conditional
+    assert m.label_classes == (md.LabelClass(4, "vegetation"), md.LabelClass(6, "water"), md.LabelClass(11, "snow_ice"))
+    again = md.parse_metadata(m.to_json())
+    assert again.label_classes == m.label_classes and again.inputs == m.inputs and again.kind == "label_map"
+    assert "label classes: 4=vegetation, 6=water, 11=snow_ice" in m.summary()
+
+
+@pytest.mark.parametrize("doc, message", [
+    (lambda: _doc(kind="fixed_bands"), "kind 'fixed_bands' contradicts conditional: true"),
+    (lambda: _fixed_doc(kind="conditional"), "kind 'conditional' contradicts conditional: false"),
+    (lambda: _fixed_doc(kind="label_map"), "kind 'label_map' needs an input of role 'labels'"),
+    (lambda: _fixed_doc(kind="gan"), "kind 'gan' is not one of conditional, fixed_bands, label_map"),
+    (lambda: _fixed_doc(inputs=_doc()["inputs"]), "kind 'fixed_bands' takes inputs of roles bands"),
+    (lambda: _doc(label_classes=[{"value": 1, "name": "a"}]), "label_classes are given, but kind 'conditional'"),
+    (lambda: _label_doc(label_classes=[]), "kind 'label_map' needs label_classes"),
+    (lambda: _label_doc(label_classes=[{"value": 4, "name": "a", "colour": "red"}]), "unknown key.*colour"),
+    (lambda: _label_doc(label_classes=[{"value": 4, "name": "a"}, {"value": 4, "name": "b"}, {"value": 5, "name": "c"}]),
+     "repeat a value"),
+    (lambda: _label_doc(label_classes=[{"value": "4", "name": "a"}]), r"label_classes\[0\].value must be an integer"),
+    (lambda: _label_doc(label_classes=[{"value": 4, "name": "a"}, {"value": 5, "name": "b"}]),
+     r"one-hot over 2 label_classes needs \[N, 2, H, W\]"),
+    (lambda: _label_doc(inputs=[{"name": "seg", "role": "labels", "dtype": "float32", "shape": ["N", 3, "H", "W"]},
+                                {"name": "z", "role": "noise", "dtype": "float32", "shape": ["N", "Z"]}]),
+     "noise input 'z' must be float32 \\[N, Z\\] with a fixed Z"),
+])
+def test_kind_contradictions_are_refused_naming_the_field(doc, message):
+    with pytest.raises(ModelMetadataError, match=message):
+        md.parse_metadata(doc())
+
+
+def test_constructed_metadata_derives_and_checks_its_kind():
+    m = md.parse_metadata(_fixed_doc())
+    fields = {f: getattr(m, f) for f in m.__dataclass_fields__}
+    assert md.ModelMetadata(**{**fields, "kind": ""}).kind == "fixed_bands"
+    with pytest.raises(ModelMetadataError, match="kind 'conditional' contradicts"):
+        md.ModelMetadata(**{**fields, "kind": "conditional"})

@@ -251,3 +251,67 @@ def test_helpers():
         bar(f)
     lines = s.text.splitlines()
     assert len(lines) == 4 and lines[-1].startswith("predict 100.0%") and "ETA" in lines[1]
+
+
+@pytest.mark.data
+def test_one_extreme_value_is_one_nodata_pixel_not_a_blank_tile(tmp_path, capsys, spain_tif):
+    """A single 3e38 in a float band is outside the band's physical range: that pixel is nodata (and said
+    so), the tile around it is synthesized as usual."""
+    pytest.importorskip("torch")
+    from osgeo import gdal
+
+    from support.adain_fixture import small_adain_onnx
+
+    model = small_adain_onnx(tmp_path / "m.onnx")
+    src = tmp_path / "float.tif"
+    gdal.Translate(str(src), str(spain_tif), outputType=gdal.GDT_Float32, srcWin=[0, 0, 128, 128],
+                   scaleParams=[[0, 10000, 0, 1]] * 13, exponents=[1] * 13)
+    ds = gdal.Open(str(src), gdal.GA_Update)
+    for i in range(1, 14):
+        ds.GetRasterBand(i).SetScale(1.0)
+    red = ds.GetRasterBand(4)
+    a = red.ReadAsArray()
+    a[60, 70] = 3e38
+    red.WriteArray(a)
+    ds = None
+    out = tmp_path / "b05.tif"
+    assert main(["predict", "--model", model, "--input", str(src), "--target", "B05", "--sources", "B02", "B03",
+                 "B04", "B08", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "outside the band's physical range" in err and "red 1 px" in err
+    o = gdal.Open(str(out))
+    y = o.GetRasterBand(1).ReadAsArray()
+    nodata = o.GetRasterBand(1).GetNoDataValue()
+    bad = y == nodata
+    assert bad[60, 70] and bad.sum() == 1  # only that pixel
+    assert np.isfinite(y[~bad]).all() and 0 < np.median(y[~bad]) < 1
+
+
+def test_outputs_that_are_inputs_are_refused_before_work(tmp_path, models, hls_granule, capsys):
+    """--out on the model, on the scene's Fmask, or on an input reached through a symlinked folder: refused,
+    naming the input; the file is untouched."""
+    link = tmp_path / "linked"
+    link.symlink_to(hls_granule, target_is_directory=True)
+    model_copy = tmp_path / "model.onnx"
+    model_copy.write_bytes(open(models["fixed"], "rb").read())
+    fmask = hls_granule / f"{GRANULE}.Fmask.tif"
+    red = link / f"{GRANULE}.B04.tif"
+    cases = [(str(model_copy), "the model"), (str(fmask), "Fmask layer"), (str(red), "the input band red")]
+    for out, says in cases:
+        before = open(out, "rb").read()
+        assert main(["predict", "--model", str(model_copy), "--input", str(hls_granule), "--target", "B05",
+                     "--out", out]) == 2, out
+        err = capsys.readouterr().err
+        assert says in err and "one of the input files" in err, err
+        assert open(out, "rb").read() == before
+
+
+def test_export_onto_its_own_checkpoint_is_refused(tmp_path, capsys):
+    pytest.importorskip("torch")
+    ckpt = tmp_path / "last.pt"
+    ckpt.write_bytes(b"not even read")
+    alias = tmp_path / "alias.onnx"
+    alias.symlink_to(ckpt)
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(alias)]) == 2
+    assert "the checkpoint being exported" in capsys.readouterr().err
+    assert ckpt.read_bytes() == b"not even read"

@@ -11,12 +11,13 @@ from osgeo import gdal
 from hls_translate.core import bands
 from hls_translate.core.backends import RasterioReader
 from hls_translate.core.errors import (AmbiguousBandError, GridMismatchError, MissingBandError, NotARasterError,
-                                       RasterNotFoundError, RasterWriteError, UnknownBandError)
+                                       RasterError, RasterNotFoundError, RasterWriteError, UnknownBandError)
 from hls_translate.core.grid import Grid, Window, iter_windows
 from hls_translate.core.scene import open_scene
 from hls_translate.core.writer import OutputBand, RasterWriter, write_raster
 
 gdal.UseExceptions()
+SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources", "sample", "spain_l1c_crop")
 
 
 def _gdal_band(path, index=1, win=None):
@@ -340,3 +341,71 @@ def test_rasterio_backend_reads_the_same(monkeypatch, bigearthnet_patch, spain_t
     np.testing.assert_array_equal(got[1], ref[1])
     warped = open_scene(bigearthnet_patch, resampling="nearest", reference="B02").read("B05")[0]
     np.testing.assert_array_equal(warped, ref_warp)
+
+
+# --- hostile and careless input ---------------------------------------------------------------------------
+def _single_band(path, src_path, band, gt=None, srs_wkt=None, dtype=None):
+    from osgeo import gdal
+
+    src = gdal.Open(str(src_path))
+    a = src.GetRasterBand(band).ReadAsArray()
+    drv = gdal.GetDriverByName("GTiff")
+    ds = drv.Create(str(path), a.shape[1], a.shape[0], 1, dtype or src.GetRasterBand(band).DataType)
+    ds.SetGeoTransform(gt or src.GetGeoTransform())
+    ds.SetProjection(srs_wkt or src.GetProjection())
+    ds.GetRasterBand(1).WriteArray(a)
+    ds.GetRasterBand(1).SetDescription(src.GetRasterBand(band).GetDescription())
+    ds = None
+    return str(path)
+
+
+@pytest.mark.data
+def test_complex_rasters_and_missing_band_numbers_are_refused_clearly(tmp_path, spain_tif, capsys):
+    from osgeo import gdal
+
+    from hls_translate.cli import main
+
+    cplx = _single_band(tmp_path / "c_B04.tif", spain_tif, 4, dtype=gdal.GDT_CFloat32)
+    with pytest.raises(RasterError, match=r"holds complex numbers \(complex64\)"):
+        open_scene(cplx)
+    with pytest.raises(UnknownBandError, match=r"names band 99, but the file has 13 bands"):
+        open_scene(str(spain_tif), band_map={99: "B04"})
+    assert main(["predict", "--model", "m.onnx", "--input", str(spain_tif), "--band-map", "99=B04", "--target",
+                 "B05", "--out", str(tmp_path / "o.tif")]) == 2
+    err = capsys.readouterr().err
+    assert "names band 99" in err and "description" not in err
+
+
+@pytest.mark.data
+def test_rotated_reference_grid_with_resampling_is_refused_not_misregistered(tmp_path, spain_tif):
+    from osgeo import gdal
+
+    gt = list(gdal.Open(str(spain_tif)).GetGeoTransform())
+    rot = [gt[0], gt[1], 2e-6, gt[3], 2e-6, gt[5]]
+    a = _single_band(tmp_path / "T30SXH_20200101_B04.tif", spain_tif, 4, gt=rot)
+    b = _single_band(tmp_path / "T30SXH_20200101_B03.tif", spain_tif, 3, gt=rot)
+    with open_scene([a, b]) as s:  # one shared rotated grid: read as it is, no warping
+        assert s.grid.rotated and s.read("B04")[1].all()
+    coarse = tmp_path / "T30SXH_20200101_B11.tif"
+    gdal.Translate(str(coarse), _single_band(tmp_path / "T30SXH_20200102_B11.tif", spain_tif, 12), width=256, height=256)
+    with pytest.raises(GridMismatchError, match="rotated geotransform"):
+        open_scene([a, b, str(coarse)], resampling="bilinear")
+
+
+@pytest.mark.data
+def test_a_band_in_another_crs_that_does_not_overlap_is_an_error_not_an_empty_scene(tmp_path, spain_tif):
+    from osgeo import osr
+
+    utm = osr.SpatialReference()
+    utm.ImportFromEPSG(32633)  # zone 33N: Spain's degrees read as metres there lie far away
+    a = _single_band(tmp_path / "m_B04.tif", spain_tif, 4)
+    b = _single_band(tmp_path / "m_B03.tif", spain_tif, 3, srs_wkt=utm.ExportToWkt())
+    with pytest.raises(GridMismatchError, match=r"m_B03.tif does not overlap the reference grid"):
+        open_scene([a, b], resampling="bilinear")
+
+
+def test_unknown_resampling_is_a_config_error():
+    from hls_translate.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown resampling method 'foo'"):
+        open_scene(str(SAMPLE), resampling="foo")

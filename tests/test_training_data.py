@@ -306,3 +306,41 @@ def test_hls_granule_folder_with_fmask(tmp_path):
     for r, c in zip(s.chip_rows, s.chip_cols):
         assert r >= 4 and not (r < 70 and r + 32 > 40 and c < 70 and c + 32 > 40)
     assert len(s.chip_rows) > 0
+
+
+@pytest.mark.data
+def test_extreme_and_stuck_values_do_not_poison_the_statistics(tmp_path):
+    """One 3e38 (outside the physical range: masked, counted, logged) and a block of stuck 2.4 values
+    (inside the range: clipped by the robust statistics) leave the band's mean and std where the clean
+    scene has them."""
+    src = open_scene(str(DATA / "s2_l1c_13band_T19UDP_160m" / "T19UDP_20170729_L1C_13band_160m_stack.tif"))
+    from hls_translate.core.grid import Window
+    w = Window(200, 200, 160, 160)
+    values, valid = src.read_stack(src.bands, w)
+    bands = [OutputBand(b.key, band=b, code=src.sources[b.id].code) for b in src.bands]
+    grid = type(src.grid)(src.grid.crs_wkt, src.grid.window_transform(w), 160, 160)
+    clean, dirty = tmp_path / "clean.tif", tmp_path / "dirty.tif"
+    write_raster(str(clean), grid, values, bands, valid=valid, dtype="float32")
+    red = [b.id for b in src.bands].index(resolve_band("B04", "S2").id)
+    values[red, 100:104, 100:104] = 2.4  # stuck pixels, physically possible
+    write_raster(str(dirty), grid, values, bands, valid=valid, dtype="float32")
+    from osgeo import gdal
+
+    ds = gdal.Open(str(dirty), gdal.GA_Update)
+    a = ds.GetRasterBand(red + 1).ReadAsArray()
+    a[10, 10] = 3e38  # written past the writer, as another tool would
+    ds.GetRasterBand(red + 1).WriteArray(a)
+    ds = None
+    stats = {}
+    lines = []
+    for name, path in (("clean", clean), ("dirty", dirty)):
+        cfg = _cfg(tmp_path, data={"train": [{"path": str(path), "name": name}], "validation": []})
+        data = prepare_data(cfg, log=lines.append)
+        stats[name] = data.stats
+        if name == "dirty":
+            assert data.train[0].out_of_range == {"red": 1}
+            assert not data.train[0].valid[red, 10, 10]
+    rid = resolve_band("B04", "S2").id
+    assert stats["dirty"].std[rid] == pytest.approx(stats["clean"].std[rid], rel=0.05)
+    assert stats["dirty"].mean[rid] == pytest.approx(stats["clean"].mean[rid], rel=0.01)
+    assert any("outside their band's physical range" in x and "red 1 px" in x for x in lines), lines

@@ -1,5 +1,8 @@
 """Training data: scenes into memory, valid chips, normalization statistics, a resumable chip sampler.
 
+(About 600 lines: scenes, statistics, the task plan and the sampler all work on :class:`SceneData` and
+are read together; collation per model kind lives in ``training/collate.py``.)
+
 The scenes of a config are small (the largest real one is 1098 x 1098 x 12 bands), so each is read once
 with :func:`hls_translate.core.scene.open_scene` onto one grid (``data.reference`` / ``data.resampling``)
 and kept in memory as float32 physical values plus a validity mask (nodata, fill, non-finite, and the
@@ -72,6 +75,7 @@ class SceneData:
     chip_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     chip_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     labels: Optional[np.ndarray] = None  # [H, W] int64 class indices of the scene's label map (-1: invalid)
+    out_of_range: Dict[str, int] = field(default_factory=dict)  # per band key: values outside its physical range
     # a paired image ([A|B], training/images.py): the B half, where a paired model's targets come from
     target_ids: Tuple[int, ...] = ()
     target_values: Optional[np.ndarray] = None  # [C_b, H, W] float32
@@ -194,8 +198,9 @@ def load_scene(path: str, spec: SceneSpec, cfg: DataConfig, key: str, spec_index
             name = f"{spec.name}/{scene.name}"
         values[~valid] = np.nan
         return SceneData(name=name, key=key, spec_index=spec_index, band_ids=ids, values=values, valid=valid,
-                         grid=scene.grid, sensor=scene.sensor, level=spec.level or _guess_level(paths), paths=paths,
-                         resampling=resampling, reference=reference if reference != "finest" else "finest")
+                         grid=scene.grid, sensor=scene.sensor, level=spec.level or scene.level or _guess_level(paths), paths=paths,
+                         resampling=resampling, reference=reference if reference != "finest" else "finest",
+                         out_of_range=dict(scene.out_of_range))
 
 
 def find_chips(scene: SceneData, chip: int, min_valid: float) -> Tuple[np.ndarray, np.ndarray]:
@@ -249,6 +254,9 @@ def load_scenes(specs: Sequence[SceneSpec], cfg: DataConfig, group: str, chip: O
             for s in scenes:
                 log(f"{key}: {s.name}: {len(s.band_ids)} bands ({', '.join(s.codes())}), {s.grid.describe()}, "
                     f"valid {s.all_valid.mean():.1%}" + (f", {len(s.chip_rows)} chip positions" if chip else ""))
+                if s.out_of_range:
+                    log(f"{key}: {s.name}: warning: values outside their band's physical range masked as nodata: "
+                        + ", ".join(f"{k} {n:,} px" for k, n in sorted(s.out_of_range.items())))
         out.extend(scenes)
     return out
 
@@ -270,9 +278,24 @@ class BandStatistics:
                 for i in self.fitted()}
 
 
+#: Robust bound of the statistics: per scene and band, values further than this many inter-quartile
+#: ranges from the median are clipped to that bound before the mean and std are taken.  Natural imagery
+#: never reaches it (a band's whole range spans a few IQRs), a stuck or garbage pixel does.
+ROBUST_IQRS = 20.0
+
+
+def _robust(v: np.ndarray) -> np.ndarray:
+    q1, med, q3 = np.percentile(v, [25, 50, 75])
+    span = ROBUST_IQRS * max(q3 - q1, 1e-6)
+    lo, hi = med - span, med + span
+    return v if (v.min() >= lo and v.max() <= hi) else np.clip(v, lo, hi)
+
+
 def band_statistics(scenes: Sequence[SceneData]) -> BandStatistics:
     """Mean and std of each class over the valid pixels of ``scenes``, each scene weighted by its sampling
-    weight (so the statistics describe the distribution the model is trained on)."""
+    weight (so the statistics describe the distribution the model is trained on); per scene, values
+    beyond :data:`ROBUST_IQRS` inter-quartile ranges of the median are clipped first, so one outlier
+    cannot dominate a band's normalization."""
     wsum = np.zeros(NUM_CLASSES)
     m1 = np.zeros(NUM_CLASSES)
     m2 = np.zeros(NUM_CLASSES)
@@ -283,6 +306,7 @@ def band_statistics(scenes: Sequence[SceneData]) -> BandStatistics:
                 v = values[ch][valid[ch]].astype(np.float64)
                 if v.size == 0:
                     continue
+                v = _robust(v)
                 wsum[cid] += s.weight
                 m1[cid] += s.weight * v.mean()
                 m2[cid] += s.weight * np.mean(v * v)

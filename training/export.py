@@ -21,7 +21,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from ..core.bands import BAND_CLASSES, describe_catalogue
 from ..core.config import to_dict
 from ..core.errors import ModelError
-from ..core.fileio import atomic_path, writable_output_path
+from ..core.fileio import atomic_path, check_outputs_are_not_inputs, writable_output_path
 from ..core.metadata import METADATA_KEY, BandStats, ModelMetadata, TilingHint, parse_metadata
 
 MIN_OPSET = 17
@@ -93,6 +93,7 @@ def build_metadata(model, *, model_version: str = "0", training: Optional[Mappin
         architecture=str(model.model_name),
         model_version=str(model_version),
         conditional=model.kind == "conditional",
+        kind=model.kind,
         inputs=inputs,
         outputs=outputs,
         source_bands=tuple(sources),
@@ -299,6 +300,7 @@ def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET,
 
     check_output_path(path)
     check_opset(opset)
+    check_outputs_are_not_inputs([path], {os.fspath(checkpoint): "the checkpoint being exported"}, ModelError)
     state = load_checkpoint(checkpoint)
     try:
         model = model_from_checkpoint(state, module)

@@ -198,7 +198,7 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
         from .evaluate import LinearBaseline
 
         fit = LinearBaseline.fit(data.train)  # the same moments the evaluation's baseline is solved from
-        model.set_linear_prior([(ids, g, w) for _, ids, g, w in fit.grams])
+        model.set_linear_prior([(m.bands, m.moments, m.weight) for m in fit.grams])
         say(f"linear prior: moments of {int((model.prior_weights > 0).sum())} band set(s) from "
             f"{len(fit.grams)} training scene(s)")
     if state is not None:

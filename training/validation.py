@@ -42,8 +42,11 @@ def image_grid(values: np.ndarray, valid: np.ndarray, pred: np.ndarray, target: 
 
 # --- validation ------------------------------------------------------------------------------------------------
 def validate_on_held_out(model, data: TrainingData, cfg: TrainConfig, device, images: bool = False) -> Dict[str, Any]:
-    """Score the model on the held-out scenes (all other bands as sources, per target); rank 0 only."""
-    from .evaluate import crop_scene, evaluate_scenes, torch_predictor
+    """Score the model on the held-out scenes (all other bands as sources per target; a fixed-band model:
+    its inputs); rank 0 only.  Returns the metrics the checkpoint and the model metadata carry."""
+    import dataclasses
+
+    from .evaluate import crop_scene, score_scenes, torch_predictor
 
     if not data.validation:
         return {}
@@ -52,35 +55,36 @@ def validate_on_held_out(model, data: TrainingData, cfg: TrainConfig, device, im
     vt = cfg.data.band_ids(cfg.validation.targets, "validation.targets")
     targets = tuple(c for c in (vt or data.plan.targets) if c in data.plan.targets)
     # score only what was trained: the plan's targets, and (pair models) the plan's pairs
-    if data.plan.pairs:
-        from .evaluate import ModelInfo
-        info = ModelInfo(info.name, info.stride, info.sources, info.targets, data.plan.pairs)
-    report = evaluate_scenes(predict, info, data.validation, None, mode="all", targets=targets,
-                             max_size=cfg.validation.max_size, keep_predictions=images)
+    if data.plan.pairs and info.kind == "conditional":
+        info = dataclasses.replace(info, pairs=data.plan.pairs)
+    report = score_scenes(predict, info, data.validation, None, mode="all", targets=targets,
+                          max_size=cfg.validation.max_size, keep_predictions=images)
     model.train(was_training)
-    rows = report["rows"]
+    rows = report.rows
     if not rows:
         return {}
+    several = len(data.validation) > 1
+    source_set = {"conditional": "fixed pairs" if data.plan.pairs else "all other bands"}.get(info.kind, "fixed bands")
     out: Dict[str, Any] = {
         "held_out": [s.name for s in data.validation],
-        "source_set": "fixed pairs" if data.plan.pairs else "all other bands",
-        "window": report["scenes"][0]["evaluated"],
-        "per_target": {(r["target"] if len(data.validation) == 1 else f"{r['scene']}:{r['target']}"):
-                       {k: r["model"][k] for k in ("rmse", "mae", "psnr", "ssim")} for r in rows},
-        "mean_rmse": float(np.mean([r["model"]["rmse"] for r in rows])),
-        "mean_rmse_norm": float(np.mean([r["model"]["rmse"] / r["target_std"] for r in rows if r["target_std"] > 0])),
+        "source_set": source_set,
+        "window": list(report.scenes[0].window),
+        "per_target": {(f"{r.scene}:{r.target_code}" if several else r.target_code):
+                       {"rmse": r.model.rmse, "mae": r.model.mae, "psnr": r.model.psnr, "ssim": r.model.ssim}
+                       for r in rows},
+        "mean_rmse": float(np.mean([r.model.rmse for r in rows])),
+        "mean_rmse_norm": float(np.mean([r.model.rmse / r.target_std for r in rows if r.target_std > 0])),
         "units": "reflectance; PSNR/SSIM data_range 1.0",
     }
     if images:
         grids = {}
         scene = data.validation[0]
-        values, valid, _ = crop_scene(scene, cfg.validation.max_size, info.stride)
-        for (sname, tcode, sources), pred in report["_predictions"].items():
+        crop = crop_scene(scene, cfg.validation.max_size, info.stride)
+        by_key = {(r.scene, r.target_code): r for r in rows}
+        for (sname, tcode, sources), pred in report.predictions.items():
             if sname != scene.name or len(grids) >= 3:
                 continue
-            tid = next(r for r in rows if r["scene"] == sname and r["target"] == tcode)["target_key"]
-            from ..core.bands import band_class
-            grids[tcode] = image_grid(values, valid, pred, band_class(tid).id, list(sources))
+            grids[tcode] = image_grid(crop.values, crop.valid, pred, by_key[(sname, tcode)].target, list(sources))
         out["_images"] = grids
     return out
 

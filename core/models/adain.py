@@ -39,6 +39,7 @@ from .fixed_bands import band_list
 from .geometry import tiling_hint
 from .layers import MLP, ConditionalPointwise, ConvNormAct
 from .normalization import BandNormalization
+from .linear_fit import mix_moments, solve_coefficients
 from .registry import register_model
 
 
@@ -229,8 +230,6 @@ class AdaINUNet(nn.Module):
         return self.normalization.std
 
     # -- linear prior ---------------------------------------------------------------------------------
-    PRIOR_RIDGE = 1e-10  # relative Tikhonov term of the prior's solve (float64; keeps collinear sets solvable)
-
     def set_linear_prior(self, groups: Sequence[Tuple[Sequence[int], Any, float]]) -> None:
         """Set the moments the linear prior is solved from.
 
@@ -272,28 +271,13 @@ class AdaINUNet(nn.Module):
     def linear_prior(self, bands: torch.Tensor, p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Least-squares linear prediction of the target (physical units, ``[N, 1, H, W]``) from the present
         bands, solved per item in float64 from the moments of the training band sets that have every band
-        involved (as ``LinearBaseline`` does), by Gauss-Jordan elimination (no pivoting: the matrix is
-        symmetric positive definite), written out so that it exports to ONNX."""
-        n1 = NUM_CLASSES + 1
+        involved, by :mod:`.linear_fit` (the same solve as ``LinearBaseline``; it exports to ONNX)."""
         onehot = F.one_hot(target, NUM_CLASSES).to(torch.float64)
         src = p.to(torch.float64) * (1.0 - onehot)  # a target band never predicts itself
         need = torch.clamp(src + onehot, max=1.0)
-        missing = torch.matmul(need, (1.0 - self.prior_bands.to(torch.float64)).t())  # [N, K] bands a group lacks
-        w = self.prior_weights.unsqueeze(0) * (missing < 0.5).to(torch.float64)
-        w = torch.where(w.sum(dim=1, keepdim=True) > 0, w, self.prior_weights.unsqueeze(0).expand_as(w))
-        w = w / w.sum(dim=1, keepdim=True)
-        g = torch.matmul(w, self.prior_moments.reshape(self.prior_moments.shape[0], n1 * n1)).reshape(-1, n1, n1)
-        m = torch.cat([torch.ones_like(src[:, :1]), src], dim=1)  # [N, 16]: intercept + sources
-        eye = torch.eye(n1, dtype=torch.float64, device=bands.device)
-        a = g * m.unsqueeze(2) * m.unsqueeze(1)
-        scale = ((a * eye).sum(dim=(1, 2)) / m.sum(dim=1)).reshape(-1, 1, 1)
-        a = a + eye * (1.0 - m).unsqueeze(1) + eye * m.unsqueeze(1) * (self.PRIOR_RIDGE * scale)
-        col = torch.gather(g, 2, (target + 1).reshape(-1, 1, 1).expand(-1, n1, 1))  # [N, 16, 1]
-        aug = torch.cat([a, col * m.unsqueeze(2)], dim=2)  # [N, 16, 17]
-        for k in range(n1):
-            row = aug[:, k:k + 1, :] / aug[:, k:k + 1, k:k + 1]
-            aug = aug - aug[:, :, k:k + 1] * row + eye[k].reshape(1, n1, 1) * row
-        coef = aug[:, :, n1]  # [N, 16]
+        g = mix_moments(self.prior_moments, self.prior_bands, self.prior_weights, need)
+        use = torch.cat([torch.ones_like(src[:, :1]), src], dim=1)  # [N, 16]: intercept + sources
+        coef = solve_coefficients(g, use, target + 1)  # [N, 16]
         x = torch.where(src.to(bands.dtype)[:, :, None, None] > 0.5, bands, torch.zeros_like(bands))
         n, c, h, w = x.shape
         lin = torch.matmul(coef[:, None, 1:].to(bands.dtype), x.reshape(n, c, h * w))  # [N, 1, H*W]

@@ -33,8 +33,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple, runtime_checkable
 
-#: The model kinds; the ONNX metadata's ``kind`` and the engine's feed strategies use the same names.
-MODEL_KINDS = ("conditional", "fixed_bands", "label_map")
+from ..metadata import MODEL_KINDS  # the kinds: the ONNX metadata's ``kind``, the engine's feed strategies
 
 #: Attributes and methods every model must have (checked by :func:`contract_problems`).
 CONTRACT_ATTRIBUTES = ("model_name", "model_family", "config", "kind", "normalization", "input_names",

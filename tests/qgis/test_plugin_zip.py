@@ -32,7 +32,7 @@ def test_plugin_zip_contents_and_loads(tmp_path):
     names = zipfile.ZipFile(path).namelist()
     assert {n.split("/")[0] for n in names} == {"hls_translate"}
     for required in ("__init__.py", "metadata.txt", "resources/icons/icon.svg", "qgis_plugin/plugin.py",
-                     "processing_provider/provider.py", "core/engine.py", "core/scene.py"):
+                     "processing_provider/provider.py", "core/engine/api.py", "core/labels.py", "core/scene.py"):
         assert f"hls_translate/{required}" in names, required
     if has_model:
         assert f"hls_translate/{b.MODEL}" in names

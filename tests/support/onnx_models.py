@@ -11,6 +11,9 @@ the CLI's and the QGIS algorithms' tests.
   engine fed the model in place of invalid pixels.
 * :func:`fixed_linear_onnx` (fixed-band, family ``pix2pix``): ``output = w . bands + b`` over three named
   band classes, no stride; :func:`fixed_linear_expected` computes its output with numpy.
+* :func:`label_map_model` (label map): ``output[o] = table[o, class]`` per pixel from a one-hot (a 1x1
+  convolution) or class-index (a Gather) ``labels`` input, so every output value names the class the
+  engine fed; with ``noise`` it adds the style vector's first entry (one value per run and seed).
 
 Each embeds a real :class:`~hls_translate.core.metadata.ModelMetadata` document.  ``onnx`` is imported
 when a model is built, so that importing this module needs only numpy and the library.
@@ -24,7 +27,8 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from hls_translate.core.bands import NUM_CLASSES, band_class, describe_catalogue
-from hls_translate.core.metadata import (METADATA_KEY, BandStats, ModelMetadata, TensorSpec, TilingHint)
+from hls_translate.core.metadata import (METADATA_KEY, BandStats, LabelClass, ModelMetadata, TensorSpec,
+                                        TilingHint)
 
 OPSET = 17
 
@@ -54,13 +58,15 @@ def _stride_gate(x: str, out: str, stride: int, nodes: list) -> None:
     nodes.append(helper.make_node("DepthToSpace", [x + "_s2d"], [out], blocksize=stride, mode="DCR"))
 
 
-def _metadata(conditional: bool, inputs, outputs, sources, targets, tile, overlap, stride, means, family):
+def _metadata(conditional: bool, inputs, outputs, sources, targets, tile, overlap, stride, means, family,
+              label_classes=()):
     norm = {int(c): BandStats(float(m), 0.1) for c, m in (means or {}).items()}
     return ModelMetadata(
         family=family, architecture=f"{family}_test", model_version="test", conditional=conditional,
         inputs=tuple(inputs), outputs=tuple(outputs), source_bands=tuple(sources), target_bands=tuple(targets),
         tiling=TilingHint(tile_size=tile, overlap=overlap, stride=stride, receptive_field=1),
-        normalization=norm, catalogue=tuple(describe_catalogue()), description="engine test model")
+        normalization=norm, catalogue=tuple(describe_catalogue()), description="engine test model",
+        label_classes=tuple(label_classes))
 
 
 def copy_model(path, mapping: Mapping[int, int], *, tile: int = 64, overlap: int = 16, stride: int = 8,
@@ -180,3 +186,42 @@ def fixed_linear_expected(values: np.ndarray, weights: Sequence[float] = LINEAR_
                           bias: float = LINEAR_BIAS) -> np.ndarray:
     """:func:`fixed_linear_onnx`'s output for physical ``values`` ``[C, H, W]`` (float64)."""
     return np.tensordot(np.asarray(weights, dtype=np.float64), values.astype(np.float64), axes=1) + bias
+
+def label_map_model(path, classes: Sequence[LabelClass], out_bands: Sequence[int], table: np.ndarray, *,
+                    one_hot: bool = True, noise: int = 0, tile: int = 64, overlap: int = 16, stride: int = 4) -> str:
+    """Label-map model: ``output[o] = table[o, class index]`` (+ ``noise[0]`` when ``noise`` > 0)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    k, n_out = len(classes), len(out_bands)
+    table = np.asarray(table, dtype=np.float32).reshape(n_out, k)
+    inits = []
+    if one_hot:
+        nodes = [helper.make_node("Conv", ["labels", "T"], ["mapped"], kernel_shape=[1, 1])]
+        inits.append(numpy_helper.from_array(table.reshape(n_out, k, 1, 1), "T"))
+        label_in = helper.make_tensor_value_info("labels", TensorProto.FLOAT, ["N", k, "H", "W"])
+        label_spec = TensorSpec("labels", "labels", "float32", ("N", k, "H", "W"), labels=tuple(c.name for c in classes))
+    else:  # [N, 1, H, W] int64 -> table rows -> [N, 1, H, W, n_out] -> [N, n_out, H, W]
+        nodes = [helper.make_node("Squeeze", ["labels", "axes1"], ["idx"]),
+                 helper.make_node("Gather", ["T", "idx"], ["picked"], axis=0),
+                 helper.make_node("Transpose", ["picked"], ["mapped"], perm=[0, 3, 1, 2])]
+        inits += [numpy_helper.from_array(np.ascontiguousarray(table.T), "T"),
+                  numpy_helper.from_array(np.array([1], dtype=np.int64), "axes1")]
+        label_in = helper.make_tensor_value_info("labels", TensorProto.INT64, ["N", 1, "H", "W"])
+        label_spec = TensorSpec("labels", "labels", "int64", ("N", 1, "H", "W"))
+    inputs, specs = [label_in], [label_spec]
+    if noise:
+        nodes += [helper.make_node("Slice", ["noise", "zero1", "one1", "one1"], ["z0"]),  # [N, 1]
+                  helper.make_node("Unsqueeze", ["z0", "axes23"], ["z4"]),
+                  helper.make_node("Add", ["mapped", "z4"], ["styled"])]
+        inits += [numpy_helper.from_array(np.array([0], dtype=np.int64), "zero1"),
+                  numpy_helper.from_array(np.array([1], dtype=np.int64), "one1"),
+                  numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "axes23")]
+        inputs.append(helper.make_tensor_value_info("noise", TensorProto.FLOAT, ["N", noise]))
+        specs.append(TensorSpec("noise", "noise", "float32", ("N", noise)))
+    _stride_gate("styled" if noise else "mapped", "output", stride, nodes)
+    graph = helper.make_graph(nodes, "label_map_model", inputs,
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", n_out, "H", "W"])],
+                              initializer=inits)
+    md = _metadata(False, specs, [TensorSpec("output", "output", "float32", ("N", n_out, "H", "W"), tuple(out_bands))],
+                   (), out_bands, tile, overlap, stride, None, "labelmap", label_classes=classes)
+    return _save(graph, md, path)
