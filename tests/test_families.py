@@ -148,6 +148,29 @@ def test_resume_is_exact(tmp_path, family):
             assert torch.equal(pa["images"], pb["images"]) and torch.equal(pa["rng"], pb["rng"])
 
 
+@pytest.mark.data
+def test_validation_scores_the_targets_that_have_truth(tmp_path):
+    """pix2pix's red edges are scored on the held-out scene during training (and the metrics travel into
+    the checkpoint); a same-band CycleGAN (TOA -> surface) has no truth in a TOA scene: nothing scored."""
+    from support.data import DATA
+
+    held_out = {"data": {"validation": [{"path": HELD_OUT_SCENE.relative_to(DATA).as_posix(), "name": "Spain"}]},
+                "validation": {"max_size": 128}}
+    said = []
+    res = train(_cfg("pix2pix", tmp_path / "p", run={"steps": 2}, **held_out), log=said.append)
+    assert set(res.metrics["per_target"]) == {"B05", "B06", "B07"} and res.metrics["source_set"] == "fixed bands"
+    assert 0 < res.metrics["mean_rmse"] < 1 and load_checkpoint(res.best_checkpoint)["metrics"] == res.metrics
+    said.clear()
+    res = train(_cfg("cyclegan", tmp_path / "c", run={"steps": 2}, **held_out), log=said.append)
+    assert res.metrics == {} and res.best_checkpoint is None
+    assert any("nothing to score: no held-out scene has truth" in m for m in said), said
+    from hls_translate.training.evaluate import EvaluatedModel, tasks_for
+
+    same = EvaluatedModel("m", 4, (1, 2), (1, 2), kind="fixed_bands")
+    assert tasks_for(range(13), same) == [] and len(tasks_for(range(13), EvaluatedModel("m", 4, (1,), (4, 5),
+                                                                                       kind="fixed_bands"))) == 2
+
+
 def test_paired_and_unpaired_data_are_refused_where_they_do_not_fit(tmp_path):
     from support.families import BEN_B
 

@@ -315,6 +315,11 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
         if d.is_main and data.validation:
             tv = time.time()
             m = validate_on_held_out(objective.eval_model(), data, cfg, d.device, images=run_log.writer is not None)
+            if not m:
+                say(f"validation at step {step}: nothing to score: no held-out scene has truth for the model's "
+                    "targets (a band the model also reads is its input there, not a truth)")
+                distributed.barrier(d)
+                return
             m["step"] = step
             imgs = m.pop("_images", {})
             metrics = m
