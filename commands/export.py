@@ -1,4 +1,4 @@
-"""``hls-translate export --checkpoint CKPT --out MODEL.onnx``: a training checkpoint -> one ONNX file.
+"""``hls-translate export --checkpoint CKPT --out MODEL.onnx [--module NAME]``: a training checkpoint -> one ONNX file.
 
 The file carries its metadata (bands, units, normalization, tiling, training summary, validation
 metrics); see :mod:`training.export`.  torch and onnx are imported only when the command runs.
@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--description", default="", help="one-line description recorded in the metadata")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip the ONNX Runtime vs torch comparison done before the file is written")
+    parser.add_argument("--module", default="model", metavar="NAME",
+                        help="which model of the checkpoint to export: model (the one trained, default) or another "
+                             "the objective trains, e.g. generator_ba (CycleGAN's B->A generator)")
     parser.add_argument("--json", action="store_true", help="print the embedded metadata as JSON")
 
 
@@ -26,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from ..training.export import export_checkpoint
 
     md = export_checkpoint(args.checkpoint, args.out, opset=args.opset, model_version=args.model_version,
-                           description=args.description, verify=not args.no_verify)
+                           description=args.description, verify=not args.no_verify, module=args.module)
     if args.json:
         print(md.to_json())
     else:

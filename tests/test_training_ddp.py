@@ -16,10 +16,8 @@ from support.training import tiny_config, write_config  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def test_two_process_gloo_run(tmp_path):
-    run = tmp_path / "run"
-    cfg = write_config(tmp_path / "c.yaml", tiny_config(run, run={"steps": 4, "log_every": 1, "threads": 1,
-                                                                  "checkpoint_every": 2}))
+def _torchrun(tmp_path, cfg):
+    """Train ``cfg`` (a written config file) in two gloo processes; the finished process and its out folder."""
     out = tmp_path / "out"
     out.mkdir()
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -28,6 +26,14 @@ def test_two_process_gloo_run(tmp_path):
          os.path.join(HERE, "support", "ddp_train_worker.py"), str(cfg), str(out)],
         capture_output=True, text=True, timeout=300, env=env, cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, out
+
+
+def test_two_process_gloo_run(tmp_path):
+    run = tmp_path / "run"
+    cfg = write_config(tmp_path / "c.yaml", tiny_config(run, run={"steps": 4, "log_every": 1, "threads": 1,
+                                                                  "checkpoint_every": 2}))
+    proc, out = _torchrun(tmp_path, cfg)
     r0, r1 = (json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1))
     assert r0["world"] == r1["world"] == 2 and r0["code"] == r1["code"] == 0 and r0["step"] == r1["step"] == 4
     # identical parameters on both ranks after the steps
@@ -53,3 +59,36 @@ def test_two_process_gloo_run(tmp_path):
         assert torch.equal(st["modules"]["model"][k], p0[k]), k
     # only rank 0 logged
     assert proc.stderr.count("model adain_unet:") == 1
+
+
+@pytest.mark.parametrize("family", ["pix2pix", "cyclegan"])
+def test_two_process_gloo_run_of_each_gan_family(tmp_path, family):
+    """pix2pix (batch norm, dropout) and CycleGAN (two generators, image pools) average their gradients and
+    batch-norm statistics by hand: both ranks end with the same generator, buffers included, and rank 0's
+    checkpoint holds every rank's image pools."""
+    from support.families import cyclegan_config, pix2pix_config
+
+    make = pix2pix_config if family == "pix2pix" else cyclegan_config
+    run = tmp_path / "run"
+    cfg = write_config(tmp_path / "c.yaml", make(run, run={"steps": 3, "log_every": 1}))
+    proc, out = _torchrun(tmp_path, cfg)
+    r0, r1 = (json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert r0["world"] == 2 and r0["step"] == r1["step"] == 3 and r0["losses"] != r1["losses"]
+    p0, p1 = torch.load(out / "rank0.pt"), torch.load(out / "rank1.pt")
+    for k in p0:
+        assert torch.equal(p0[k], p1[k]), k
+    import yaml
+
+    from hls_translate.core.models import create_model
+    from hls_translate.training.checkpoint import load_checkpoint
+
+    section = yaml.safe_load(cfg.read_text())["model"]
+    fresh = create_model(section["name"], **section["params"]).state_dict()
+    assert any(not torch.equal(p0[k], fresh[k]) for k in p0 if p0[k].is_floating_point() and "normalization." not in k)
+    st = load_checkpoint(str(run / "last.pt"))
+    if family == "cyclegan":
+        pools = st["objective_state"]["pools"]
+        assert len(pools) == 2 and all(p["a"]["images"].shape[0] == 3 * 2 for p in pools)
+        assert not torch.equal(pools[0]["a"]["images"], pools[1]["a"]["images"])  # each rank's own fakes
+    else:
+        assert any("running_mean" in k for k in p0)  # the batch-norm statistics agree too

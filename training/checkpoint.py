@@ -187,19 +187,38 @@ def upgrade_v1(state: Mapping[str, Any], path: str) -> Dict[str, Any]:
     return up
 
 
-def model_from_checkpoint(state: Mapping[str, Any]):
-    """Rebuild the bare model (eval mode) from a loaded checkpoint dict."""
+def exportable_modules(state: Mapping[str, Any]) -> Dict[str, Mapping[str, Any]]:
+    """The modules of a checkpoint that are registered models: name -> ``{"model_name", "model_config"}``
+    (``"model"`` always; others, such as CycleGAN's ``generator_ba``, as the objective recorded them)."""
+    out = {"model": {"model_name": state["model_name"], "model_config": state["model_config"]}}
+    for name, entry in dict(state.get("module_models") or {}).items():
+        if name != "model" and isinstance(entry, Mapping) and {"model_name", "model_config"} <= set(entry):
+            out[name] = entry
+    return out
+
+
+def model_from_checkpoint(state: Mapping[str, Any], module: str = "model"):
+    """Rebuild the bare model (eval mode) from a loaded checkpoint dict: ``"model"``, or another of its
+    registered-model modules (:func:`exportable_modules`)."""
     from ..core.models import create_model
 
-    model = create_model(state["model_name"], **dict(state["model_config"]))
+    models = exportable_modules(state)
+    if module not in models:
+        others = ", ".join(sorted(models))
+        raise ModelError(f"it has no module {module!r} that is a model (its models: {others}; other modules such as "
+                         f"discriminators: {', '.join(sorted(set(state['modules']) - set(models))) or 'none'})")
+    entry = models[module]
+    if module not in state["modules"]:
+        raise ModelError(f"it records model {module!r} but holds no state for it")
+    model = create_model(entry["model_name"], **dict(entry["model_config"]))
     try:
-        model.load_state_dict(state["modules"]["model"])
+        model.load_state_dict(state["modules"][module])
     except RuntimeError as exc:  # missing/unexpected keys, shape mismatch
-        raise ModelError(f"its model state does not fit model {state['model_name']!r} with its model_config "
+        raise ModelError(f"its {module} state does not fit model {entry['model_name']!r} with its model_config "
                          f"({str(exc).splitlines()[0]})") from None
     model.eval()
     return model
 
 
-__all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint", "upgrade_v1", "rng_state",
+__all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint", "exportable_modules", "upgrade_v1", "rng_state",
            "set_rng_state", "plain", "FORMAT", "FORMAT_VERSION"]

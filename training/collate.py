@@ -8,7 +8,7 @@ input band valid).  :func:`collator_for` picks the collation of a model's kind; 
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Sequence
+from typing import Callable, Dict, Sequence, Tuple
 
 import numpy as np
 
@@ -40,18 +40,19 @@ def collate_conditional(chips: Sequence[Chip]) -> Batch:
     return {"bands": bands, "presence": presence, "target": target, "real": real, "mask": mask}
 
 
+def collate_bands(chips: Sequence[Chip], class_ids: Sequence[int], targets: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+    """``values`` [B, C, k, k] float32 of those classes in that order, and ``valid`` [B, C, k, k] (with
+    ``targets``: from a paired image's B half where the chips have one, see :meth:`Chip.stack`)."""
+    stacks = [chip.stack(class_ids, targets) for chip in chips]
+    return (np.stack([v for v, _ in stacks]).astype(np.float32, copy=False), np.stack([ok for _, ok in stacks]))
+
+
 def collate_fixed(chips: Sequence[Chip], sources: Sequence[int], targets: Sequence[int]) -> Batch:
     """Fixed-band models: ``bands`` [B, C_in, k, k] in the model's source order, ``real`` and ``mask``
     [B, C_out, k, k] in its output order (a pixel counts where its output band and every input are valid)."""
-    ins, outs = [], []
-    for chip in chips:
-        ins.append(chip.values[chip.channels(sources)])
-        outs.append(chip.values[chip.channels(targets)])
-    bands = np.stack(ins).astype(np.float32, copy=False)
-    real = np.stack(outs).astype(np.float32, copy=False)
-    mask = np.stack([chip.valid[chip.channels(targets)] & chip.valid[chip.channels(sources)].all(axis=0)
-                     for chip in chips])
-    return {"bands": bands, "real": real, "mask": mask}
+    bands, bands_ok = collate_bands(chips, sources)
+    real, real_ok = collate_bands(chips, targets, targets=True)
+    return {"bands": bands, "real": real, "mask": real_ok & bands_ok.all(axis=1, keepdims=True)}
 
 
 def collate_label_map(chips: Sequence[Chip], targets: Sequence[int]) -> Batch:
@@ -79,4 +80,4 @@ def collator_for(model) -> Callable[[Sequence[Chip]], Batch]:
     raise ModelError(f"{model.model_name}: no training collation for model kind {model.kind!r}")
 
 
-__all__ = ["Batch", "collate_conditional", "collate_fixed", "collate_label_map", "collator_for"]
+__all__ = ["Batch", "collate_bands", "collate_conditional", "collate_fixed", "collate_label_map", "collator_for"]

@@ -32,6 +32,20 @@ from ..core.scene import RESAMPLING_METHODS
 
 
 @dataclass(frozen=True)
+class ImageSpec:
+    """How to read an image folder as scenes (``training/images.py``): pix2pix's side-by-side ``[A|B]``
+    pairs or CycleGAN's ``trainA/`` / ``trainB/`` images, 8- or 16-bit or float, any number of channels."""
+
+    bands: Tuple[str, ...]  # band class of each channel (of the left half [A] for side_by_side)
+    b_bands: Tuple[str, ...] = ()  # side_by_side: band class of each channel of the right half [B]
+    layout: Literal["single", "side_by_side"] = "single"
+    direction: Literal["A->B", "B->A"] = "A->B"  # side_by_side: which half holds the sources
+    scale: Optional[float] = None  # value = DN x scale + offset; None: the file's scale, else 1/255 (8-bit), 1/65535 (16-bit), 1
+    offset: float = 0.0
+    nodata: Optional[float] = None  # DN marking invalid pixels (any channel)
+
+
+@dataclass(frozen=True)
 class SceneSpec:
     """One training or validation scene, or a group of them (``path`` with a glob pattern).
 
@@ -50,6 +64,7 @@ class SceneSpec:
     use_qa: bool = True  # mask pixels flagged by the scene's Fmask/SCL layer
     weight: float = 1.0  # share of training samples drawn from this spec (all its matches together)
     labels: str = ""  # a categorical label raster of the scene (read with nearest resampling; data.label_classes)
+    images: Optional[ImageSpec] = None  # set: path is a folder / pattern / file of images, each one scene
 
 
 @dataclass(frozen=True)
@@ -130,9 +145,10 @@ class OptimConfig:
     lr: float = 2e-3
     betas: Tuple[float, float] = (0.9, 0.99)
     weight_decay: float = 0.0
-    schedule: Literal["cosine", "constant"] = "cosine"
+    schedule: Literal["cosine", "constant", "linear_decay"] = "cosine"  # after the warm-up
     warmup_steps: int = 100  # linear warm-up from 0
-    min_lr_ratio: float = 0.05  # cosine floor as a fraction of lr
+    min_lr_ratio: float = 0.05  # floor of the cosine / linear decay as a fraction of lr
+    decay_fraction: float = 0.5  # linear_decay: constant, then linear decay over this last share of the steps
     grad_clip: float = 1.0  # max global gradient norm (0: off)
 
 
@@ -175,7 +191,8 @@ def _check(cond: bool, key: str, msg: str) -> None:
         raise ConfigError(f"{key}: {msg}")
 
 
-def _physical_memory() -> int:
+def physical_memory() -> int:
+    """This machine's memory in bytes (0: unknown)."""
     try:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (AttributeError, ValueError, OSError):  # not POSIX: no bound
@@ -186,11 +203,26 @@ def _check_batch_memory(batch_size: int, chip: int) -> None:
     """Refuse a batch whose input chips alone (15 band planes + supervision, float32) would take more
     than a quarter of this machine's memory: the model's activations are several times that."""
     need = batch_size * (_bands.NUM_CLASSES + 4) * chip * chip * 4
-    have = _physical_memory()
+    have = physical_memory()
     if have and need > have // 4:
         raise ConfigError(f"run.batch_size: {batch_size} chips of {chip}x{chip} px need about {need / 2**30:.1f} GiB for "
                           f"the batch alone (activations several times more); this machine has {have / 2**30:.1f} GiB. "
                           "Lower run.batch_size or data.chip_size")
+
+
+def _check_images(im: ImageSpec, d: DataConfig, key: str, held_out: bool) -> None:
+    _check(not held_out, key, "held-out scenes are satellite scenes (the evaluation reads them with their "
+           "georeferencing); image folders can be trained on (data.train, data.domain_b)")
+    _check(len(im.bands) >= 1, f"{key}.bands", "name the band class of every channel")
+    for k, names in (("bands", im.bands), ("b_bands", im.b_bands)):
+        ids = d.band_ids(names, f"{key}.{k}")
+        _check(len(set(ids)) == len(ids), f"{key}.{k}", "a band class is listed twice")
+    if im.layout == "side_by_side":
+        _check(len(im.b_bands) == len(im.bands), f"{key}.b_bands", f"side_by_side needs one band per channel of "
+               f"the right half, as many as bands ({len(im.bands)}); got {len(im.b_bands)}")
+    else:
+        _check(not im.b_bands, f"{key}.b_bands", "only side_by_side images have a right half")
+    _check(im.scale is None or im.scale > 0, f"{key}.scale", f"must be > 0, got {im.scale}")
 
 
 def check_config(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
@@ -255,10 +287,13 @@ def check_config(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
             _check(s.level in ("", "TOA", "surface"), f"{key}.level", f"must be TOA, surface or empty, got {s.level!r}")
             if s.reference not in (None, "finest"):
                 resolve_config_band(s.reference, d.band_naming, f"{key}.reference")
+            if s.images is not None:
+                _check_images(s.images, d, f"{key}.images", held_out=group == "validation")
     _check(o.lr > 0, "optim.lr", f"must be > 0, got {o.lr}")
     _check(all(0 <= b < 1 for b in o.betas), "optim.betas", f"must be in [0, 1), got {o.betas}")
     _check(o.warmup_steps >= 0, "optim.warmup_steps", "must be >= 0")
     _check(0 <= o.min_lr_ratio <= 1, "optim.min_lr_ratio", "must be in [0, 1]")
+    _check(0 < o.decay_fraction <= 1, "optim.decay_fraction", f"must be in (0, 1], got {o.decay_fraction}")
     _check(o.grad_clip >= 0, "optim.grad_clip", "must be >= 0")
     _check(v.max_size >= 16, "validation.max_size", f"must be >= 16, got {v.max_size}")
     d.band_ids(v.targets, "validation.targets")
@@ -266,19 +301,20 @@ def check_config(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
         from .objectives import make_objective_params
 
         make_objective_params(cfg.objective.name, cfg.objective.params)
-        stride = model_stride(cfg)
-        _check(d.chip_size % stride == 0 and d.chip_size >= 2 * stride, "data.chip_size",
-               f"{d.chip_size} must be a multiple of the model stride {stride} and at least {2 * stride}")
+        stride, smallest = model_geometry(cfg)
+        _check(d.chip_size % stride == 0 and d.chip_size >= smallest, "data.chip_size",
+               f"{d.chip_size} must be a multiple of the model stride {stride} and at least {smallest}")
     root = os.path.abspath(os.path.expanduser(os.path.expandvars(d.root)))
-    train_paths = {os.path.normpath(os.path.join(root, s.path)) for s in d.train}
+    train_paths = {os.path.normpath(os.path.join(root, s.path)) for s in d.train + d.domain_b}
     for i, s in enumerate(d.validation):
         _check(os.path.normpath(os.path.join(root, s.path)) not in train_paths, f"data.validation[{i}].path",
                f"{s.path} is also a training scene; held-out scenes must never be trained on")
     return dataclasses.replace(cfg, data=dataclasses.replace(d, root=root))
 
 
-def model_stride(cfg: TrainConfig) -> int:
-    """Build the model's config dataclass (checks ``model.params`` names and types) and return its stride."""
+def model_geometry(cfg: TrainConfig) -> Tuple[int, int]:
+    """Build the model's config dataclass (checks ``model.params`` names and types) and return its stride
+    and the smallest input it takes (``min_input_size`` where the config says, else twice the stride)."""
     from ..core.models import make_config  # imports torch: only the training side calls this
 
     try:
@@ -290,7 +326,8 @@ def model_stride(cfg: TrainConfig) -> int:
         if isinstance(exc, HLSTranslateError):
             raise ConfigError(f"model.name: {exc}") from None
         raise
-    return int(getattr(mcfg, "stride", 1))
+    stride = int(getattr(mcfg, "stride", 1))
+    return stride, int(getattr(mcfg, "min_input_size", 2 * stride))
 
 
 def load_train_config(path: Optional[str], overrides: Sequence[str] = (), base: Optional[Mapping[str, Any]] = None,
@@ -299,7 +336,23 @@ def load_train_config(path: Optional[str], overrides: Sequence[str] = (), base: 
     data = load_yaml(path) if path is not None else dict(base or {})
     data = apply_overrides(data, overrides)
     _refuse_moved_sections(data)
+    if check_model:
+        data = with_objective_optim_defaults(data)
     return check_config(from_dict(TrainConfig, data), check_model=check_model)
+
+
+def with_objective_optim_defaults(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` with the objective's own optimizer defaults (its paper's Adam settings and schedule, see
+    ``register_objective``) under the ``optim`` keys the config does not set."""
+    from .objectives import objective_entry
+
+    objective = data.get("objective") if isinstance(data, Mapping) else None
+    name = objective.get("name", ObjectiveSection.name) if isinstance(objective, Mapping) else ObjectiveSection.name
+    optim = data.get("optim") or {}
+    if not isinstance(name, str) or not isinstance(optim, Mapping):
+        return data  # from_dict names the bad key
+    defaults = objective_entry(name).optim_defaults
+    return {**data, "optim": {**defaults, **optim}} if defaults else data
 
 
 def _refuse_moved_sections(data: Mapping[str, Any]) -> None:
@@ -321,6 +374,6 @@ def config_from_dict(data: Mapping[str, Any], check_model: bool = True) -> Train
     return check_config(from_dict(TrainConfig, data), check_model=check_model)
 
 
-__all__ = ["SceneSpec", "PairSpec", "DataConfig", "RunConfig", "ModelSection", "OptimConfig", "ObjectiveSection",
+__all__ = ["ImageSpec", "SceneSpec", "physical_memory", "PairSpec", "DataConfig", "RunConfig", "ModelSection", "OptimConfig", "ObjectiveSection",
            "ValidationConfig", "TrainConfig", "load_train_config", "config_from_dict", "config_to_yaml",
-           "check_config", "resolve_config_band", "model_stride"]
+           "check_config", "resolve_config_band", "model_geometry"]

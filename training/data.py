@@ -76,6 +76,21 @@ class SceneData:
     chip_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     labels: Optional[np.ndarray] = None  # [H, W] int64 class indices of the scene's label map (-1: invalid)
     out_of_range: Dict[str, int] = field(default_factory=dict)  # per band key: values outside its physical range
+    # a paired image ([A|B], training/images.py): the B half, where a paired model's targets come from
+    target_ids: Tuple[int, ...] = ()
+    target_values: Optional[np.ndarray] = None  # [C_b, H, W] float32
+    target_valid: Optional[np.ndarray] = None  # [C_b, H, W] bool
+
+    def stacks(self) -> List[Tuple[Tuple[int, ...], np.ndarray, np.ndarray]]:
+        """``(band ids, values, valid)`` of the scene's bands, and of its target stack when it has one."""
+        out = [(self.band_ids, self.values, self.valid)]
+        if self.target_values is not None:
+            out.append((self.target_ids, self.target_values, self.target_valid))
+        return out
+
+    def target_band_ids(self) -> Tuple[int, ...]:
+        """The classes a paired model's targets can come from: the target stack's, else the scene's bands."""
+        return self.target_ids if self.target_values is not None else self.band_ids
 
     def channel(self, class_id: int) -> int:
         return self.band_ids.index(class_id)
@@ -85,7 +100,8 @@ class SceneData:
 
     @property
     def all_valid(self) -> np.ndarray:
-        return self.valid.all(axis=0)
+        ok = self.valid.all(axis=0)
+        return ok if self.target_valid is None else ok & self.target_valid.all(axis=0)
 
     @property
     def shape(self) -> Tuple[int, int]:
@@ -100,6 +116,8 @@ class SceneData:
 
         return {"name": self.name, "config_key": self.key, "sensor": self.sensor or "unknown",
                 "level": self.level or "unknown", "bands": self.codes(),
+                **({"target_bands": [band_code(c, self.sensor) for c in self.target_ids]}
+                   if self.target_values is not None else {}),
                 "size": [self.grid.width, self.grid.height], "resolution": list(self.grid.res),
                 "crs": _crs_label(self.grid.crs_wkt), "resampling": self.resampling, "reference": self.reference,
                 "valid_fraction": round(float(self.all_valid.mean()), 4), "chips": int(len(self.chip_rows)),
@@ -150,11 +168,13 @@ def check_paths(cfg: DataConfig) -> Dict[str, List[str]]:
     """Expand every scene spec of ``cfg`` (fails on the first missing path, before anything is read)."""
     if not os.path.isdir(cfg.root):
         raise DataError(f"data.root: folder {cfg.root} does not exist")
+    from .images import image_paths
+
     out: Dict[str, List[str]] = {}
-    for group, specs in (("train", cfg.train), ("validation", cfg.validation)):
+    for group, specs in (("train", cfg.train), ("domain_b", cfg.domain_b), ("validation", cfg.validation)):
         for i, s in enumerate(specs):
             key = f"data.{group}[{i}]"
-            out[key] = expand_spec(s, cfg.root, key)
+            out[key] = image_paths(s, cfg.root, key) if s.images is not None else expand_spec(s, cfg.root, key)
     return out
 
 
@@ -227,10 +247,15 @@ def load_scenes(specs: Sequence[SceneSpec], cfg: DataConfig, group: str, chip: O
     With ``chip`` set, find the valid chips of each scene (a scene without any is a :class:`DataError`)
     and split each spec's weight among its scenes in proportion to their chip counts.
     """
+    from .images import load_images
+
     out: List[SceneData] = []
     for i, spec in enumerate(specs):
         key = f"data.{group}[{i}]"
-        scenes = [load_scene(p, spec, cfg, key, i) for p in expand_spec(spec, cfg.root, key)]
+        if spec.images is not None:
+            scenes = load_images(spec, cfg, key, i)
+        else:
+            scenes = [load_scene(p, spec, cfg, key, i) for p in expand_spec(spec, cfg.root, key)]
         if chip is not None:
             for s in scenes:
                 s.chip_rows, s.chip_cols = find_chips(s, chip, cfg.min_valid_fraction)
@@ -300,15 +325,16 @@ def band_statistics(scenes: Sequence[SceneData]) -> BandStatistics:
     m2 = np.zeros(NUM_CLASSES)
     npx = np.zeros(NUM_CLASSES, dtype=np.int64)
     for s in scenes:
-        for ch, cid in enumerate(s.band_ids):
-            v = s.values[ch][s.valid[ch]].astype(np.float64)
-            if v.size == 0:
-                continue
-            v = _robust(v)
-            wsum[cid] += s.weight
-            m1[cid] += s.weight * v.mean()
-            m2[cid] += s.weight * np.mean(v * v)
-            npx[cid] += v.size
+        for ids, values, valid in s.stacks():
+            for ch, cid in enumerate(ids):
+                v = values[ch][valid[ch]].astype(np.float64)
+                if v.size == 0:
+                    continue
+                v = _robust(v)
+                wsum[cid] += s.weight
+                m1[cid] += s.weight * v.mean()
+                m2[cid] += s.weight * np.mean(v * v)
+                npx[cid] += v.size
     mean = np.full(NUM_CLASSES, np.nan)
     std = np.full(NUM_CLASSES, np.nan)
     seen = wsum > 0
@@ -324,10 +350,11 @@ def band_statistics(scenes: Sequence[SceneData]) -> BandStatistics:
 def fill_invalid(scenes: Sequence[SceneData], stats: BandStatistics) -> None:
     """Replace invalid pixels by the class mean (normalized 0), so they carry no signal into the model."""
     for s in scenes:
-        for ch, cid in enumerate(s.band_ids):
-            bad = ~s.valid[ch]
-            if bad.any():
-                s.values[ch][bad] = stats.mean[cid] if not math.isnan(stats.mean[cid]) else 0.0
+        for ids, values, valid in s.stacks():
+            for ch, cid in enumerate(ids):
+                bad = ~valid[ch]
+                if bad.any():
+                    values[ch][bad] = stats.mean[cid] if not math.isnan(stats.mean[cid]) else 0.0
 
 
 # --- tasks and sampling ----------------------------------------------------------------------------------
@@ -341,10 +368,18 @@ class TaskPlan:
     """Which (sources -> target) tasks a config trains, resolved against the loaded scenes and model."""
 
     def __init__(self, scenes: Sequence[SceneData], cfg: DataConfig, model_sources: Sequence[int] = (),
-                 model_targets: Sequence[int] = (), fixed: bool = False):
+                 model_targets: Sequence[int] = (), fixed: bool = False, domain: str = "paired"):
+        """``domain`` (fixed-band models): ``paired`` scenes must have the sources and the targets (a
+        side-by-side image: the targets in its B half); an unpaired objective's domain A (``source``)
+        only the sources, its domain B (``target``) only the targets."""
         self.cfg = cfg
         self.scenes = list(scenes)
         self.fixed = fixed
+        self.domain = domain
+        paired_images = [s.name for s in scenes if s.target_values is not None]
+        if paired_images and not (fixed and domain == "paired"):
+            raise DataError(f"side-by-side [A|B] images ({', '.join(paired_images[:3])}) pair a fixed-band model's "
+                            "sources with its targets; this model or objective cannot train on them")
         have = sorted({c for s in scenes for c in s.band_ids})
         allowed_src = set(cfg.band_ids(cfg.sources, "data.sources") or have)
         allowed_tgt = set(cfg.band_ids(cfg.targets, "data.targets") or have)
@@ -355,13 +390,16 @@ class TaskPlan:
         self.sources = tuple(c for c in have if c in allowed_src)
         self.pairs: Tuple[Task, ...] = ()
         if fixed:  # a fixed-band model: every sample is its one task, from scenes with all its bands
-            need = tuple(model_sources) + tuple(model_targets)
-            if not any(all(s.has(c) for c in need) for s in scenes):
-                raise DataError(f"the model reads {', '.join(band_code(c) for c in model_sources)} and writes "
-                                f"{', '.join(band_code(c) for c in model_targets)}; no training scene has all of them")
             self.pairs = (Task(int(model_targets[0]), tuple(int(c) for c in model_sources)),)
             self.targets = tuple(int(c) for c in model_targets)
             self.sources = tuple(int(c) for c in model_sources)
+            if not any(self.serves(s) for s in scenes):
+                what = {"paired": f"reads {', '.join(band_code(c) for c in model_sources)} and writes "
+                                  f"{', '.join(band_code(c) for c in model_targets)}",
+                        "source": f"reads {', '.join(band_code(c) for c in model_sources)} from domain A",
+                        "target": f"writes {', '.join(band_code(c) for c in model_targets)} for domain B"}[domain]
+                raise DataError(f"the model {what}; no {'domain B' if domain == 'target' else 'training'} scene has "
+                                "all of them")
         elif cfg.pairs:
             pairs = []
             for i, p in enumerate(cfg.pairs):
@@ -390,11 +428,16 @@ class TaskPlan:
         keys: List[Any] = list(self.pairs) if self.pairs else list(self.targets)
         for k in keys:
             need = (k.target,) + k.sources if isinstance(k, Task) else (k,)
-            if fixed:
-                need = self.sources + self.targets
-            idx = np.array([i for i, s in enumerate(scenes) if all(s.has(c) for c in need)], dtype=np.int64)
+            idx = np.array([i for i, s in enumerate(scenes)
+                            if (self.serves(s) if fixed else all(s.has(c) for c in need))], dtype=np.int64)
             p = w[idx] / w[idx].sum()
             self._eligible[k] = (idx, np.cumsum(p))
+
+    def serves(self, scene: SceneData) -> bool:
+        """Whether a fixed-band plan can draw from ``scene`` (see ``domain``)."""
+        sources_ok = self.domain == "target" or all(scene.has(c) for c in self.sources)
+        targets_ok = self.domain == "source" or all(c in scene.target_band_ids() for c in self.targets)
+        return sources_ok and targets_ok
 
     def draw(self, rng: np.random.Generator) -> Tuple[int, Task]:
         """(scene index, task) for one sample."""
@@ -426,7 +469,8 @@ class TaskPlan:
     def summary(self) -> Dict[str, Any]:
         if self.fixed:
             return {"mode": "fixed_bands", "sources": [band_code(c) for c in self.sources],
-                    "targets": [band_code(c) for c in self.targets]}
+                    "targets": [band_code(c) for c in self.targets],
+                    **({"domain": self.domain} if self.domain != "paired" else {})}
         if self.pairs:
             return {"mode": "pairs", "pairs": [{"sources": [band_code(c) for c in t.sources],
                                                 "target": band_code(t.target)} for t in self.pairs]}
@@ -466,9 +510,21 @@ class Chip:
     task: Task
     scene: int
     labels: Optional[np.ndarray] = None  # [k, k] int64 class indices (-1: invalid) when the scene has a label map
+    target_ids: Tuple[int, ...] = ()  # a paired image's B half (SceneData.target_values), else empty
+    target_values: Optional[np.ndarray] = None
+    target_valid: Optional[np.ndarray] = None
 
     def channels(self, class_ids: Sequence[int]) -> List[int]:
         return [self.band_ids.index(c) for c in class_ids]
+
+    def stack(self, class_ids: Sequence[int], targets: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+        """``(values, valid)`` ``[len(class_ids), k, k]`` of those classes: from the chip's bands, or with
+        ``targets`` from its target stack when it has one (a paired image's B half)."""
+        if targets and self.target_values is not None:
+            idx = [self.target_ids.index(c) for c in class_ids]
+            return self.target_values[idx], self.target_valid[idx]
+        idx = self.channels(class_ids)
+        return self.values[idx], self.valid[idx]
 
 
 class ChipSampler:
@@ -517,7 +573,14 @@ class ChipSampler:
             vals = apply_atmosphere(vals, s.band_ids, *sample.atmosphere)
         ok = _augment(s.valid[:, r:r + k, c:c + k], sample.augmentation)
         labels = None if s.labels is None else _augment(s.labels[r:r + k, c:c + k], sample.augmentation)
-        return Chip(vals, ok, s.band_ids, sample.task, sample.scene, labels)
+        paired = {}
+        if s.target_values is not None:
+            tv = _augment(s.target_values[:, r:r + k, c:c + k], sample.augmentation)
+            if sample.atmosphere is not None:
+                tv = apply_atmosphere(tv, s.target_ids, *sample.atmosphere)
+            paired = {"target_ids": s.target_ids, "target_values": tv,
+                      "target_valid": _augment(s.target_valid[:, r:r + k, c:c + k], sample.augmentation)}
+        return Chip(vals, ok, s.band_ids, sample.task, sample.scene, labels, **paired)
 
     def chips(self, step: int) -> List[Chip]:
         """This process's chips of optimizer step ``step``: global samples ``(step * W + rank) * B + i``."""
@@ -611,14 +674,22 @@ class TrainingData:
 
 
 def prepare_data(cfg: TrainConfig, model_sources: Sequence[int] = (), model_targets: Sequence[int] = (),
-                 log=None, kind: str = "conditional") -> TrainingData:
+                 log=None, kind: str = "conditional", unpaired: bool = False) -> TrainingData:
     """Check paths, load train (and domain B) + held-out scenes, find chips, compute statistics, plan tasks.
 
     ``kind`` is the model's kind: a ``fixed_bands`` model trains exactly ``model_sources`` ->
-    ``model_targets``; a conditional one the tasks of the config.  Every problem (missing folder,
-    unreadable scene, a scene without valid chips, an impossible pair) is raised here, before training.
+    ``model_targets``; a conditional one the tasks of the config.  ``unpaired`` (an objective that needs
+    domain B, such as CycleGAN): ``data.train`` is domain A and needs only the sources, ``data.domain_b``
+    (required then, refused otherwise) only the targets.  Every problem (missing folder, unreadable scene,
+    a scene without valid chips, an impossible pair) is raised here, before training.
     """
     d = cfg.data
+    if unpaired and not d.domain_b:
+        raise DataError("data.domain_b: this objective learns from two unpaired domains; data.train is domain A, "
+                        "list domain B's scenes under data.domain_b")
+    if d.domain_b and not unpaired:
+        raise DataError("data.domain_b: only an unpaired objective (e.g. cyclegan) trains on a second domain; "
+                        "this one learns from data.train alone (remove data.domain_b, or move its scenes to data.train)")
     check_paths(d)
     train = load_scenes(d.train, d, "train", chip=d.chip_size, log=log)
     train_b = load_scenes(d.domain_b, d, "domain_b", chip=d.chip_size, log=log)
@@ -633,8 +704,8 @@ def prepare_data(cfg: TrainConfig, model_sources: Sequence[int] = (), model_targ
     for group in (train, train_b, val):
         fill_invalid(group, stats)
     fixed = kind != "conditional"
-    plan = TaskPlan(train, d, model_sources, model_targets, fixed=fixed)
-    plan_b = TaskPlan(train_b, d, model_sources, model_targets) if train_b else None
+    plan = TaskPlan(train, d, model_sources, model_targets, fixed=fixed, domain="source" if unpaired else "paired")
+    plan_b = TaskPlan(train_b, d, model_sources, model_targets, fixed=fixed, domain="target") if unpaired else None
     return TrainingData(train, val, stats, plan, d.root, train_b, plan_b)
 
 

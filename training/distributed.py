@@ -121,9 +121,50 @@ def broadcast_object(d: Dist, obj: Any, src: int = 0) -> Any:
     return box[0]
 
 
+def average_tensors(d: Dist, tensors) -> None:
+    """Replace each tensor by its mean over all processes (one all-reduce of their concatenation; in
+    place; a no-op in a single process).  Objectives that sync gradients themselves use it."""
+    tensors = list(tensors)
+    if not d.distributed or not tensors:
+        return
+    import torch
+    import torch.distributed as dist
+
+    flat = torch.cat([t.reshape(-1).to(torch.float32) for t in tensors])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    flat /= d.world_size
+    offset = 0
+    for t in tensors:
+        n = t.numel()
+        t.copy_(flat[offset:offset + n].reshape(t.shape).to(t.dtype))
+        offset += n
+
+
+def broadcast_tensors(d: Dist, tensors, src: int = 0) -> None:
+    """Overwrite each tensor with process ``src``'s values (in place; a no-op in a single process)."""
+    if not d.distributed:
+        return
+    import torch.distributed as dist
+
+    for t in tensors:
+        dist.broadcast(t.data, src=src)
+
+
+def all_gather_object(d: Dist, obj: Any) -> list:
+    """Every process's ``obj``, in rank order (pickled; ``[obj]`` in a single process)."""
+    if not d.distributed:
+        return [obj]
+    import torch.distributed as dist
+
+    out = [None] * d.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def unwrap(model):
     """The bare model inside a DistributedDataParallel wrapper (what checkpoints store)."""
     return getattr(model, "module", model)
 
 
-__all__ = ["Dist", "setup", "cleanup", "barrier", "all_reduce_sum", "all_reduce_min", "broadcast_object", "unwrap"]
+__all__ = ["Dist", "setup", "cleanup", "barrier", "all_reduce_sum", "all_reduce_min", "broadcast_object",
+           "average_tensors", "broadcast_tensors", "all_gather_object", "unwrap"]

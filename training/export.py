@@ -83,7 +83,7 @@ def build_metadata(model, *, model_version: str = "0", training: Optional[Mappin
         description = {
             "conditional": f"{model.model_name}: synthesizes one of {len(targets)} band classes ({names}) from any "
                            f"subset of {len(sources)} input band classes; inputs and output in physical units",
-            "fixed_bands": f"{model.model_name}: synthesizes {names} from "
+            "fixed_bands": f"{model.model_name}{_direction(config)}: synthesizes {names} from "
                            f"{', '.join(BAND_CLASSES[i].key for i in sources)}; inputs and outputs in physical units",
             "label_map": f"{model.model_name}: synthesizes {names} from a categorical label map; outputs in "
                          "physical units",
@@ -108,6 +108,12 @@ def build_metadata(model, *, model_version: str = "0", training: Optional[Mappin
         training=_jsonable(dict(training or {})),
         metrics=_jsonable(dict(metrics or {})),
     )
+
+
+def _direction(config: Mapping[str, Any]) -> str:
+    """`` (direction A->B)`` for a model whose config names the direction it translates (a CycleGAN
+    generator), else empty."""
+    return f" (direction {config['direction']})" if config.get("direction") else ""
 
 
 def _torch_export(model, inputs, path: str, opset: int) -> None:
@@ -236,7 +242,6 @@ def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version:
                               description=description)
     parse_metadata(metadata.to_json(), source="export")  # what readers will see must parse
     m = model.export_copy()
-    s = m.stride
     try:
         _write_onnx(m, metadata, path, opset, verify)
     except OSError as exc:  # a full disk, a folder that went away: the previous file is kept
@@ -244,12 +249,25 @@ def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version:
     return metadata
 
 
+def export_sizes(model) -> Tuple[int, Tuple[Tuple[int, int], ...]]:
+    """The square input size the export traces at, and the (height, width) sizes it verifies at: four
+    strides (1.5 and 2.5 times that), for large strides about 64 px, never below the model's smallest
+    input; so a 256-stride U-Net is traced at 256 px, not at 1024."""
+    s = int(model.stride)
+
+    def up(n: float) -> int:
+        return int(math.ceil(n / s) * s)
+
+    trace = max(s * max(1, 64 // max(s, 16)), up(getattr(model, "min_size", s)))
+    return trace, ((trace, trace), (up(1.5 * trace), up(2.5 * trace)))
+
+
 def _write_onnx(m, metadata: ModelMetadata, path: str, opset: int, verify: bool) -> None:
     import onnx
 
-    s = m.stride
+    trace, verify_sizes = export_sizes(m)
     with atomic_path(path, fsync=False) as tmp:
-        _torch_export(m, m.example_inputs(2, 4 * s, 4 * s), tmp, opset)
+        _torch_export(m, m.example_inputs(2, trace, trace), tmp, opset)
         proto = onnx.load(tmp)
         _declare_shapes(proto, metadata)
         del proto.metadata_props[:]
@@ -263,7 +281,7 @@ def _write_onnx(m, metadata: ModelMetadata, path: str, opset: int, verify: bool)
             f.flush()
             os.fsync(f.fileno())
         if verify:
-            _verify(m, tmp, ((4 * s, 4 * s), (6 * s, 10 * s)), VERIFY_TOL)
+            _verify(m, tmp, verify_sizes, VERIFY_TOL)
 
 
 def default_model_version(state: Mapping[str, Any]) -> str:
@@ -272,9 +290,12 @@ def default_model_version(state: Mapping[str, Any]) -> str:
 
 
 def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET, model_version: Optional[str] = None,
-                      description: str = "", verify: bool = True) -> ModelMetadata:
+                      description: str = "", verify: bool = True, module: str = "model") -> ModelMetadata:
     """Export a trainer checkpoint; its ``training_summary`` (plus step/epoch) and ``metrics`` go into the
-    metadata.  ``model_version`` defaults to ``step<N>``."""
+    metadata.  ``model_version`` defaults to ``step<N>``.  ``module`` names which of the checkpoint's
+    models to export: ``"model"`` (the one trained), or another module the objective recorded as a
+    registered model (e.g. CycleGAN's ``generator_ba``); ``training.exported_module`` records it, and the
+    validation metrics (which score ``"model"``) are carried only with ``"model"``."""
     from .checkpoint import load_checkpoint, model_from_checkpoint
 
     check_output_path(path)
@@ -282,7 +303,7 @@ def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET,
     check_outputs_are_not_inputs([path], {os.fspath(checkpoint): "the checkpoint being exported"}, ModelError)
     state = load_checkpoint(checkpoint)
     try:
-        model = model_from_checkpoint(state)
+        model = model_from_checkpoint(state, module)
     except ModelError as exc:
         raise ModelError(f"{checkpoint}: {exc}") from None
     training = dict(state.get("training_summary") or {})
@@ -290,9 +311,11 @@ def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET,
         if key in state and key not in training:
             training[key] = state[key]
     training.setdefault("checkpoint", os.path.basename(os.fspath(checkpoint)))
+    if module != "model":  # another model of the checkpoint (e.g. CycleGAN's B->A generator)
+        training["exported_module"] = module
+    metrics = (state.get("metrics") or {}) if module == "model" else {}
     return export_model(model, path, opset=opset, model_version=model_version or default_model_version(state),
-                        training=training, metrics=state.get("metrics") or {}, description=description,
-                        verify=verify)
+                        training=training, metrics=metrics, description=description, verify=verify)
 
 
 __all__ = ["export_model", "export_checkpoint", "build_metadata", "check_output_path", "check_opset", "max_opset",

@@ -163,7 +163,7 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
     import torch
 
     from ..core import models
-    from .objectives import TrainContext, create_objective
+    from .objectives import TrainContext, create_objective, objective_entry
     from .validation import validate_on_held_out
 
     def say(msg: str) -> None:
@@ -187,8 +187,11 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
     # model, data, objective
     model = models.create_model(cfg.model.name, **dict(cfg.model.params))
     t_data = time.time()
-    data = prepare_data(cfg, model.accepted_sources(), model.accepted_targets(), log=say, kind=model.kind)
+    two_domains = objective_entry(cfg.objective.name).needs_domain_b  # unpaired: data.train is A, domain_b is B
+    data = prepare_data(cfg, model.accepted_sources(), model.accepted_targets(), log=say, kind=model.kind,
+                        unpaired=two_domains)
     say(f"data ready in {time.time() - t_data:.1f} s: {len(data.train)} training scene(s), "
+        + (f"{len(data.train_b)} in domain B, " if data.train_b else "") +
         f"{len(data.validation)} held-out; targets {', '.join(band_code(c) for c in data.plan.targets)}")
     model.set_normalization(data.stats)
     if getattr(model.config, "linear_prior", False):  # an AdaIN option: its prior comes from the data
@@ -201,15 +204,25 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
     if state is not None:
         model.load_state_dict(state["modules"]["model"])
     model.to(d.device)
-    ctx = TrainContext(dist=d, optim=cfg.optim, steps=r.steps, amp=amp, data=data)
+    ctx = TrainContext(dist=d, optim=cfg.optim, steps=r.steps, amp=amp, data=data, seed=r.seed)
     objective = create_objective(cfg.objective.name, model, cfg.objective.params, ctx)
-    sampler = ChipSampler(data.train, data.plan, cfg.data.chip_size, r.batch_size, seed=r.seed, rank=d.rank,
-                          world_size=d.world_size, augment=cfg.data.augment, atmosphere=cfg.data.atmosphere)
+    samplers = [ChipSampler(scenes, plan, cfg.data.chip_size, r.batch_size, seed=r.seed, rank=d.rank,
+                            world_size=d.world_size, augment=cfg.data.augment, atmosphere=cfg.data.atmosphere,
+                            stream=i)
+                for i, (scenes, plan) in enumerate([(data.train, data.plan)]
+                                                   + ([(data.train_b, data.plan_b)] if two_domains else []))]
+    sampler = samplers[0]
+
+    def batch_of(step: int) -> Dict[str, Any]:
+        """The collated batch of ``step``: the objective gets one list of chips per domain."""
+        return objective.collate(*(sp.chips(step) for sp in samplers))
 
     start, best, best_step, metrics, samples_before = 0, float("inf"), None, {}, 0
     if state is not None:
         objective.load_state_dict(state, where=resume)
         sampler.load_state_dict(state["sampler"])
+        if two_domains:
+            samplers[1].load_state_dict(state["sampler_b"])
         old_world = int(state["sampler"].get("world_size", d.world_size))
         if old_world != d.world_size:
             say(f"warning: resuming a run of {old_world} process(es) with {d.world_size}: the chip stream differs "
@@ -265,13 +278,17 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
                                       "metric": cfg.validation.metric}})
         return s
 
-    def save(path: str, step: int) -> str:
+    def save(path: str, step: int, objective_state: Mapping[str, Any]) -> str:
+        """Write a checkpoint (rank 0) with ``objective_state``, taken on every process (an objective may
+        gather per-process state into it, e.g. image pools)."""
         return save_checkpoint(path, {
             "model_name": cfg.model.name, "model_config": to_dict(model.config),
             "objective_name": cfg.objective.name, "objective_config": to_dict(objective.params),
-            **objective.state_dict(), "config": to_dict(cfg), "step": step,
+            "module_models": objective.module_models(),
+            **objective_state, "config": to_dict(cfg), "step": step,
             "epoch": samples_seen(step) // positions,  # passes over the chip positions (they overlap: rough)
             "sampler": sampler.state_dict(), "rng": rng_state(),
+            **({"sampler_b": samplers[1].state_dict()} if two_domains else {}),
             "metrics": {k: v for k, v in metrics.items() if not k.startswith("_")},
             "best": {"value": best, "step": best_step}, "training_summary": summary(step)})
 
@@ -294,9 +311,15 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
 
     def run_validation(step: int) -> None:
         nonlocal best, best_step, metrics
+        objective_state = objective.state_dict() if data.validation else None  # every process (see save)
         if d.is_main and data.validation:
             tv = time.time()
             m = validate_on_held_out(objective.eval_model(), data, cfg, d.device, images=run_log.writer is not None)
+            if not m:
+                say(f"validation at step {step}: nothing to score: no held-out scene has truth for the model's "
+                    "targets (a band the model also reads is its input there, not a truth)")
+                distributed.barrier(d)
+                return
             m["step"] = step
             imgs = m.pop("_images", {})
             metrics = m
@@ -307,12 +330,12 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
             key = "mean_rmse" if cfg.validation.metric == "rmse" else "mean_rmse_norm"
             if m[key] < best:
                 best, best_step = m[key], step
-                save(os.path.join(run_dir, BEST), step)
+                save(os.path.join(run_dir, BEST), step, objective_state)
                 say(f"new best {cfg.validation.metric} {best:.5f}: wrote {os.path.join(run_dir, BEST)}")
         distributed.barrier(d)
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hls_translate-chips")
-    future = pool.submit(lambda s: objective.collate(sampler.chips(s)), start)
+    future = pool.submit(batch_of, start)
     sums: Dict[str, Any] = {}
     win_n, win_data, win_t, win_samples = 0, 0.0, time.time(), 0
     step = start
@@ -321,9 +344,10 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
         while step < end:
             t0 = time.time()
             batch = objective.to_device(future.result())
-            sampler.step = step + 1
+            for sp in samplers:
+                sp.step = step + 1
             if step + 1 < end:
-                future = pool.submit(lambda s: objective.collate(sampler.chips(s)), step + 1)
+                future = pool.submit(batch_of, step + 1)
             win_data += time.time() - t0
             scalars = objective.train_step(batch)
             step += 1
@@ -348,8 +372,9 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
             if (r.validate_every and step % r.validate_every == 0) or (step == end and step == r.steps):
                 run_validation(step)
             if is_ckpt:
+                objective_state = objective.state_dict()  # every process (see save)
                 if d.is_main:
-                    run_log.checkpoint(step, save(os.path.join(run_dir, LAST), step))
+                    run_log.checkpoint(step, save(os.path.join(run_dir, LAST), step, objective_state))
                 distributed.barrier(d)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

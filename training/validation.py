@@ -46,7 +46,7 @@ def validate_on_held_out(model, data: TrainingData, cfg: TrainConfig, device, im
     its inputs); rank 0 only.  Returns the metrics the checkpoint and the model metadata carry."""
     import dataclasses
 
-    from .evaluate import crop_scene, score_scenes, torch_predictor
+    from .evaluate import crop_scene, score_scenes, tasks_for, torch_predictor
 
     if not data.validation:
         return {}
@@ -57,6 +57,9 @@ def validate_on_held_out(model, data: TrainingData, cfg: TrainConfig, device, im
     # score only what was trained: the plan's targets, and (pair models) the plan's pairs
     if data.plan.pairs and info.kind == "conditional":
         info = dataclasses.replace(info, pairs=data.plan.pairs)
+    if not any(tasks_for(s.band_ids, info, "all", targets) for s in data.validation):
+        model.train(was_training)
+        return {}  # nothing has truth: e.g. a same-band translation held out on its input domain
     report = score_scenes(predict, info, data.validation, None, mode="all", targets=targets,
                           max_size=cfg.validation.max_size, keep_predictions=images)
     model.train(was_training)

@@ -25,7 +25,6 @@ Height and width must be multiples of :attr:`AdaINUNet.stride` (``2 ** depth``) 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
@@ -33,9 +32,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..bands import BAND_CLASSES, NUM_CLASSES, band_class, resolve_band
-from ..errors import BandError, ModelError
+from ..bands import NUM_CLASSES
+from ..errors import ModelError
 from ..metadata import TensorSpec
+from .fixed_bands import band_list
+from .geometry import tiling_hint
 from .layers import MLP, ConditionalPointwise, ConvNormAct
 from .normalization import BandNormalization
 from .linear_fit import mix_moments, solve_coefficients
@@ -96,16 +97,7 @@ class AdaINConfig:
 
 
 def _band_ids(names: Sequence[Any], key: str) -> Tuple[int, ...]:
-    out = []
-    for n in names:
-        try:
-            cid = band_class(n).id if isinstance(n, int) else resolve_band(str(n)).id
-        except BandError as exc:
-            raise ValueError(f"{key}: {exc}") from None
-        if cid in out:
-            raise ValueError(f"{key}: band {BAND_CLASSES[cid].key} is listed twice")
-        out.append(cid)
-    return tuple(sorted(out))
+    return tuple(sorted(band_list(names, key, allow_empty=True)))
 
 
 class EncoderLevel(nn.Module):
@@ -214,10 +206,7 @@ class AdaINUNet(nn.Module):
     def tiling(self) -> Dict[str, int]:
         """Recommended tiling: tile size, overlap (the receptive field's context radius rounded up to a
         multiple of the stride), stride and receptive field."""
-        rf = self.receptive_field()
-        s = self.stride
-        overlap = int(math.ceil(((rf - 1) / 2) / s) * s)
-        return {"tile_size": self.cfg.tile_size, "overlap": overlap, "stride": s, "receptive_field": rf}
+        return tiling_hint(self.receptive_field(), self.stride, self.cfg.tile_size)
 
     def check_input_size(self, height: int, width: int) -> None:
         s = self.stride

@@ -21,6 +21,10 @@ registry tests run it over :func:`~.registry.list_models`):
   (what a discriminator sees besides the candidate output);
 * :meth:`export_copy`: an eval-mode float32 copy ready for the ONNX exporter.
 
+Optional, for objectives that ask for it (``register_objective(..., model_methods=...)``):
+``reversed_config()``, the config of the same model translating the other way (the fixed-band families
+have it, see :class:`~.fixed_bands.FixedBandModel`; CycleGAN builds its second generator from it).
+
 Everything is in physical units at the boundary (reflectance, degC); normalization is inside the model.
 This module imports no torch at module level, so the metadata side can name the kinds.
 """

@@ -87,6 +87,15 @@ class BandNormalization(nn.Module):
                 self.std[cid] = s[cid]
                 self.fitted[cid] = 1.0
 
+    def keep_only(self, class_ids: Sequence[int]) -> None:
+        """Forget the statistics of every class but ``class_ids`` (back to their priors, unfitted): a
+        fixed-band model keeps, and its metadata lists, only the bands it reads and writes."""
+        fresh, keep = BandNormalization(), {int(c) for c in class_ids}
+        with torch.no_grad():
+            for cid in range(NUM_CLASSES):
+                if cid not in keep:
+                    self.mean[cid], self.std[cid], self.fitted[cid] = fresh.mean[cid], fresh.std[cid], 0.0
+
     def fitted_stats(self) -> Dict[int, Tuple[float, float]]:
         """``{class id: (mean, std)}`` of the classes whose statistics were set from data."""
         return {i: (float(self.mean[i]), float(self.std[i]))

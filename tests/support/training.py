@@ -17,6 +17,10 @@ import yaml
 from support.data import BIGEARTHNET, DATA, SPAIN
 
 TINY_MODEL = {"width": 4, "depth": 2, "embed_dim": 8, "tile_size": 64}
+#: Small sizes of the registered models whose defaults (the papers') are too big for quick tests.
+SMALL_MODELS = {"adain_unet": {"width": 4, "depth": 2, "embed_dim": 8, "tile_size": 32},
+                "pix2pix_unet": {"width": 4, "downsamplings": 3, "tile_size": 32},
+                "cyclegan_resnet": {"width": 4, "blocks": 1, "tile_size": 32}}
 BEN = BIGEARTHNET.relative_to(DATA).as_posix()
 
 
@@ -37,6 +41,12 @@ def tiny_config(out_dir, **sections) -> Dict[str, Any]:
         "optim": {"lr": 0.003, "warmup_steps": 2},
         "validation": {"max_size": 64},
     }
+    return merge_sections(cfg, sections)
+
+
+def merge_sections(cfg: Dict[str, Any], sections: Dict[str, Any]) -> Dict[str, Any]:
+    """``cfg`` with ``sections`` merged in: a dict replaces the keys it names in its section, anything else
+    the whole section."""
     for k, v in sections.items():
         if isinstance(v, dict) and isinstance(cfg.get(k), dict):
             cfg[k] = {**cfg[k], **copy.deepcopy(v)}

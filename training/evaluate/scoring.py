@@ -57,8 +57,10 @@ def tasks_for(scene_bands: Sequence[int], model: EvaluatedModel, mode: str = "bo
     if model.kind == "fixed_bands":
         if not set(model.sources) <= set(have) or set(model.sources) & set(without):
             return []
+        # a target the model also reads (a same-band domain translation, e.g. CycleGAN's TOA -> surface)
+        # has no truth in the scene it reads from: the scene's band is the input, not the translation
         return [ScoredTask("fixed", Task(t, tuple(model.sources))) for t in model.targets
-                if t in have and (not targets or t in targets)]
+                if t in have and t not in model.sources and (not targets or t in targets)]
     if model.pairs:
         return [ScoredTask("pair", t) for t in model.pairs
                 if set(t.sources) <= set(have) and t.target in have and (not targets or t.target in targets)
@@ -162,8 +164,11 @@ def score_scenes(predictor: RunnableModel, model: EvaluatedModel, scenes: Sequen
         if not tasks:
             needs = (f"inputs {', '.join(band_code(c) for c in model.sources)}; " if model.kind == "fixed_bands"
                      else "")
+            why = ("; the model's targets are among its inputs, so this scene has no truth for them (it is the "
+                   "input domain of a same-band translation)" if model.kind == "fixed_bands"
+                   and set(model.targets) <= set(model.sources) else "")
             raise DataError(f"scene {scene.name}: no task to evaluate (bands {', '.join(scene.codes())}; model "
-                            f"{needs}targets {', '.join(band_code(c) for c in model.targets)})")
+                            f"{needs}targets {', '.join(band_code(c) for c in model.targets)}){why}")
         crop = crops[scene.name] = crop_scene(scene, max_size, model.stride)
         for group in _engine_groups(tasks, model.kind, batch):
             out = _run_group(predictor, model, scene, crop, group, tiled)

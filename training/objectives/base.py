@@ -39,6 +39,7 @@ class TrainContext:
     steps: int  # optimizer steps of the whole run (schedules span them)
     amp: str  # "off", "bf16" or "fp16" (resolved)
     data: Any = None  # training.data.TrainingData (statistics, task plan), when the objective needs it
+    seed: int = 0  # run.seed (for an objective's own random streams, e.g. an image pool)
 
     @property
     def device(self) -> torch.device:
@@ -63,17 +64,55 @@ class TrainContext:
         use_cuda = self.device.type == "cuda"
         return DistributedDataParallel(module, device_ids=[self.dist.local_rank] if use_cuda else None)
 
+    # Objectives that use a module several times in one step (CycleGAN's generators) or freeze one inside
+    # another's loss sync across processes by hand instead of wrapping in DDP: the same all-reduce of
+    # the gradients, after the backward pass and before the optimizer step.
+    def broadcast_modules(self, modules: Iterable[nn.Module]) -> None:
+        """Rank 0's parameters and buffers on every process (call once, after building the modules)."""
+        from ..distributed import broadcast_tensors
+
+        broadcast_tensors(self.dist, [t for m in modules for t in list(m.parameters()) + list(m.buffers())])
+
+    def sync_gradients(self, parameters: Iterable[nn.Parameter]) -> None:
+        """Average the gradients of ``parameters`` over the processes (absent gradients count as 0)."""
+        if not self.dist.distributed:
+            return
+        from ..distributed import average_tensors
+
+        params = [p for p in parameters if p.requires_grad]
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        average_tensors(self.dist, [p.grad for p in params])
+
+    def sync_buffers(self, modules: Iterable[nn.Module]) -> None:
+        """Average the floating-point buffers (batch-norm running statistics) over the processes, so every
+        process holds the same model; integer buffers (batch counters) agree already."""
+        if not self.dist.distributed:
+            return
+        from ..distributed import average_tensors
+
+        average_tensors(self.dist, [b for m in modules for b in m.buffers() if b.is_floating_point()])
+
 
 def lr_factor(step: int, optim: Any, total: int) -> float:
     """Multiplier of the base learning rate for optimizer step ``step`` (0-based): linear warm-up over
-    ``optim.warmup_steps``, then cosine decay to ``optim.min_lr_ratio`` over the rest of ``total``
-    steps, or constant."""
+    ``optim.warmup_steps``, then over the rest of ``total`` steps one of
+
+    * ``cosine``: cosine decay to ``optim.min_lr_ratio``;
+    * ``constant``;
+    * ``linear_decay``: constant, then over the last ``optim.decay_fraction`` of those steps a linear
+      decay to ``optim.min_lr_ratio`` (pix2pix and CycleGAN: 100 epochs constant, then 100 decaying to 0).
+    """
     if optim.warmup_steps and step < optim.warmup_steps:
         return (step + 1) / optim.warmup_steps
     if optim.schedule == "constant":
         return 1.0
     span = max(1, total - optim.warmup_steps)
     t = min(1.0, (step - optim.warmup_steps) / span)
+    if optim.schedule == "linear_decay":
+        into_decay = (t - (1.0 - optim.decay_fraction)) / optim.decay_fraction
+        return 1.0 - (1.0 - optim.min_lr_ratio) * min(1.0, max(0.0, into_decay))
     return optim.min_lr_ratio + (1 - optim.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
 
 
@@ -81,6 +120,9 @@ class Objective:
     """Base class of the registered objectives (see the module docstring)."""
 
     objective_name = ""
+    #: True for objectives that learn from two unpaired domains: the trainer then also samples
+    #: ``data.domain_b`` and calls ``collate(chips_a, chips_b)`` (set by ``register_objective``).
+    needs_domain_b = False
 
     def __init__(self, model: nn.Module, params: Any, ctx: TrainContext):
         self.model = model
@@ -102,11 +144,15 @@ class Objective:
         self.schedulers[name] = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, o, total))
         return opt
 
-    def apply(self, loss: torch.Tensor, name: str, parameters: Sequence[nn.Parameter], grad_clip: float = 0.0) -> None:
-        """Back-propagate ``loss`` and step optimizer ``name`` and its schedule (AMP scaling, clipping)."""
+    def apply(self, loss: torch.Tensor, name: str, parameters: Sequence[nn.Parameter], grad_clip: float = 0.0,
+              sync: bool = False) -> None:
+        """Back-propagate ``loss`` and step optimizer ``name`` and its schedule (AMP scaling, clipping);
+        with ``sync``, average the gradients over the processes first (modules not wrapped in DDP)."""
         opt = self.optimizers[name]
         opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        if sync:
+            self.ctx.sync_gradients(parameters)
         if grad_clip > 0:
             self.scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
@@ -118,7 +164,8 @@ class Objective:
         self.scaler.update()
 
     # -- what subclasses provide -------------------------------------------------------------------
-    def collate(self, chips: Sequence[Any]) -> Dict[str, np.ndarray]:
+    def collate(self, chips: Sequence[Any], chips_b: Optional[Sequence[Any]] = None) -> Dict[str, np.ndarray]:
+        """Training chips (and, for an objective that needs domain B, that domain's chips) -> one batch."""
         raise NotImplementedError
 
     def train_step(self, batch: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -136,6 +183,14 @@ class Objective:
         from ...core.config import to_dict
 
         return {"name": self.objective_name, "params": to_dict(self.params)}
+
+    def module_models(self) -> Dict[str, Dict[str, Any]]:
+        """The registered models among :attr:`modules` (``"model"`` and e.g. a second generator): name ->
+        ``{"model_name", "model_config"}``, what the checkpoint records so export can rebuild any of them."""
+        from ...core.config import to_dict
+
+        return {k: {"model_name": m.model_name, "model_config": to_dict(m.config)}
+                for k, m in self.modules.items() if getattr(m, "model_name", None)}
 
     # -- uniform behaviour -------------------------------------------------------------------------
     def eval_model(self) -> nn.Module:

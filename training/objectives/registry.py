@@ -28,13 +28,34 @@ class ObjectiveEntry:
     build: Callable[..., Any]  # (model, params, ctx) -> Objective
     kinds: tuple  # model kinds the objective can train
     description: str = ""
+    needs_domain_b: bool = False  # learns from data.train (domain A) and data.domain_b, unpaired
+    optim_defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # its paper's optimizer settings
+    model_methods: tuple = ()  # methods beyond the model contract the objective calls (e.g. reversed_config)
+
+    def cannot_train(self, model: Any) -> str:
+        """Why this objective cannot train ``model`` (its kind, or a method it lacks); empty if it can."""
+        if model.kind not in self.kinds:
+            return (f"objective {self.name!r} trains models of kind {', '.join(self.kinds)}; model "
+                    f"{model.model_name!r} is of kind {model.kind!r}")
+        lacking = [m for m in self.model_methods if not callable(getattr(model, m, None))]
+        if lacking:
+            return (f"objective {self.name!r} needs models with {', '.join(f'{m}()' for m in lacking)}; model "
+                    f"{model.model_name!r} has none")
+        return ""
 
 
 _REGISTRY: Dict[str, ObjectiveEntry] = {}
 
 
-def register_objective(name: str, *, config: Type[Any], kinds: tuple, description: str = ""):
-    """Class decorator registering an objective under ``name`` for models of ``kinds``."""
+def register_objective(name: str, *, config: Type[Any], kinds: tuple, description: str = "",
+                       needs_domain_b: bool = False, optim_defaults: Optional[Mapping[str, Any]] = None,
+                       model_methods: tuple = ()):
+    """Class decorator registering an objective under ``name`` for models of ``kinds``.
+
+    ``needs_domain_b``: the objective learns from two unpaired domains (the trainer samples both and calls
+    ``collate(chips_a, chips_b)``).  ``optim_defaults``: ``optim`` keys the objective's paper sets (e.g.
+    Adam 2e-4, betas 0.5 / 0.999); they replace the project's defaults of the keys a config leaves out.
+    ``model_methods``: methods beyond the model contract that the objective calls on the model."""
     if not dataclasses.is_dataclass(config):
         raise TypeError(f"params of objective {name!r} must be a dataclass")
 
@@ -42,8 +63,10 @@ def register_objective(name: str, *, config: Type[Any], kinds: tuple, descriptio
         if name in _REGISTRY:
             raise ValueError(f"objective {name!r} is registered twice")
         _REGISTRY[name] = ObjectiveEntry(name, config, cls, tuple(kinds),
-                                         description or (cls.__doc__ or "").strip().splitlines()[0])
+                                         description or (cls.__doc__ or "").strip().splitlines()[0],
+                                         bool(needs_domain_b), dict(optim_defaults or {}), tuple(model_methods))
         cls.objective_name = name
+        cls.needs_domain_b = bool(needs_domain_b)
         return cls
 
     return deco
@@ -78,14 +101,14 @@ def make_objective_params(name: str, params: Optional[Mapping[str, Any]] = None)
 def create_objective(name: str, model: Any, params: Optional[Mapping[str, Any]], ctx: Any):
     """Build objective ``name`` around ``model`` (checked: the objective must train the model's kind)."""
     entry = objective_entry(name)
-    if model.kind not in entry.kinds:
-        raise ConfigError(f"objective.name: objective {name!r} trains models of kind {', '.join(entry.kinds)}; "
-                          f"model {model.model_name!r} is of kind {model.kind!r}")
+    why = entry.cannot_train(model)
+    if why:
+        raise ConfigError(f"objective.name: {why}")
     return entry.build(model, make_objective_params(name, params), ctx)
 
 
 def _load() -> None:
-    from . import translation  # noqa: F401  (registers the built-in objectives)
+    from . import cyclegan, pix2pix, translation  # noqa: F401  (register the built-in objectives)
 
 
 __all__ = ["ObjectiveEntry", "register_objective", "unregister_objective", "list_objectives", "objective_entry",

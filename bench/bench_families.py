@@ -1,0 +1,235 @@
+"""Training throughput and peak memory of pix2pix and CycleGAN at the papers' configuration, beside the
+conditional model's, and the authors' reference implementation at the same configuration in the same run.
+
+    .venv/bin/python bench/bench_families.py [--reference /tmp/ref_cyclegan] [--batches 1 8] [--threads 2]
+                                             [--json OUT]
+
+Each measurement runs in a fresh child process (peak RSS = that child's ``ru_maxrss``) on the same real
+chips, 256 x 256 px, cut from the shipped scenes: pix2pix translates the eight Landsat bands of T19UDP
+(L1C) into its red edge 1-3; CycleGAN translates the 10 m bands of T19UDP (A) into T29RKH's (L2A, B).
+A step is one full optimizer step of every network (``objective.train_step`` here; the reference's
+``optimize_parameters()``), timed after warm-up steps, on tensors already in memory (the trainer's data
+pipeline runs on a thread one step ahead; ``bench_training.py`` measures its share).  Configurations:
+
+* ours: ``pix2pix_unet`` defaults (unet_256, batch norm, dropout) + ``pix2pix`` (70x70 PatchGAN, vanilla
+  GAN + L1 x 100, Adam 2e-4 / 0.5); ``cyclegan_resnet`` defaults (9 blocks) + ``cyclegan`` (two PatchGANs,
+  LSGAN, cycle 10, identity 0.5, pools of 50); ``adain_unet`` at the bundled model's size with
+  ``translation`` (masked L1), one red-edge target, for comparison;
+* reference: Jun-Yan Zhu's ``pytorch-CycleGAN-and-pix2pix`` (``--reference``: a folder holding its
+  ``models/`` and ``util/`` and the small ``drive.py`` that calls them; never part of this repository)
+  with ``--model pix2pix --netG unet_256 --norm batch`` / ``--model cycle_gan --netG resnet_9blocks
+  --norm instance --pool_size 50``, the same losses, channels, sizes and batch; its images scaled to
+  about [-1, 1] from the same chips.
+
+Children alternate (ours, reference) per configuration so that the machine's load affects both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+SIZE = 256
+LANDSAT = ["coastal_aerosol", "blue", "green", "red", "nir_narrow", "cirrus", "swir_1", "swir_2"]
+RED_EDGE = ["red_edge_1", "red_edge_2", "red_edge_3"]
+TEN_METRE = ["blue", "green", "red", "nir_broad"]
+
+
+def _data_root() -> str:
+    return os.environ.get("HLS_TRANSLATE_DATA") or os.path.join(os.path.dirname(REPO), "shared", "data")
+
+
+def make_chips(path: str, n: int = 8) -> None:
+    """``n`` real 256 px chips per array, physical values: ``a`` (pix2pix input), ``b`` (its target),
+    ``ca`` / ``cb`` (CycleGAN domains A and B)."""
+    import numpy as np
+
+    from hls_translate.core.bands import band_class, resolve_band
+    from hls_translate.core.grid import Window
+    from hls_translate.core.scene import open_scene
+
+    root = _data_root()
+
+    def chips(scene_path, bands):
+        with open_scene(os.path.join(root, scene_path), reference=band_class("blue"), resampling="bilinear") as scene:
+            h, w = scene.grid.height, scene.grid.width
+            out = []
+            for i in range(n):
+                r, c = (i * 97) % (h - SIZE), (i * 151) % (w - SIZE)
+                values, _ = scene.read_stack([resolve_band(b).id for b in bands], Window(c, r, SIZE, SIZE))
+                out.append(values)
+        return np.stack(out).astype(np.float32)
+
+    t19 = "s2_l1c_13band_T19UDP_160m/T19UDP_20170729_L1C_13band_160m_stack.tif"
+    np.savez(path, a=chips(t19, LANDSAT), b=chips(t19, RED_EDGE), ca=chips(t19, TEN_METRE),
+             cb=chips("s2_l2a_12band_T29RKH_decimated", TEN_METRE))
+
+
+def _ours(args) -> dict:
+    import numpy as np
+    import torch
+
+    from hls_translate.core.bands import resolve_band
+    from hls_translate.core.models import create_model
+    from hls_translate.training.config import OptimConfig
+    from hls_translate.training.distributed import Dist
+    from hls_translate.training.objectives import TrainContext, create_objective, objective_entry
+
+    d = np.load(args.chips)
+    if args.family == "pix2pix":
+        model = create_model("pix2pix_unet")
+        x, y = d["a"], d["b"]
+    elif args.family == "cyclegan":
+        model = create_model("cyclegan_resnet")
+        x, y = d["ca"], d["cb"]
+    else:  # the conditional model at the bundled size, one red-edge target from the eight Landsat bands
+        model = create_model("adain_unet", width=16, depth=3, embed_dim=32, tile_size=256)
+        x, y = d["a"], d["b"][:, 1:2]
+    ids = list(model.accepted_sources()) if args.family != "adain" else [resolve_band(b).id for b in LANDSAT]
+    out_ids = list(model.accepted_targets()) if args.family != "adain" else [resolve_band("red_edge_2").id]
+    stats = {c: (float(v.mean()), float(v.std())) for c, v in zip(ids, x.transpose(1, 0, 2, 3))}
+    stats.update({c: (float(v.mean()), float(v.std())) for c, v in zip(out_ids, y.transpose(1, 0, 2, 3))})
+    model.set_normalization(stats)
+    name = {"pix2pix": "pix2pix", "cyclegan": "cyclegan", "adain": "translation"}[args.family]
+    optim = OptimConfig(**{**objective_entry(name).optim_defaults})
+    ctx = TrainContext(dist=Dist(0, 1, 0, torch.device("cpu"), ""), optim=optim, steps=1000, amp="off")
+    objective = create_objective(name, model, {}, ctx)
+    objective.train_mode(True)
+
+    def batch(step):
+        idx = [(step * args.batch + i) % len(x) for i in range(args.batch)]
+        xb, yb = torch.from_numpy(x[idx]), torch.from_numpy(y[idx])
+        ones = torch.ones(args.batch, 1, SIZE, SIZE, dtype=torch.bool)
+        if args.family == "cyclegan":
+            return {"bands": xb, "mask": ones, "bands_b": yb, "mask_b": ones}
+        if args.family == "pix2pix":
+            return {"bands": xb, "real": yb, "mask": ones}
+        bands = torch.zeros(args.batch, 15, SIZE, SIZE)
+        bands[:, ids] = xb
+        presence = torch.zeros(args.batch, 15)
+        presence[:, ids] = 1.0
+        return {"bands": bands, "presence": presence, "target": torch.full((args.batch,), out_ids[0]),
+                "real": yb, "mask": ones}
+
+    return _timed(lambda step: {k: float(v) for k, v in objective.train_step(batch(step)).items()}, args,
+                  sum(p.numel() for m in objective.modules.values() for p in m.parameters()))
+
+
+def _timed(step_fn, args, params: int) -> dict:
+    import numpy as np
+    import torch
+
+    times, last = [], {}
+    for step in range(args.warmup + args.steps):
+        t = time.perf_counter()
+        last = step_fn(step)
+        times.append(time.perf_counter() - t)
+    measured = times[args.warmup:]
+    return {"samples_per_s": args.batch * len(measured) / sum(measured), "step_s": float(np.median(measured)),
+            "params": params, "losses": last, "threads": torch.get_num_threads()}
+
+
+def child(args) -> int:
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    out = _ours(args)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+    return 0
+
+
+def reference_inputs(chips: str, family: str, path: str) -> None:
+    """The same chips for the reference, each band scaled to about [-1, 1] (mean +- 2 std)."""
+    import numpy as np
+
+    d = np.load(chips)
+    a, b = (d["a"], d["b"]) if family == "pix2pix" else (d["ca"], d["cb"])
+
+    def scale(v):
+        m, s = v.mean(axis=(0, 2, 3), keepdims=True), v.std(axis=(0, 2, 3), keepdims=True)
+        return np.clip((v - m) / (2 * s), -1, 1).astype(np.float32)
+
+    np.savez(path, a=scale(a), b=scale(b))
+
+
+def run(cmd) -> dict:
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    if p.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reference", default="/tmp/ref_cyclegan", help="folder with the reference code and drive.py")
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--families", nargs="+", default=["pix2pix", "cyclegan", "adain"])
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads of every child (0: torch's default)")
+    ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--family", help=argparse.SUPPRESS)
+    ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--chips", help=argparse.SUPPRESS)
+    ap.add_argument("--steps", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--warmup", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        return child(args)
+    drive = os.path.join(args.reference, "drive.py")
+    have_ref = os.path.isfile(drive)
+    if not have_ref:
+        print(f"no reference at {args.reference} (drive.py): measuring hls_translate only", file=sys.stderr)
+    rows = []
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        chips = os.path.join(tmp, "chips.npz")
+        make_chips(chips)
+        for family in args.families:
+            for batch in args.batches:
+                steps, warmup = (6, 2) if batch == 1 else (3, 1)
+                common = ["--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup),
+                          "--threads", str(args.threads)]
+                ours = run([sys.executable, os.path.abspath(__file__), "--child", "--family", family, "--chips", chips,
+                            *common])
+                row = {"family": family, "batch": batch, "ours": ours}
+                if have_ref and family != "adain":
+                    ref_in = os.path.join(tmp, f"ref_{family}.npz")
+                    reference_inputs(chips, family, ref_in)
+                    nc = (8, 3) if family == "pix2pix" else (4, 4)
+                    ref = run([sys.executable, drive, "--model", "pix2pix" if family == "pix2pix" else "cycle_gan",
+                               "--data", ref_in, "--input-nc", str(nc[0]), "--output-nc", str(nc[1]),
+                               "--size", str(SIZE), *common])
+                    row["reference"] = ref
+                    row["ratio"] = ours["samples_per_s"] / ref["samples_per_s"]
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+    print(f"| family | batch x 256² | params (all networks) | hls_translate samples/s | peak RSS MB | "
+          f"reference samples/s | reference peak RSS MB | ours / reference |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        o, ref = r["ours"], r.get("reference")
+        print(f"| {r['family']} | {r['batch']} | {o['params']:,} | {o['samples_per_s']:.2f} | {o['peak_rss_mb']:.0f} | "
+              + (f"{ref['samples_per_s']:.2f} | {ref['peak_rss_mb']:.0f} | {r['ratio']:.2f}x |" if ref else "- | - | - |"))
+    load_after = os.getloadavg()
+    print(f"(load average before {load_before[0]:.2f}, after {load_after[0]:.2f}; {platform.machine()}, "
+          f"{os.cpu_count()} CPUs; torch threads {rows[0]['ours']['threads'] if rows else '?'})")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows, "load_before": load_before, "load_after": load_after}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

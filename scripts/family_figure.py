@@ -1,0 +1,81 @@
+"""The figures of docs/families/: an exported fixed-band model run on a real scene, as one small PNG.
+
+    python scripts/family_figure.py --model pix2pix.onnx --input SCENE --band red_edge_2 --out fig.png
+        real band | synthesized band (one stretch: 2-98 % of the real band)
+    python scripts/family_figure.py --model toa_to_surface.onnx --input SCENE --rgb red green blue --out fig.png
+        the model's input as true colour | its output as true colour (each 2-98 % of the input, so that a
+        brightness or colour change shows); for a model whose outputs have no truth in the scene
+
+The scene is cropped to a centred square of ``--size`` pixels (a multiple of the model's stride) and run
+through the engine exactly as ``hls-translate predict`` runs it (the model's tiling and blending).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from hls_translate.core.bands import resolve_band
+from hls_translate.core.engine import predict_array
+from hls_translate.core.grid import Window
+from hls_translate.core.metadata import read_metadata
+from hls_translate.core.scene import open_scene
+
+
+def _byte(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return np.nan_to_num(np.clip((a - lo) / max(hi - lo, 1e-9) * 255, 0, 255), nan=0).astype(np.uint8)
+
+
+def _write_png(panel: np.ndarray, path: str) -> None:
+    from osgeo import gdal
+
+    mem = gdal.GetDriverByName("MEM").Create("", panel.shape[2], panel.shape[1], panel.shape[0], gdal.GDT_Byte)
+    for i, plane in enumerate(panel):
+        mem.GetRasterBand(i + 1).WriteArray(plane)
+    gdal.GetDriverByName("PNG").CreateCopy(path, mem)
+    if os.path.exists(path + ".aux.xml"):
+        os.remove(path + ".aux.xml")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True)
+    p.add_argument("--input", required=True, help="a real scene (file or folder) the model was not trained on")
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.add_argument("--band", help="compare this output band with the scene's real one")
+    p.add_argument("--rgb", nargs=3, metavar="BAND", help="show input and output as true colour with these bands")
+    p.add_argument("--size", type=int, default=256)
+    args = p.parse_args(argv)
+    md = read_metadata(args.model)
+    sources = list(md.input("bands").bands)
+    with open_scene(args.input) as scene:
+        h, w = scene.grid.height, scene.grid.width
+        n = min(args.size, h, w)
+        win = Window((w - n) // 2, (h - n) // 2, n, n)
+        shown = [resolve_band(b).id for b in (args.rgb or [args.band])]
+        ids = sorted(set(sources) | ({shown[0]} if args.band else set()))
+        values, valid = scene.read_stack(ids, win)
+    idx = [ids.index(c) for c in sources]
+    out, ok = predict_array(args.model, values[idx], valid[idx], sources, shown)
+    gap = np.full((3 if args.rgb else 1, n, 4), 255, np.uint8)
+    if args.band:
+        real = np.where(valid[ids.index(shown[0])], values[ids.index(shown[0])], np.nan)
+        lo, hi = np.nanpercentile(real, [2, 98])
+        panel = np.concatenate([_byte(real, lo, hi)[None], gap, _byte(out[0], lo, hi)[None]], axis=2)
+        rmse = float(np.sqrt(np.nanmean((out[0] - real) ** 2)))
+        print(f"{args.out}: real | synthesized {args.band} (stretch {lo:.4f}..{hi:.4f}); RMSE {rmse:.4f} over the crop")
+    else:
+        rgb_in = np.stack([values[ids.index(c)] for c in shown])
+        lo, hi = np.nanpercentile(rgb_in, [2, 98])
+        panel = np.concatenate([_byte(rgb_in, lo, hi), gap, _byte(out, lo, hi)], axis=2)
+        print(f"{args.out}: input | output as true colour (stretch {lo:.4f}..{hi:.4f}); mean input "
+              f"{np.nanmean(rgb_in, axis=(1, 2)).round(4).tolist()}, mean output {np.nanmean(out, axis=(1, 2)).round(4).tolist()}")
+    _write_png(panel, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
