@@ -34,7 +34,7 @@ def test_translate_raster_headless_equals_predict(qgis_process, family_models, w
     md = read_metadata(model)
     out = tmp_path / "qgis.tif"
     res = json_results(qgis_process(["--json", "run", "hls_translate:translate_raster", "--", f"INPUT={HELD_OUT_SCENE}",
-                                     f"MODEL={model}", f"OUTPUT={out}"]))
+                                     f"MODEL={model}", "DATA_TYPE=float32", f"OUTPUT={out}"]))
     keys = [band_class(c).key for c in md.output.bands]
     assert res["TARGETS"].split(",") == keys and res["TILES_RUN"] > 0
     cli_out = tmp_path / "cli.tif"
