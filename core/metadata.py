@@ -1,5 +1,8 @@
 """Self-describing model metadata: one JSON document inside every exported ONNX file.
 
+(About 570 lines in one module: the document's schema, its strict parser and the small protobuf reader
+that finds it in an ONNX file without onnx are one contract and change together.)
+
 The document lives in the ONNX model's ``metadata_props`` under the key :data:`METADATA_KEY`.
 :func:`parse_metadata` turns it into one typed, frozen :class:`ModelMetadata`; :func:`read_metadata`
 reads it straight from an ``.onnx`` file without onnx or onnxruntime (the plugin and ``info`` command

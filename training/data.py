@@ -1,7 +1,8 @@
 """Training data: scenes into memory, valid chips, normalization statistics, a resumable chip sampler.
 
-(About 650 lines, kept in one module on purpose: scenes, label rasters, statistics, the task plan and the sampler all work on :class:`SceneData` and
-are read together; collation per model kind lives in ``training/collate.py``.)
+(About 700 lines, kept in one module on purpose: scenes, image folders, label rasters, statistics, the
+task plan and the sampler all work on :class:`SceneData` and are read together; collation per model kind
+lives in ``training/collate.py``.)
 
 The scenes of a config are small (the largest real one is 1098 x 1098 x 12 bands), so each is read once
 with :func:`hls_translate.core.scene.open_scene` onto one grid (``data.reference`` / ``data.resampling``)
