@@ -80,9 +80,7 @@ def predict_stored(model, scene: Scene, targets: Sequence[BandClass], outputs: U
     files: List[Tuple[str, Sequence[BandClass]]] = (
         [(os.fspath(outputs), list(targets))] if isinstance(outputs, (str, os.PathLike))
         else [(os.fspath(outputs[t.key]), [t]) for t in targets])
-    read = {s.path: f"the input band {s.band.key}" for s in scene.sources.values()}
-    if scene.qa is not None:
-        read[scene.qa.path] = f"the scene's {scene.qa.kind} layer"
+    read = scene.files_read()
     if isinstance(model, (str, os.PathLike)):
         read[os.fspath(model)] = "the model"
     for path, _ in files:

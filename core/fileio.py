@@ -14,7 +14,7 @@ import re
 import socket
 import uuid
 from contextlib import contextmanager
-from typing import Iterator, List, Mapping, Optional, Sequence, Type
+from typing import Iterator, List, Optional, Type
 
 
 def _umask() -> int:

@@ -190,6 +190,13 @@ class Scene:
         if n:
             self.out_of_range[band.key] = self.out_of_range.get(band.key, 0) + n
 
+    def files_read(self) -> Dict[str, str]:
+        """Every file a read of this scene opens, with what it is (for the outputs-are-not-inputs check)."""
+        read = {s.path: f"the input band {s.band.key}" for s in self.sources.values()}
+        if self.qa is not None:
+            read[self.qa.path] = f"the scene's {self.qa.kind} layer"
+        return read
+
     def describe_out_of_range(self) -> str:
         """One line on the values masked because they lie outside their band's physical range ("" if none)."""
         if not self.out_of_range:

@@ -233,8 +233,6 @@ def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version:
     with ``verify`` ONNX Runtime against torch at two sizes) and renamed into place, so ``path`` either
     holds the previous file or the finished new one.
     """
-    import onnx
-
     check_opset(opset)
     path = check_output_path(path)
     _finite_weights(model)

@@ -161,9 +161,7 @@ def _predict_scene(model, md, model_name: str, scene: Scene, targets, outputs, o
              sensor=sensor, where=f"scene {scene.name}" if scene.name else "the scene", model_name=model_name,
              labels=os.path.basename(label_raster.path) if label_raster is not None else "")
     out_paths = _output_paths(outputs, p.targets, sensor)
-    read = {s.path: f"the input band {s.band.key}" for s in scene.sources.values()}
-    if scene.qa is not None:
-        read[scene.qa.path] = f"the scene's {scene.qa.kind} layer"
+    read = scene.files_read()
     if label_raster is not None:
         read[label_raster.path] = "the label raster"
     if isinstance(model, (str, os.PathLike)):

@@ -26,7 +26,7 @@ Height and width must be multiples of :attr:`AdaINUNet.stride` (``2 ** depth``) 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
