@@ -48,7 +48,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="(--model) run the model through the inference engine, tiled and blended at its "
                         "recommended tile size, as `hls-translate predict` and QGIS do; default: whole area at once")
     p.add_argument("--batch", type=int, default=2, help="tasks per forward pass (memory vs speed)")
-    p.add_argument("--no-baseline", action="store_true", help="skip the linear baseline")
+    p.add_argument("--no-baseline", action="store_true", help="skip both baselines (linear and gradient-boosted)")
+    p.add_argument("--no-gbt", action="store_true",
+                   help="skip the gradient-boosted-trees baseline (scikit-learn; a few seconds per headline task)")
+    p.add_argument("--gbt-pixels", type=int, default=20000, metavar="N",
+                   help="pixels per training scene the gradient-boosted baseline is fitted on (default 20000)")
+    p.add_argument("--use-case", action="store_true",
+                   help="also score the use case: red edge 1-3, NIR broad and water vapour from the bands "
+                        "Landsat / HLS L30 has (coastal, blue, green, red, NIR narrow, SWIR 1-2, cirrus)")
+    p.add_argument("--check-tiling", action="store_true",
+                   help="run every task both tiled and whole-image and report the largest difference")
+    p.add_argument("--no-figures", action="store_true", help="write no scatter plots (heatmaps are always drawn)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,18 +103,34 @@ def print_summary(report, with_baseline: bool) -> None:
     from ..training.evaluate import headline_rows
 
     head = headline_rows(report.rows)
-    print(f"{'scene':<12} {'target':<6} {'RMSE':>8} {'MAE':>8} {'PSNR':>7} {'SSIM':>6}" +
-          ("  baseline RMSE" if with_baseline else ""))
+    with_gbt = bool(head) and all(r.gbt is not None for r in head)
+    print(f"{'scene':<12} {'target':<6} {'RMSE':>8} {'bias':>8} {'SSIM':>6}" +
+          ("  linear RMSE" if with_baseline else "") + ("    GBT RMSE" if with_gbt else ""))
     for r in head:
         m = r.model
-        line = f"{r.scene[:12]:<12} {r.target_code:<6} {m.rmse:8.4f} {m.mae:8.4f} {m.psnr:7.2f} {m.ssim:6.3f}"
+        line = f"{r.scene[:12]:<12} {r.target_code:<6} {m.rmse:8.4f} {m.bias:+8.4f} {m.ssim:6.3f}"
         if with_baseline:
-            line += f"  {r.baseline.rmse:8.4f}{'  model better' if m.rmse < r.baseline.rmse else ''}"
+            line += f"  {r.baseline.rmse:8.4f}{'*' if m.rmse < r.baseline.rmse else ' '}  "
+        if with_gbt:
+            line += f"  {r.gbt.rmse:8.4f}{'*' if m.rmse < r.gbt.rmse else ' '}"
         print(line)
     s = report.summary
     if s.fraction_beating_baseline is not None:
-        print(f"model beats the linear baseline on {len(s.targets_beating_baseline)}/{len(head)} targets "
-              f"({s.fraction_beating_baseline:.0%})")
+        print(f"(* model better) model beats the linear baseline on {len(s.targets_beating_baseline)}/{len(head)} "
+              f"cells ({s.fraction_beating_baseline:.0%}); mean RMSE {s.mean_rmse:.4f} vs {s.baseline_mean_rmse:.4f}")
+    if s.fraction_beating_gbt is not None:
+        print(f"model beats the gradient-boosted baseline on {len(s.targets_beating_gbt)}/{len(head)} cells "
+              f"({s.fraction_beating_gbt:.0%}); its mean RMSE {s.gbt_mean_rmse:.4f}")
+    if s.max_tiling_difference is not None:
+        print(f"largest tiled vs whole-image difference: {s.max_tiling_difference:.2e}")
+    use = [r for r in report.rows if r.source_set == "landsat"]
+    for r in use:
+        line = f"use case {r.scene[:12]:<12} {r.target_code:<4} RMSE {r.model.rmse:.4f}"
+        if r.baseline is not None:
+            line += f"  linear {r.baseline.rmse:.4f}"
+        if r.gbt is not None:
+            line += f"  GBT {r.gbt.rmse:.4f}"
+        print(line)
     for c in report.pair_comparison:
         print(f"pair {'+'.join(c.sources)} -> {c.target}: pair model RMSE {c.pair_model_rmse:.4f}, "
               f"conditional {c.conditional_rmse:.4f} ({c.relative_difference:+.1%})")
@@ -129,7 +155,7 @@ def run(args) -> int:
     from ..core.progress import ProgressBar
     from ..training.config import SceneSpec, config_from_dict, load_train_config
     from ..training.data import band_code, prepare_data
-    from ..training.evaluate import LinearBaseline, compare_pairs, score_scenes, write_report
+    from ..training.evaluate import GBTBaseline, LinearBaseline, compare_pairs, crop_scene, score_scenes, write_report
 
     if args.batch < 1:
         raise ConfigError("--batch must be >= 1")
@@ -169,8 +195,11 @@ def run(args) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    if args.gbt_pixels < 100:
+        raise ConfigError("--gbt-pixels must be >= 100")
     data = prepare_data(cfg, model.info.sources, model.info.targets, log=log)
     baseline = None if args.no_baseline else LinearBaseline.fit(data.train)
+    gbt = None if args.no_baseline or args.no_gbt else GBTBaseline.fit(data.train, args.gbt_pixels, seed=cfg.run.seed)
 
     pair_models = []
     for pm in args.pair_model:
@@ -188,7 +217,8 @@ def run(args) -> int:
     bar = ProgressBar(f"evaluating {os.path.basename(model.path)}")
     report = score_scenes(model.predict, model.info, data.validation, baseline, mode=args.sources,
                           targets=targets, max_size=args.max_size or None, batch=args.batch, progress=bar,
-                          extra=extra, without=without, tiled=args.tiled)
+                          extra=extra, without=without, tiled=args.tiled, gbt=gbt, use_case=args.use_case,
+                          check_tiling=args.check_tiling, keep_predictions=not args.no_figures)
     bar.close()
     report = dataclasses.replace(
         report, model_path=os.path.abspath(model.path),
@@ -207,7 +237,14 @@ def run(args) -> int:
             pair_reports.append(dataclasses.replace(rep, model_path=os.path.abspath(pair_model.path)))
         report = dataclasses.replace(report, pair_reports=tuple(pair_reports),
                                      pair_comparison=compare_pairs(report, pair_reports))
-    paths = write_report(report, out_dir)
+    windows = None
+    if not args.no_figures:
+        windows = {}
+        for sc in data.validation:
+            crop = crop_scene(sc, args.max_size or None, model.info.stride)
+            windows[sc.name] = (crop.values, crop.valid)
+    paths = write_report(report, out_dir, windows)
+    report = dataclasses.replace(report, predictions={})
     print_summary(report, baseline is not None)
     print("wrote " + ", ".join(paths.values()))
     return 0

@@ -92,6 +92,10 @@ def add_band_arguments(parser: argparse.ArgumentParser):
                        help="keep the target band's valid pixels and synthesize only its nodata pixels")
     group.add_argument("--sources", nargs="+", default=None, metavar="BAND",
                        help="input bands to use (default: every band of the input the model accepts)")
+    group.add_argument("--without", nargs="+", default=None, metavar="BAND",
+                       help="bands declared absent: never used as input (e.g. a band the input checks call garbage)")
+    group.add_argument("--no-input-checks", action="store_true",
+                       help="skip the look at the input bands before the run (stuck, noise, unrelated, off-scale)")
     group.add_argument("--sensor", default=None, metavar="S",
                        help=f"sensor of the input: {', '.join(SENSORS)} (default: from the file names/descriptions); "
                             "decides what B05 means")
@@ -123,6 +127,7 @@ def predict_options(args: argparse.Namespace, threads: int) -> Tuple[PredictOpti
         tile_size=args.tile, overlap=args.overlap, blend=args.blend, batch_size=args.batch, device=args.device,
         threads=threads, gap_fill=args.gap_fill, driver=args.format,
         sources=tuple(args.sources) if args.sources else None, mask_qa=args.mask_qa,
+        without=tuple(getattr(args, "without", None) or ()), check_inputs=not getattr(args, "no_input_checks", False),
         overviews=not args.no_overviews), StorageOptions(args.dtype, tuple(args.co))
 
 

@@ -76,6 +76,16 @@ class PairSpec:
 
 
 @dataclass(frozen=True)
+class SourceSetSpec:
+    """A source set trained on purpose: with probability ``p`` a sample's sources are these bands (those of
+    them the chip's scene has, the target left out), e.g. the bands Landsat / HLS L30 has."""
+
+    bands: Tuple[str, ...]
+    p: float = 0.1
+    name: str = ""  # label in the training summary
+
+
+@dataclass(frozen=True)
 class AtmosphereAugment:
     """Random, spectrally smooth "atmosphere" applied to a chip's sources and target alike.
 
@@ -111,6 +121,7 @@ class DataConfig:
     label_classes: Tuple[LabelClass, ...] = ()  # classes of the scenes' label rasters (value, name)
     target_sampling: Literal["uniform_class", "per_scene"] = "uniform_class"
     p_all_sources: float = 0.5  # probability that the sources are all other bands of the chip
+    source_sets: Tuple[SourceSetSpec, ...] = ()  # named source sets drawn first, each with its probability
     augment: bool = True  # random flips and 90-degree rotations of chips
     atmosphere: AtmosphereAugment = field(default_factory=AtmosphereAugment)  # random path reflectance
 
@@ -249,6 +260,13 @@ def check_config(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
     _check_batch_memory(r.batch_size, d.chip_size)
     _check(0.0 < d.min_valid_fraction <= 1.0, "data.min_valid_fraction", f"must be in (0, 1], got {d.min_valid_fraction}")
     _check(0.0 <= d.p_all_sources <= 1.0, "data.p_all_sources", f"must be in [0, 1], got {d.p_all_sources}")
+    for i, ss in enumerate(d.source_sets):
+        _check(0.0 <= ss.p <= 1.0, f"data.source_sets[{i}].p", f"must be in [0, 1], got {ss.p}")
+        _check(len(ss.bands) >= 1, f"data.source_sets[{i}].bands", "needs at least one band")
+        d.band_ids(ss.bands, f"data.source_sets[{i}].bands")
+    _check(sum(ss.p for ss in d.source_sets) <= 1.0 + 1e-9, "data.source_sets",
+           f"the probabilities add up to {sum(ss.p for ss in d.source_sets):g} (> 1)")
+    _check(not (d.source_sets and d.pairs), "data.source_sets", "cannot be combined with data.pairs")
     a = d.atmosphere
     _check(0.0 <= a.p <= 1.0, "data.atmosphere.p", f"must be in [0, 1], got {a.p}")
     for k, (lo, hi) in (("rayleigh", a.rayleigh), ("aerosol", a.aerosol), ("angstrom", a.angstrom), ("gain", a.gain)):
@@ -374,6 +392,6 @@ def config_from_dict(data: Mapping[str, Any], check_model: bool = True) -> Train
     return check_config(from_dict(TrainConfig, data), check_model=check_model)
 
 
-__all__ = ["ImageSpec", "SceneSpec", "physical_memory", "PairSpec", "DataConfig", "RunConfig", "ModelSection", "OptimConfig", "ObjectiveSection",
+__all__ = ["ImageSpec", "SceneSpec", "physical_memory", "PairSpec", "SourceSetSpec", "DataConfig", "RunConfig", "ModelSection", "OptimConfig", "ObjectiveSection",
            "ValidationConfig", "TrainConfig", "load_train_config", "config_from_dict", "config_to_yaml",
            "check_config", "resolve_config_band", "model_geometry"]

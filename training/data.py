@@ -422,6 +422,8 @@ class TaskPlan:
             for t in self.targets:
                 if not any(s.has(t) and len([c for c in s.band_ids if c != t and c in allowed_src]) for s in scenes):
                     raise DataError(f"target {band_code(t)}: no training scene has it together with a source band")
+        self._source_sets = tuple((frozenset(cfg.band_ids(ss.bands, f"data.source_sets[{i}].bands")), float(ss.p))
+                                  for i, ss in enumerate(cfg.source_sets))
         w = np.array([s.weight for s in scenes], dtype=np.float64)
         self.scene_p = w / w.sum()
         # per target (uniform_class) / per pair: the scenes that can serve it, with probabilities
@@ -460,6 +462,15 @@ class TaskPlan:
             target = cands[int(rng.integers(len(cands)))]
         others = [c for c in self.scenes[si].band_ids if c != target and c in self.sources]
         n = len(others)
+        if self._source_sets:  # drawn only when configured: a config without them keeps its sample stream
+            u = rng.random()
+            for bands, p in self._source_sets:
+                if u < p:
+                    src = tuple(c for c in others if c in bands)
+                    if src:
+                        return si, Task(target, src)
+                    break  # the scene has none of them besides the target: fall through to the usual draw
+                u -= p
         if n == 1 or rng.random() < cfg.p_all_sources:
             src = tuple(others)
         else:
@@ -478,6 +489,8 @@ class TaskPlan:
         return {"mode": "all_pairs", "target_sampling": self.cfg.target_sampling,
                 "targets": [band_code(c) for c in self.targets], "sources": [band_code(c) for c in self.sources],
                 "p_all_sources": self.cfg.p_all_sources,
+                **({"source_sets": [{"name": ss.name, "bands": list(ss.bands), "p": ss.p}
+                                    for ss in self.cfg.source_sets]} if self.cfg.source_sets else {}),
                 "subset_distribution": "all other bands with probability p_all_sources, else a random subset "
                                        "of size k ~ uniform(1, n-1)"}
 

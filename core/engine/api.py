@@ -12,6 +12,7 @@ from ... import __version__
 from .. import bands as _bands
 from ..bands import BandClass
 from ..errors import BandError, ConfigError, RasterWriteError
+from ..band_checks import check_bands
 from ..labels import LabelEncoding, LabelRaster
 from ..metadata import read_metadata
 from ..grid import Window
@@ -180,6 +181,11 @@ def _predict_scene(model, md, model_name: str, scene: Scene, targets, outputs, o
         say(f"labels {label_raster.describe()}: classes {encoding.describe()}")
     for line in p.summary().splitlines():
         say(line)
+    if options.check_inputs and p.kind != "label_map":
+        stats = {c: (float(v.mean), float(v.std)) for c, v in md.normalization.items()}
+        for w in check_bands(scene, [c.id for c in p.sources], stats, use_qa=options.mask_qa):
+            say(f"warning: {w.message}; if it is garbage, declare it absent (without={w.label.split()[0]!r}, "
+                f"--without {w.label.split()[0]})")
     # 3. writers (temp files beside the outputs)
     meta = {
         "HLS_TRANSLATE_MODEL": model_name, "HLS_TRANSLATE_MODEL_FAMILY": md.family,

@@ -47,6 +47,11 @@ class PredictOptions:
     * ``driver``: ``GTiff`` (tiled, DEFLATE, overviews) or ``COG``;
     * ``sources``: the input bands to use; ``None``: every band of the scene the model accepts (minus the
       target itself);
+    * ``without``: bands declared absent: never used as sources, as if the input lacked them (a band the
+      input checks call garbage, say);
+    * ``check_inputs``: before the run, look at a sample of every source band and log a warning naming a
+      band that is stuck, noise, unrelated to the others or far from the model's training data
+      (:mod:`..band_checks`);
     * ``mask_qa``: also treat pixels the scene's QA layer (Fmask/SCL) flags as nodata;
     * ``blend_floor``: smallest weight of the cosine/gaussian windows (> 0);
     * ``seed``: seeds the style vector of a label-map model with a ``noise`` input (one vector for the
@@ -63,6 +68,8 @@ class PredictOptions:
     dtype: str = "float32"
     driver: str = "GTiff"
     sources: Optional[Tuple[TargetSpec, ...]] = None
+    without: Tuple[TargetSpec, ...] = ()
+    check_inputs: bool = True
     mask_qa: bool = False
     overviews: bool = True
     blend_floor: float = DEFAULT_FLOOR
@@ -101,6 +108,10 @@ class PredictOptions:
                 object.__setattr__(self, "sources", tuple(self.sources))
             if not self.sources:
                 bad("sources", "an empty list of source bands (use None for: every band the model accepts)")
+        if isinstance(self.without, (str, int, BandClass)):
+            object.__setattr__(self, "without", (self.without,))
+        else:
+            object.__setattr__(self, "without", tuple(self.without or ()))
         if not 0.0 < float(self.blend_floor) <= 1.0:
             bad("blend_floor", f"must be in (0, 1], got {self.blend_floor!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:

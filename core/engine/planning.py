@@ -100,6 +100,13 @@ def plan(metadata: ModelMetadata, available: Sequence[int], height: int, width: 
             raise MissingBandError(f"gap-fill keeps the real pixels of the target band, but {where} has no "
                                    f"{band_names(lacking, sensor)} band; without --gap-fill the band is synthesized "
                                    "whole")
+    if options.without:  # declared absent: as if the input lacked them (they are never read as sources)
+        gone = [resolve_spec(spec, sensor) for spec in options.without]
+        if options.sources is not None:
+            both = [c for c in gone if c in {resolve_spec(s, sensor) for s in options.sources}]
+            if both:
+                raise BandError(f"{band_names(both, sensor)} is both among the sources and declared absent (without)")
+        have = tuple(c for c in have if c not in {g.id for g in gone})
     choice = strategy.choose_sources(SourceRequest(md, have, tuple(tcls), options, sensor, where, model_name))
     grid = _tile_grid(md, options, height, width)
     fills = {c.id: (float(md.normalization[c.id].mean) if c.id in md.normalization else None)

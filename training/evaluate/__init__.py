@@ -13,17 +13,17 @@
 
 from __future__ import annotations
 
-from .baseline import LinearBaseline, SceneMoments
+from .baseline import GBTBaseline, LinearBaseline, SceneMoments
 from .predictors import LoadedPredictor, TorchPredictor, onnx_predictor, pairs_from_summary, torch_predictor
 from .records import (SOURCE_SETS, EvaluatedModel, EvaluatedScene, EvaluationReport, EvaluationRow,
                       EvaluationSummary, PairComparison, TargetSummary)
-from .report import heatmap_image, markdown_tables, write_report
-from .scoring import (SOURCE_MODES, SceneCrop, ScoredTask, compare_pairs, crop_scene, headline_rows, score_scenes,
+from .report import markdown_tables, write_report
+from .scoring import (SOURCE_MODES, USE_CASE_SOURCES, USE_CASE_TARGETS, SceneCrop, use_case_tasks, ScoredTask, compare_pairs, crop_scene, headline_rows, score_scenes,
                       summarize, tasks_for)
 
 
-__all__ = ["LinearBaseline", "SceneMoments", "LoadedPredictor", "TorchPredictor", "onnx_predictor",
+__all__ = ["GBTBaseline", "LinearBaseline", "SceneMoments", "USE_CASE_SOURCES", "USE_CASE_TARGETS", "use_case_tasks", "LoadedPredictor", "TorchPredictor", "onnx_predictor",
            "pairs_from_summary", "torch_predictor", "SOURCE_SETS", "EvaluatedModel", "EvaluatedScene",
            "EvaluationReport", "EvaluationRow", "EvaluationSummary", "PairComparison", "TargetSummary",
-           "heatmap_image", "markdown_tables", "write_report", "SOURCE_MODES", "SceneCrop", "ScoredTask",
+           "markdown_tables", "write_report", "SOURCE_MODES", "SceneCrop", "ScoredTask",
            "compare_pairs", "crop_scene", "headline_rows", "score_scenes", "summarize", "tasks_for"]

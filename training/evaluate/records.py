@@ -24,7 +24,7 @@ METRIC_UNITS = "reflectance (physical units); PSNR/SSIM with data_range 1.0"
 VALID_PIXELS = "valid in the target and in every source band"
 #: Source sets a row can be scored with: every other band, one band alone, a pair model's pair, or the
 #: fixed inputs of a fixed-band model.
-SOURCE_SETS = ("all", "single", "pair", "fixed")
+SOURCE_SETS = ("all", "single", "pair", "fixed", "landsat")  # landsat: the use case (the L30 bands as sources)
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,9 @@ class EvaluationRow:
     source_set: str  # one of SOURCE_SETS
     target_std: float  # of the real target over the scored pixels
     model: BandScores
-    baseline: Optional[BandScores] = None
+    baseline: Optional[BandScores] = None  # the linear baseline
+    gbt: Optional[BandScores] = None  # the gradient-boosted baseline (headline and use-case rows)
+    tiling_difference: Optional[float] = None  # max |tiled - whole-image| over the scored pixels, when checked
 
     @property
     def target_code(self) -> str:
@@ -79,6 +81,10 @@ class EvaluationRow:
              "model": self.model.as_dict()}
         if self.baseline is not None:
             d["baseline"] = self.baseline.as_dict()
+        if self.gbt is not None:
+            d["gbt"] = self.gbt.as_dict()
+        if self.tiling_difference is not None:
+            d["tiling_difference"] = self.tiling_difference
         return d
 
 
@@ -91,11 +97,14 @@ class TargetSummary:
     psnr: float
     ssim: float
     baseline_rmse: Optional[float] = None
+    gbt_rmse: Optional[float] = None
 
     def to_dict(self) -> Dict[str, float]:
         d = {"rmse": self.rmse, "mae": self.mae, "psnr": self.psnr, "ssim": self.ssim}
         if self.baseline_rmse is not None:
             d["baseline_rmse"] = self.baseline_rmse
+        if self.gbt_rmse is not None:
+            d["gbt_rmse"] = self.gbt_rmse
         return d
 
 
@@ -111,6 +120,10 @@ class EvaluationSummary:
     fraction_beating_baseline: Optional[float] = None
     per_target: Mapping[str, TargetSummary] = field(default_factory=dict)
     single_source_fraction_beating_baseline: Optional[float] = None
+    gbt_mean_rmse: Optional[float] = None
+    targets_beating_gbt: Optional[Tuple[str, ...]] = None
+    fraction_beating_gbt: Optional[float] = None
+    max_tiling_difference: Optional[float] = None
 
     def to_dict(self) -> Dict[str, Any]:
         d: Dict[str, Any] = {}
@@ -121,6 +134,12 @@ class EvaluationSummary:
                 d["baseline_mean_rmse"] = self.baseline_mean_rmse
                 d["targets_beating_baseline"] = list(self.targets_beating_baseline or ())
                 d["fraction_beating_baseline"] = self.fraction_beating_baseline
+            if self.fraction_beating_gbt is not None:
+                d["gbt_mean_rmse"] = self.gbt_mean_rmse
+                d["targets_beating_gbt"] = list(self.targets_beating_gbt or ())
+                d["fraction_beating_gbt"] = self.fraction_beating_gbt
+            if self.max_tiling_difference is not None:
+                d["max_tiling_difference"] = self.max_tiling_difference
             d["per_target"] = {k: v.to_dict() for k, v in self.per_target.items()}
         if self.single_source_fraction_beating_baseline is not None:
             d["single_source_fraction_beating_baseline"] = self.single_source_fraction_beating_baseline

@@ -1,12 +1,13 @@
 """Writing an evaluation: ``evaluation.json`` (from :meth:`EvaluationReport.to_dict`), ``evaluation.md``
-(tables) and ``heatmap[_<scene>].png`` (source -> target matrices: model RMSE coloured by skill, and the
-model / baseline RMSE ratio)."""
+(tables), and the matplotlib figures of :mod:`..figures`: ``heatmap[_<scene>].png`` (source -> target
+matrix: model RMSE coloured by the model / linear-baseline ratio) and, when the predictions were kept,
+``scatter[_<scene>].png`` (synthesized vs real)."""
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Dict, Optional, Sequence
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -22,48 +23,52 @@ def _sort_codes(codes):
     return sorted(codes, key=lambda c: (_ORDER.index(c) if c in _ORDER else 100, c))
 
 
-def heatmap_image(rows: Sequence[EvaluationRow], scene: str) -> Optional[np.ndarray]:
-    """The source -> target matrices of one scene as an RGB image (None if there are no single/all rows)."""
-    from ..heatmap import diverging, render_matrix, sequential, stack_panels
-
-    rs = [r for r in rows if r.scene == scene and r.source_set in ("single", "all")]
-    if not rs:
-        return None
-    targets = _sort_codes({r.target_code for r in rs})
-    sources = _sort_codes({r.source_codes[0] for r in rs if r.source_set == "single"})
-    row_labels = sources + ["ALL OTHERS"]
-    rmse = np.full((len(row_labels), len(targets)), np.nan)
-    skill = np.full_like(rmse, np.nan)
-    ratio = np.full_like(rmse, np.nan)
-    has_base = all(r.baseline is not None for r in rs)
-    for r in rs:
-        i = row_labels.index(r.source_codes[0]) if r.source_set == "single" else len(row_labels) - 1
-        j = targets.index(r.target_code)
-        rmse[i, j] = r.model.rmse * 1e4
-        if r.target_std > 0:
-            skill[i, j] = 1.0 - (r.model.rmse / r.target_std) ** 2
-        if has_base and r.baseline.rmse > 0:
-            ratio[i, j] = r.model.rmse / r.baseline.rmse
-    panels = [render_matrix(
-        rmse, row_labels, targets, title=f"MODEL RMSE ON {scene} (REFLECTANCE X 10000)",
-        color=sequential, color_values=skill, fmt=lambda v: f"{v:.0f}", row_title="SOURCE BAND",
-        col_title="TARGET BAND (SYNTHESIZED)",
-        notes=["COLOUR: SKILL = 1 - RMSE^2/VAR(TARGET): GREEN 1 = PERFECT, RED 0 = NO BETTER THAN THE MEAN",
-               "ROWS: ONE SOURCE BAND ALONE; LAST ROW: ALL OTHER BANDS AS SOURCES. GREY: NOT EVALUATED"])]
-    if has_base:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logr = np.log2(ratio)
-        panels.append(render_matrix(
-            ratio, row_labels, targets, title="MODEL RMSE / LINEAR BASELINE RMSE (BELOW 1: MODEL BETTER)",
-            color=diverging, color_values=logr, fmt=lambda v: f"{v:.2f}", row_title="SOURCE BAND",
-            col_title="TARGET BAND (SYNTHESIZED)",
-            notes=["BASELINE: PER-PIXEL LEAST SQUARES FROM THE SAME SOURCES, FITTED ON THE TRAINING SCENES",
-                   "GREEN: MODEL BETTER, WHITE: EQUAL, RED: BASELINE BETTER (FULL COLOUR AT 2X)"]))
-    return stack_panels(panels)
-
-
 def _sources_text(r: EvaluationRow) -> str:
     return {"all": "all other bands", "fixed": "the model's inputs"}.get(r.source_set, "+".join(r.source_codes))
+
+
+def _key(r: EvaluationRow):
+    return (r.scene, _ORDER.index(r.target_code) if r.target_code in _ORDER else 99)
+
+
+def _table(rows, with_sources: bool = True):
+    has_b = all(r.baseline is not None for r in rows)
+    has_g = all(r.gbt is not None for r in rows)
+    has_t = any(r.tiling_difference is not None for r in rows)
+    head = "| scene | target |" + (" sources |" if with_sources else "") + " RMSE | bias | MAE | SSIM |"
+    rule = "|---|---|" + ("---|" if with_sources else "") + "---:|---:|---:|---:|"
+    if has_b:
+        head, rule = head + " linear RMSE | model/linear |", rule + "---:|---:|"
+    if has_g:
+        head, rule = head + " GBT RMSE | model/GBT |", rule + "---:|---:|"
+    if has_t:
+        head, rule = head + " max tiled-whole |", rule + "---:|"
+    lines = [head, rule]
+    for r in sorted(rows, key=_key):
+        m = r.model
+        line = (f"| {r.scene} | {r.target_code} |" + (f" {_sources_text(r)} |" if with_sources else "") +
+                f" {m.rmse:.4f} | {m.bias:+.4f} | {m.mae:.4f} | {m.ssim:.3f} |")
+        for on, b in ((has_b, r.baseline), (has_g, r.gbt)):
+            if on:
+                line += f" {b.rmse:.4f} | {m.rmse / b.rmse:.2f}{' **win**' if m.rmse < b.rmse else ''} |" \
+                    if b.rmse > 0 else f" {b.rmse:.4f} | - |"
+        if has_t:
+            line += f" {r.tiling_difference:.1e} |" if r.tiling_difference is not None else " - |"
+        lines.append(line)
+    return lines
+
+
+def _verdict(rows, what: str):
+    out = []
+    for attr, name in (("baseline", "the linear fit"), ("gbt", "the gradient-boosted trees")):
+        bs = [getattr(r, attr) for r in rows]
+        if rows and all(b is not None for b in bs):
+            wins = sum(r.model.rmse < b.rmse for r, b in zip(rows, bs))
+            ratio = float(np.mean([r.model.rmse for r in rows])) / float(np.mean([b.rmse for b in bs]))
+            out.append(f"{what}: the model beats {name} in {wins} of {len(rows)} cells ({wins / len(rows):.0%}); "
+                       f"mean RMSE {np.mean([r.model.rmse for r in rows]):.4f} vs {np.mean([b.rmse for b in bs]):.4f} "
+                       f"({ratio:.2f}x).")
+    return out
 
 
 def markdown_tables(report: EvaluationReport) -> str:
@@ -78,22 +83,16 @@ def markdown_tables(report: EvaluationReport) -> str:
               "PSNR/SSIM with data range 1.0.", ""]
     head = headline_rows(report.rows)
     if head:
-        has_b = all(r.baseline is not None for r in head)
-        lines.append("| scene | target | sources | RMSE | MAE | PSNR dB | SSIM |" +
-                     (" baseline RMSE | model/baseline |" if has_b else ""))
-        lines.append("|---|---|---|---:|---:|---:|---:|" + ("---:|---:|" if has_b else ""))
-        for r in sorted(head, key=lambda r: (r.scene, _ORDER.index(r.target_code) if r.target_code in _ORDER else 99)):
-            m = r.model
-            line = (f"| {r.scene} | {r.target_code} | {_sources_text(r)} | {m.rmse:.4f} | {m.mae:.4f} | "
-                    f"{m.psnr:.2f} | {m.ssim:.4f} |")
-            if has_b:
-                b = r.baseline.rmse
-                line += f" {b:.4f} | {m.rmse / b:.3f} |" if b > 0 else f" {b:.4f} | - |"
-            lines.append(line)
+        lines += _table(head) + [""] + _verdict(head, "Headline")
         s = report.summary
-        if s.fraction_beating_baseline is not None:
-            lines += ["", f"Model beats the baseline's RMSE on {len(s.targets_beating_baseline)} of {len(head)} "
-                      f"targets ({s.fraction_beating_baseline:.0%})."]
+        if s.max_tiling_difference is not None:
+            lines.append(f"Largest tiled vs whole-image difference over every scored task: {s.max_tiling_difference:.1e}.")
+    use = [r for r in report.rows if r.source_set == "landsat"]
+    if use:
+        lines += ["", "## Use case: the Landsat / HLS L30 bands as input", "",
+                  "Sources: " + ", ".join(sorted({c for r in use for c in r.source_codes}, key=lambda c: (
+                      _ORDER.index(c) if c in _ORDER else 99))) + " (those of them each scene has).", ""]
+        lines += _table(use, with_sources=False) + [""] + _verdict(use, "Use case")
     if report.pair_comparison:
         lines += ["", "## Conditional model vs single-pair models of the same size", "",
                   "| scene | pair | pair model RMSE | conditional RMSE | conditional vs pair | baseline RMSE |",
@@ -106,9 +105,12 @@ def markdown_tables(report: EvaluationReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(report: EvaluationReport, out_dir: str) -> Dict[str, str]:
-    """``evaluation.json``, ``evaluation.md`` and one ``heatmap[_<scene>].png`` per scene in ``out_dir``."""
-    from ..heatmap import write_png
+def write_report(report: EvaluationReport, out_dir: str,
+                 windows: Optional[Mapping[str, Tuple[np.ndarray, np.ndarray]]] = None) -> Dict[str, str]:
+    """``evaluation.json``, ``evaluation.md`` and the figures (one heatmap per scene; one scatter per scene
+    and source set when ``report.predictions`` were kept and ``windows`` gives each scene's evaluated
+    ``(values, valid)`` class-indexed window) in ``out_dir``."""
+    from ..figures import heatmap_figure, scatter_figure
 
     os.makedirs(out_dir, exist_ok=True)
     paths = {"json": os.path.join(out_dir, "evaluation.json"), "markdown": os.path.join(out_dir, "evaluation.md")}
@@ -116,12 +118,22 @@ def write_report(report: EvaluationReport, out_dir: str) -> Dict[str, str]:
     atomic_write_text(paths["markdown"], markdown_tables(report))
     scenes = [s.name for s in report.scenes]
     for sc in scenes:
-        img = heatmap_image(report.rows, sc)
-        if img is not None:
-            safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in sc)
-            key = "heatmap" if len(scenes) == 1 else f"heatmap_{safe}"
-            paths[key] = write_png(os.path.join(out_dir, f"{key}.png"), img)
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in sc)
+        suffix = "" if len(scenes) == 1 else f"_{safe}"
+        p = heatmap_figure(report.rows, sc, os.path.join(out_dir, f"heatmap{suffix}.png"))
+        if p:
+            paths[f"heatmap{suffix}"] = p
+        if windows and sc in windows and report.predictions:
+            for source_set, stem in (("all", "scatter"), ("landsat", "scatter_landsat"), ("fixed", "scatter"),
+                                     ("pair", "scatter")):
+                key = f"{stem}{suffix}"
+                if key in paths:
+                    continue
+                p = scatter_figure(report.rows, sc, report.predictions, windows[sc][0], windows[sc][1],
+                                   os.path.join(out_dir, f"{key}.png"), source_set=source_set)
+                if p:
+                    paths[key] = p
     return paths
 
 
-__all__ = ["heatmap_image", "markdown_tables", "write_report"]
+__all__ = ["markdown_tables", "write_report"]

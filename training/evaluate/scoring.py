@@ -17,6 +17,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ...core import bands as _bands
 from ...core.bands import NUM_CLASSES
 from ...core.engine import PredictOptions, predict_array
 from ...core.errors import HLSTranslateError, ModelError
@@ -24,11 +25,19 @@ from ...core.metrics import REFLECTANCE_RANGE, score
 from ...core.runtime import RunnableModel
 from ...core.tiling import round_up
 from ..data import DataError, SceneData, Task, band_code
-from .baseline import LinearBaseline
+from .baseline import GBTBaseline, LinearBaseline
 from .records import (EvaluatedModel, EvaluatedScene, EvaluationReport, EvaluationRow, EvaluationSummary,
                       PairComparison, TargetSummary)
 
 SOURCE_MODES = ("all", "single", "both")
+#: The use case: the bands Landsat 8/9 and HLS L30 have (coastal, blue, green, red, NIR narrow, SWIR 1 and 2,
+#: cirrus) as the sources of the bands only Sentinel-2 has (red edge 1-3, NIR broad, water vapour).
+USE_CASE_SOURCES = tuple(_bands.band_class(k).id for k in (
+    "coastal_aerosol", "blue", "green", "red", "nir_narrow", "swir_1", "swir_2", "cirrus"))
+USE_CASE_TARGETS = tuple(_bands.band_class(k).id for k in (
+    "red_edge_1", "red_edge_2", "red_edge_3", "nir_broad", "water_vapour"))
+#: Source sets the gradient-boosted baseline is fitted for (one fit per task; "single" would be ~150 fits).
+GBT_SOURCE_SETS = ("all", "pair", "fixed", "landsat")
 
 
 class ScoredTask(NamedTuple):
@@ -45,6 +54,19 @@ class SceneCrop(NamedTuple):
     values: np.ndarray
     valid: np.ndarray
     window: Tuple[int, int, int, int]
+
+
+def use_case_tasks(scene_bands: Sequence[int], model: EvaluatedModel, targets: Sequence[int] = (),
+                   without: Sequence[int] = ()) -> List[ScoredTask]:
+    """The use-case tasks (source set ``landsat``) a conditional model can run on a scene: each of
+    :data:`USE_CASE_TARGETS` it has, from those of :data:`USE_CASE_SOURCES` it has."""
+    if model.kind != "conditional" or model.pairs:
+        return []
+    src = tuple(c for c in USE_CASE_SOURCES if c in scene_bands and c in model.sources and c not in without)
+    if not src:
+        return []
+    return [ScoredTask("landsat", Task(t, src)) for t in USE_CASE_TARGETS
+            if t in scene_bands and t in model.targets and (not targets or t in targets)]
 
 
 def tasks_for(scene_bands: Sequence[int], model: EvaluatedModel, mode: str = "both",
@@ -137,8 +159,14 @@ def score_scenes(predictor: RunnableModel, model: EvaluatedModel, scenes: Sequen
                  baseline: Optional[LinearBaseline] = None, *, mode: str = "both", targets: Sequence[int] = (),
                  max_size: Optional[int] = None, batch: int = 4, progress: Optional[Callable[[float], None]] = None,
                  extra: Sequence[Task] = (), keep_predictions: bool = False, without: Sequence[int] = (),
-                 tiled: bool = False) -> EvaluationReport:
+                 tiled: bool = False, gbt: Optional[GBTBaseline] = None, use_case: bool = False,
+                 check_tiling: bool = False) -> EvaluationReport:
     """Score ``predictor`` (and ``baseline``) on every task of every scene (see the module docstring).
+
+    ``gbt``: the gradient-boosted baseline, scored on the rows of :data:`GBT_SOURCE_SETS`.  ``use_case``:
+    also the use-case tasks (:func:`use_case_tasks`, source set ``landsat``).  ``check_tiling``: run every
+    task both tiled and as one whole-image pass and record the largest difference (``tiling_difference``);
+    the scores are those of the ``tiled`` choice.
 
     ``extra``: further (sources -> target) tasks scored as source set ``pair`` where a scene has their
     bands and they are not among the tasks of ``mode`` already.  ``without``: band classes never used
@@ -153,6 +181,8 @@ def score_scenes(predictor: RunnableModel, model: EvaluatedModel, scenes: Sequen
         have = {st.task for st in tl}
         tl += [ScoredTask("pair", t) for t in extra if t not in have and s.has(t.target)
                and all(s.has(c) for c in t.sources) and not set(t.sources) & set(without)]
+        if use_case:
+            tl += [st for st in use_case_tasks(s.band_ids, model, targets, without) if st.task not in have]
         all_tasks.append((s, tl))
     total = sum(len(t) for _, t in all_tasks) or 1
     done = 0
@@ -172,15 +202,20 @@ def score_scenes(predictor: RunnableModel, model: EvaluatedModel, scenes: Sequen
         crop = crops[scene.name] = crop_scene(scene, max_size, model.stride)
         for group in _engine_groups(tasks, model.kind, batch):
             out = _run_group(predictor, model, scene, crop, group, tiled)
+            other = _run_group(predictor, model, scene, crop, group, not tiled) if check_tiling else None
             for k, (set_name, t) in enumerate(group):
                 ok = crop.valid[t.target] & crop.valid[list(t.sources)].all(axis=0)
                 real = crop.values[t.target]
-                base = None
+                base = gbt_scores = tiling = None
                 if baseline is not None:
                     base = score(baseline.predict(crop.values, t.sources, t.target), real, ok, REFLECTANCE_RANGE)
+                if gbt is not None and set_name in GBT_SOURCE_SETS:
+                    gbt_scores = score(gbt.predict(crop.values, t.sources, t.target), real, ok, REFLECTANCE_RANGE)
+                if other is not None:
+                    tiling = float(np.abs(out[k] - other[k])[ok].max()) if ok.any() else float("nan")
                 row = EvaluationRow(scene.name, scene.sensor, t.target, t.sources, set_name,
                                     float(np.std(real[ok])) if ok.any() else float("nan"),
-                                    score(out[k], real, ok, REFLECTANCE_RANGE), base)
+                                    score(out[k], real, ok, REFLECTANCE_RANGE), base, gbt_scores, tiling)
                 rows.append(row)
                 if keep_predictions:
                     preds[(scene.name, row.target_code, t.sources)] = out[k]
@@ -216,16 +251,28 @@ def summarize(rows: Sequence[EvaluationRow]) -> EvaluationSummary:
     several = len({r.scene for r in head}) > 1
     per_target = {(f"{r.scene}:{r.target_code}" if several else r.target_code):
                   TargetSummary(r.model.rmse, r.model.mae, r.model.psnr, r.model.ssim,
-                                r.baseline.rmse if r.baseline is not None else None) for r in head}
+                                r.baseline.rmse if r.baseline is not None else None,
+                                r.gbt.rmse if r.gbt is not None else None) for r in head}
     normed = [r.model.rmse / r.target_std for r in head if r.target_std > 0]
     out = dict(mean_rmse=float(np.mean([r.model.rmse for r in head])),
                mean_rmse_norm=float(np.mean(normed)) if normed else float("nan"), per_target=per_target,
                single_source_fraction_beating_baseline=single_frac)
     if all(r.baseline is not None for r in head):
-        wins = tuple(r.target_code for r in head if r.model.rmse < r.baseline.rmse)
+        wins = tuple(_cell(r, several) for r in head if r.model.rmse < r.baseline.rmse)
         out.update(baseline_mean_rmse=float(np.mean([r.baseline.rmse for r in head])),
                    targets_beating_baseline=wins, fraction_beating_baseline=len(wins) / len(head))
+    if all(r.gbt is not None for r in head):
+        wins = tuple(_cell(r, several) for r in head if r.model.rmse < r.gbt.rmse)
+        out.update(gbt_mean_rmse=float(np.mean([r.gbt.rmse for r in head])),
+                   targets_beating_gbt=wins, fraction_beating_gbt=len(wins) / len(head))
+    diffs = [r.tiling_difference for r in rows if r.tiling_difference is not None]
+    if diffs:
+        out.update(max_tiling_difference=float(np.nanmax(diffs)))
     return EvaluationSummary(**out)
+
+
+def _cell(r: EvaluationRow, several: bool) -> str:
+    return f"{r.scene}:{r.target_code}" if several else r.target_code
 
 
 def compare_pairs(main: EvaluationReport, pair_reports: Sequence[EvaluationReport]) -> Tuple[PairComparison, ...]:
@@ -244,5 +291,5 @@ def compare_pairs(main: EvaluationReport, pair_reports: Sequence[EvaluationRepor
     return tuple(out)
 
 
-__all__ = ["SOURCE_MODES", "ScoredTask", "SceneCrop", "tasks_for", "crop_scene", "score_scenes", "headline_rows",
+__all__ = ["SOURCE_MODES", "USE_CASE_SOURCES", "USE_CASE_TARGETS", "GBT_SOURCE_SETS", "use_case_tasks", "ScoredTask", "SceneCrop", "tasks_for", "crop_scene", "score_scenes", "headline_rows",
            "summarize", "compare_pairs"]
