@@ -16,7 +16,6 @@ from hls_translate.training.checkpoint import load_checkpoint, model_from_checkp
 from hls_translate.training.config import load_train_config  # noqa: E402
 from hls_translate.training.data import prepare_data  # noqa: E402
 from hls_translate.training.evaluate import LinearBaseline, crop_scene  # noqa: E402
-from hls_translate.training.heatmap import decode_png, encode_png, render_matrix, sequential  # noqa: E402
 from hls_translate.training.trainer import train  # noqa: E402
 
 from support.training import tiny_config, write_config  # noqa: E402
@@ -104,10 +103,11 @@ def test_evaluate_cli_checkpoint_report_values(trained, capsys):
     assert rep["summary"]["targets_beating_baseline"] == wins
     md = (out / "evaluation.md").read_text()
     assert "| Spain | B05 | all other bands |" in md
-    img = decode_png((out / "heatmap.png").read_bytes())
-    assert img.ndim == 3 and img.shape[0] > 400 and img.shape[1] > 600
-    colours = {tuple(c) for c in img.reshape(-1, 3)[:: 97]}
-    assert len(colours) > 20  # coloured cells, not a blank image
+    for name in ("heatmap.png", "scatter.png"):
+        img = _png(out / name)
+        assert img.ndim == 3 and img.shape[0] > 300 and img.shape[1] > 500, name
+        colours = {tuple(c) for c in (img[..., :3].reshape(-1, 3)[::97] * 255).astype(int)}
+        assert len(colours) > 20, name  # coloured cells / densities, not a blank image
 
 
 def test_evaluate_without_some_source_bands(trained, capsys):
@@ -204,13 +204,39 @@ def test_evaluate_errors(trained, capsys):
     assert "is the training scene data.train[0]" in capsys.readouterr().err
 
 
-def test_png_roundtrip_and_text():
-    img = render_matrix(np.array([[0.1, 0.5], [0.9, np.nan]]), ["B01", "ALL OTHERS"], ["B05", "B8A"],
-                        title="TEST 1.0", color=sequential, fmt=lambda v: f"{v:.1f}")
-    back = decode_png(encode_png(img))
-    np.testing.assert_array_equal(back, img)
-    # the NaN cell is grey, the others coloured; text pixels are dark
-    assert (img == 200).all(axis=2).any() and (img.sum(axis=2) < 100).any()
+def _png(path):
+    import matplotlib.image
+
+    return matplotlib.image.imread(str(path))
+
+
+def test_gradient_boosted_baseline_use_case_and_tiling_check(trained, capsys):
+    """--use-case scores red edge / NIR / water vapour from the L30 bands; both baselines in the rows;
+    --check-tiling records the tiled vs whole-image difference (an instance-norm U-Net: not zero)."""
+    tmp, cfg_path, _, ckpt = trained
+    out = tmp / "eval_gbt"
+    onnx_path = str(tmp / "gbt_model.onnx")
+    assert cli.main(["export", "--checkpoint", ckpt, "--out", onnx_path]) == 0
+    assert cli.main(["evaluate", "--model", onnx_path, "--config", str(cfg_path), "--out", str(out), "--sources",
+                     "all", "--max-size", "64", "--use-case", "--check-tiling", "--tiled", "--gbt-pixels", "2000"]) == 0
+    printed = capsys.readouterr().out
+    rep = json.loads((out / "evaluation.json").read_text())
+    alls = [r for r in rep["rows"] if r["source_set"] == "all"]
+    use = [r for r in rep["rows"] if r["source_set"] == "landsat"]
+    assert alls and all("gbt" in r and "baseline" in r and r["tiling_difference"] is not None for r in alls)
+    assert {r["target"] for r in use} == {"B05", "B06", "B07", "B08", "B09"}
+    assert all(set(r["sources"]) == {"B01", "B02", "B03", "B04", "B8A", "B11", "B12"} for r in use)
+    gbt = [r["gbt"]["rmse"] for r in alls]
+    lin = [r["baseline"]["rmse"] for r in alls]
+    assert all(0 < g < 0.5 for g in gbt) and np.mean(gbt) < 1.5 * np.mean(lin)  # a real fit, not a constant
+    s = rep["summary"]
+    assert s["fraction_beating_gbt"] == pytest.approx(np.mean([r["model"]["rmse"] < r["gbt"]["rmse"] for r in alls]))
+    assert s["max_tiling_difference"] == pytest.approx(max(r["tiling_difference"] for r in rep["rows"]))
+    md = (out / "evaluation.md").read_text()
+    assert "## Use case: the Landsat / HLS L30 bands as input" in md and "GBT RMSE" in md
+    assert "gradient-boosted baseline" in printed and "use case" in printed
+    assert _png(out / "scatter_landsat.png").shape[1] > 500
+
 
 
 def test_fixed_band_model_is_scored_with_its_baseline(trained, tmp_path):
