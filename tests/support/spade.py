@@ -1,0 +1,44 @@
+"""A small SPADE training config on the real T29RKH tile: its Sentinel-2 scene classification (SCL.tif,
+200 m) read by nearest neighbour onto the 100 m grid of its 10 m-class bands, synthesizing blue, green,
+red and NIR (B08) surface reflectance.  The tile's SCL holds the classes 2, 5, 7, 8, 9 and 10 (dark area, not
+vegetated, unclassified, cloud medium / high probability, thin cirrus); the QA mask is off so the
+generator learns what the cloud classes look like.  The generator and discriminators are shrunk (stride
+8, a few thousand parameters) so a few dozen steps take seconds on one core; everything else is the
+paper's."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from support.data import DATA, T29RKH
+from support.training import merge_sections
+
+SCL_PRESENT = [{"value": 2, "name": "dark_area"}, {"value": 5, "name": "not_vegetated"},
+               {"value": 7, "name": "unclassified"}, {"value": 8, "name": "cloud_medium"},
+               {"value": 9, "name": "cloud_high"}, {"value": 10, "name": "thin_cirrus"}]
+TARGETS = ["blue", "green", "red", "nir_broad"]
+SPADE_MODEL = {"target_bands": TARGETS, "ngf": 4, "upsamplings": 3, "spade_hidden": 16, "tile_size": 64}
+
+
+def spade_config(out_dir, **sections) -> Dict[str, Any]:
+    rel = T29RKH.relative_to(DATA).as_posix()
+    cfg = {"run": {"out_dir": str(out_dir), "steps": 8, "batch_size": 2, "seed": 5, "device": "cpu", "threads": 1,
+                   "log_every": 4, "validate_every": 0, "checkpoint_every": 0, "tensorboard": False, "progress": False},
+           "data": {"root": str(DATA),
+                    "train": [{"path": rel, "name": "T29RKH", "level": "surface", "use_qa": False,
+                               "labels": f"{rel}/SCL.tif"}],
+                    "label_classes": SCL_PRESENT, "chip_size": 64},
+           "model": {"name": "spade_generator", "params": dict(SPADE_MODEL)},
+           "objective": {"name": "spade", "params": {"disc_width": 16}}}
+    return merge_sections(cfg, sections)
+
+
+def train_and_export(tmp_dir, steps: int = 6) -> Dict[str, str]:
+    from hls_translate.training.config import load_train_config
+    from hls_translate.training.export import export_checkpoint
+    from hls_translate.training.trainer import train
+
+    res = train(load_train_config(None, base=spade_config(tmp_dir / "run", run={"steps": steps})), log=lambda m: None)
+    out = {"checkpoint": res.last_checkpoint, "model": str(tmp_dir / "spade.onnx")}
+    export_checkpoint(res.last_checkpoint, out["model"])
+    return out
