@@ -145,6 +145,14 @@ def feature_matching(real: List[List[torch.Tensor]], fake: List[List[torch.Tenso
     return total / len(real)
 
 
+class _InstanceNormAbovePixel(nn.Module):
+    """Instance norm without affine parameters, the identity on a 1 x 1 map (a small chip at the
+    encoder's sixth stride-2 level, where there is nothing to normalize over)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x if x.shape[-1] * x.shape[-2] == 1 else F.instance_norm(x)
+
+
 class StyleEncoder(nn.Module):
     """SPADE's image encoder: six 3x3 stride-2 convolutions, global pooling, ``mu`` and ``logvar``."""
 
@@ -154,7 +162,7 @@ class StyleEncoder(nn.Module):
         seq: List[nn.Module] = []
         prev = in_channels
         for c in chans:
-            seq += [_sn(nn.Conv2d(prev, c, 3, 2, 1)), nn.InstanceNorm2d(c, affine=False), nn.LeakyReLU(0.2)]
+            seq += [_sn(nn.Conv2d(prev, c, 3, 2, 1)), _InstanceNormAbovePixel(), nn.LeakyReLU(0.2)]
             prev = c
         self.net = nn.Sequential(*seq)
         self.mu = nn.Linear(prev, style_dim)
