@@ -251,3 +251,29 @@ def test_the_spain_flood_label_reads_with_minus_one_as_no_class(tmp_path):
     labels = data.train[0].labels
     assert set(np.unique(raw)) == {-1, 0, 1} and labels.shape == raw.shape
     np.testing.assert_array_equal(labels, np.where(raw < 0, -1, raw))
+
+
+@pytest.mark.data
+def test_an_hls_fmask_reads_as_raw_byte_classes_with_fill_as_no_class(tmp_path):
+    """HLS Fmask bytes are classes as they are (docs/families/spade.md): the T29QND v1.5 granule's Fmask is
+    0 (clear) inside the granule and 255 (fill) outside; 255 is listed by no class, so it reads as -1."""
+    from osgeo import gdal
+
+    from support.data import DATA
+    from hls_translate.training.data import prepare_data
+
+    granule = DATA / "hls_v15_granules" / "HLS.S30.T29QND.2019182.v1.5.tif"
+    fmask = granule.with_name("HLS.S30.T29QND.2019182.v1.5_Fmask.tif")
+    cfg = _cfg(tmp_path, data={"root": str(DATA),
+                               "train": [{"path": granule.relative_to(DATA).as_posix(), "name": "T29QND",
+                                          "level": "surface", "use_qa": False,
+                                          "labels": fmask.relative_to(DATA).as_posix()}],
+                               "label_classes": [{"value": 0, "name": "clear"}, {"value": 32, "name": "water"}],
+                               "chip_size": 64},
+               model={"name": "spade_generator", "params": {"target_bands": ["red"], "upsamplings": 3,
+                                                            "tile_size": 64}})
+    data = prepare_data(cfg, (), (resolve_band("red").id,), kind="label_map")
+    raw = gdal.Open(str(fmask)).ReadAsArray()
+    labels = data.train[0].labels
+    assert set(np.unique(raw)) == {0, 255}
+    np.testing.assert_array_equal(labels, np.where(raw == 0, 0, -1))
