@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 from hls_translate.core.bands import resolve_band
-from hls_translate.core.engine import predict_array
+from hls_translate.core.engine import PredictOptions, predict_array
 from hls_translate.core.grid import Window
 from hls_translate.core.metadata import read_metadata
 from hls_translate.core.scene import open_scene
@@ -56,6 +56,8 @@ def main(argv=None) -> int:
     p.add_argument("--rgb", nargs=3, metavar="BAND", help="show input and output as true colour with these bands")
     p.add_argument("--labels", help="a label-map model: the label raster it synthesizes from")
     p.add_argument("--size", type=int, default=256)
+    p.add_argument("--tile", type=int, default=None, help="tile size (default: the model's)")
+    p.add_argument("--overlap", type=int, default=None, help="tile overlap (default: the model's)")
     args = p.parse_args(argv)
     md = read_metadata(args.model)
     args.input = args.input[0] if len(args.input) == 1 else args.input
@@ -70,7 +72,8 @@ def main(argv=None) -> int:
         ids = sorted(set(sources) | ({shown[0]} if args.band else set()))
         values, valid = scene.read_stack(ids, win)
     idx = [ids.index(c) for c in sources]
-    out, ok = predict_array(args.model, values[idx], valid[idx], sources, shown)
+    out, ok = predict_array(args.model, values[idx], valid[idx], sources, shown,
+                            PredictOptions(tile_size=args.tile, overlap=args.overlap))
     gap = np.full((3 if args.rgb else 1, n, 4), 255, np.uint8)
     if args.band:
         real = np.where(valid[ids.index(shown[0])], values[ids.index(shown[0])], np.nan)
@@ -104,7 +107,8 @@ def _label_map_figure(args, md) -> int:
         values, valid = scene.read_stack(shown, win)
         with LabelRaster(args.labels, scene.grid) as labels:
             raw, raw_ok = labels.read(win)
-    out, ok = predict_array(args.model, None, None, (), shown, labels=raw, label_valid=raw_ok)
+    out, ok = predict_array(args.model, None, None, (), shown, PredictOptions(tile_size=args.tile, overlap=args.overlap),
+                            labels=raw, label_valid=raw_ok)
     real = np.where(valid, values, np.nan)
     lo, hi = np.nanpercentile(real, [2, 98])
     gap = np.full((len(shown), n, 4), 255, np.uint8)

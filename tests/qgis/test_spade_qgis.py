@@ -1,6 +1,7 @@
 """A SPADE model (exported from a short training on the real T29RKH scene classification) in QGIS:
 ``translate_raster`` headless through ``qgis_process`` with a label layer gives the pixels `hls-translate
-predict --labels` gives; without the label layer the model is refused naming the parameter."""
+predict --labels` gives; without the label layer the model is refused naming the parameter; ``model_info``
+describes it."""
 
 from __future__ import annotations
 
@@ -45,3 +46,5 @@ def test_translate_raster_with_a_label_layer_equals_predict(qgis_process, spade_
     missing = qgis_process(["--json", "run", "hls_translate:translate_raster", "--", f"INPUT={grid}",
                             f"MODEL={model}", f"OUTPUT={tmp_path / 'none.tif'}"])
     assert missing.returncode != 0 and "LABELS" in missing.stdout + missing.stderr
+    info = json_results(qgis_process(["--json", "run", "hls_translate:model_info", "--", f"MODEL={model}"]))
+    assert info["FAMILY"] == "spade" and info["CONDITIONAL"] == 0 and info["TARGET_BANDS"].split(",") == keys
