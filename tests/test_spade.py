@@ -277,3 +277,17 @@ def test_an_hls_fmask_reads_as_raw_byte_classes_with_fill_as_no_class(tmp_path):
     labels = data.train[0].labels
     assert set(np.unique(raw)) == {0, 255}
     np.testing.assert_array_equal(labels, np.where(raw == 0, 0, -1))
+
+
+@pytest.mark.data
+def test_the_shipped_cpu_config_checks_out_on_the_real_data(tmp_path, capsys):
+    import os
+
+    from support.data import DATA
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "training", "configs",
+                        "spade_cpu.yaml")
+    assert cli.main(["train", "--config", path, "--check", f"data.root={DATA}", f"run.out_dir={tmp_path / 'r'}"]) == 0
+    cfg = load_train_config(path)
+    assert cfg.objective.name == "spade" and cfg.optim.lr == 1e-4 and cfg.optim.betas == (0.0, 0.9)
+    assert [c.value for c in cfg.data.label_classes] == [2, 5, 7, 8, 9, 10] and not cfg.data.train[0].use_qa
