@@ -8,9 +8,10 @@
 
     python scripts/family_figure.py --model spade.onnx --input SCENE --labels SCL.tif --rgb red green blue \
         --out fig.png
-        a label-map model: the scene's real bands as true colour | the bands synthesized from the label
-        raster (read onto the scene's grid by nearest neighbour) as true colour, one stretch (2-98 % of the
-        real bands); ``--band`` instead of ``--rgb`` compares one band
+        a label-map model: the label raster (read onto the scene's grid by nearest neighbour; one colour
+        per class) | the scene's real bands as true colour | the bands synthesized from the labels as true
+        colour, one stretch (2-98 % of the real bands); ``--band`` instead of ``--rgb`` compares one band
+        (without the label panel); ``--origin COL ROW`` places the crop
 
 The scene is cropped to a centred square of ``--size`` pixels (a multiple of the model's stride) and run
 through the engine exactly as ``hls-translate predict`` runs it (the model's tiling and blending).
@@ -56,6 +57,8 @@ def main(argv=None) -> int:
     p.add_argument("--rgb", nargs=3, metavar="BAND", help="show input and output as true colour with these bands")
     p.add_argument("--labels", help="a label-map model: the label raster it synthesizes from")
     p.add_argument("--size", type=int, default=256)
+    p.add_argument("--origin", type=int, nargs=2, metavar=("COL", "ROW"),
+                   help="top-left pixel of the crop (default: a centred crop)")
     p.add_argument("--tile", type=int, default=None, help="tile size (default: the model's)")
     p.add_argument("--overlap", type=int, default=None, help="tile overlap (default: the model's)")
     args = p.parse_args(argv)
@@ -91,8 +94,15 @@ def main(argv=None) -> int:
     return 0
 
 
+#: class colours of the label panel (class index order, repeating)
+LABEL_COLOURS = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
+                          [140, 86, 75], [227, 119, 194], [188, 189, 34], [23, 190, 207], [0, 0, 0],
+                          [255, 255, 255], [174, 199, 232]], dtype=np.uint8)
+
+
 def _label_map_figure(args, md) -> int:
-    """Real bands | bands synthesized from the label raster, one stretch (the real bands' 2-98 %)."""
+    """(With --rgb: the labels |) real bands | bands synthesized from the label raster, one stretch (the
+    real bands' 2-98 %)."""
     from hls_translate.core.labels import LabelRaster
 
     if not args.labels:
@@ -103,7 +113,8 @@ def _label_map_figure(args, md) -> int:
         h, w = scene.grid.height, scene.grid.width
         s = md.tiling.stride
         n = min(args.size, h, w) // s * s
-        win = Window((w - n) // 2, (h - n) // 2, n, n)
+        col, row = args.origin if args.origin else ((w - n) // 2, (h - n) // 2)
+        win = Window(col, row, n, n)
         values, valid = scene.read_stack(shown, win)
         with LabelRaster(args.labels, scene.grid) as labels:
             raw, raw_ok = labels.read(win)
@@ -113,6 +124,13 @@ def _label_map_figure(args, md) -> int:
     lo, hi = np.nanpercentile(real, [2, 98])
     gap = np.full((len(shown), n, 4), 255, np.uint8)
     panel = np.concatenate([_byte(real, lo, hi), gap, _byte(out, lo, hi)], axis=2)
+    if len(shown) == 3:  # the label map first, one colour per class (grey: no class)
+        from hls_translate.core.labels import LabelEncoding
+
+        index, _ = LabelEncoding(md.label_classes).encode(raw, raw_ok)
+        colours = np.vstack([LABEL_COLOURS[np.arange(len(md.label_classes)) % len(LABEL_COLOURS)], [[128, 128, 128]]])
+        classes = colours[np.where(index >= 0, index, len(md.label_classes))].transpose(2, 0, 1).astype(np.uint8)
+        panel = np.concatenate([classes, gap, panel], axis=2)
     rmse = np.sqrt(np.nanmean((out - real) ** 2, axis=(1, 2)))
     print(f"{args.out}: real | synthesized from {os.path.basename(args.labels)} (stretch {lo:.4f}..{hi:.4f}); "
           f"RMSE per band {rmse.round(4).tolist()}, mean real {np.nanmean(real, axis=(1, 2)).round(4).tolist()}, "
