@@ -107,6 +107,11 @@ def test_label_classes_must_agree_with_the_data(tmp_path):
                                                                        "upsamplings": 3, "tile_size": 64}})
     with pytest.raises(ConfigError, match="model.params.label_classes.*data.label_classes"):
         train(cfg, log=lambda m: None)
+    from support.data import SPAIN
+
+    held_out = _cfg(tmp_path / "v", data={"validation": [{"path": str(SPAIN), "name": "Spain"}]})
+    with pytest.raises(ConfigError, match="data.validation: .*label-map model"):
+        train(held_out, log=lambda m: None)
 
 
 # --- export, predict --------------------------------------------------------------------------------------

@@ -207,6 +207,10 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
 
     # model, data, objective
     model = models.create_model(cfg.model.name, **model_params(cfg))
+    if model.kind == "label_map" and cfg.data.validation:
+        raise ConfigError("data.validation: held-out validation scores models that read bands; a label-map model "
+                          f"({cfg.model.name}) is not validated during training: remove data.validation and score "
+                          "the exported model with predict --labels (see docs/families/spade.md)")
     t_data = time.time()
     two_domains = objective_entry(cfg.objective.name).needs_domain_b  # unpaired: data.train is A, domain_b is B
     data = prepare_data(cfg, model.accepted_sources(), model.accepted_targets(), log=say, kind=model.kind,
