@@ -296,3 +296,28 @@ def test_the_shipped_cpu_config_checks_out_on_the_real_data(tmp_path, capsys):
     cfg = load_train_config(path)
     assert cfg.objective.name == "spade" and cfg.optim.lr == 1e-4 and cfg.optim.betas == (0.0, 0.9)
     assert [c.value for c in cfg.data.label_classes] == [2, 5, 7, 8, 9, 10] and not cfg.data.train[0].use_qa
+
+
+def test_receptive_field_bounds_what_a_label_change_reaches():
+    """Changing the labels of two pixels changes outputs only within the receptive field's radius (the
+    tiling's overlap is derived from it); on the stride grid the change reaches furthest (the start's
+    nearest pick), off it only through the full-resolution SPADE layers."""
+    torch.manual_seed(0)
+    m = create_model("spade_generator", label_classes=SCL_PRESENT, target_bands=["red"], ngf=4, upsamplings=3,
+                     spade_hidden=8, tile_size=64)
+    m.set_normalization({"red": (0.2, 0.05)})
+    m.eval()
+    radius = (m.receptive_field() - 1) // 2
+    x = m.example_inputs(1, 256, 256)[0]
+    with torch.no_grad():
+        y0 = m(x)
+        reach = {}
+        for c in (128, 131):
+            x2 = x.clone()
+            for r in (c, c + 1):  # another class than the pixel had
+                k = (int(x[0, :, r, c].argmax()) + 1) % x.shape[1] if x[0, :, r, c].any() else 0
+                x2[0, :, r, c] = 0
+                x2[0, k, r, c] = 1
+            rows, cols = ((m(x2) - y0).abs()[0, 0] > 0).nonzero(as_tuple=True)
+            reach[c] = int(max(c - rows.min(), rows.max() - c, c - cols.min(), cols.max() - c))
+    assert 0 < reach[131] < reach[128] <= radius, (reach, radius)
