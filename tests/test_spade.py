@@ -321,3 +321,25 @@ def test_receptive_field_bounds_what_a_label_change_reaches():
             rows, cols = ((m(x2) - y0).abs()[0, 0] > 0).nonzero(as_tuple=True)
             reach[c] = int(max(c - rows.min(), rows.max() - c, c - cols.min(), cols.max() - c))
     assert 0 < reach[131] < reach[128] <= radius, (reach, radius)
+
+
+@pytest.mark.data
+def test_tiles_whose_overlap_covers_the_receptive_field_give_the_whole_raster(exported):
+    """Running statistics at inference: with the overlap at least the receptive field's radius (and tiles
+    on the stride grid), the tiled prediction of the real SCL equals the torch model on the whole raster."""
+    from hls_translate.core.engine import PredictOptions, predict_array
+    from osgeo import gdal
+
+    model = model_from_checkpoint(load_checkpoint(exported["checkpoint"]))
+    radius = (model.receptive_field() - 1) // 2
+    overlap = -(-radius // model.stride) * model.stride
+    raw = np.repeat(np.repeat(gdal.Open(str(exported["labels"])).ReadAsArray(), 2, 0), 2, 1)
+    x, index = _one_hot_of(exported["labels"], exported["grid"], SCL_PRESENT)
+    with torch.no_grad():
+        whole = model(torch.from_numpy(x)).numpy()[0]
+    targets = [band_class(c).key for c in model.accepted_targets()]
+    tiled, ok = predict_array(exported["model"], None, None, (), targets,
+                              PredictOptions(tile_size=2 * overlap, overlap=overlap, blend="crop"), labels=raw)
+    known = index >= 0
+    assert (ok[0] == known).all()
+    assert np.abs(tiled[:, known] - whole[:, known]).max() <= 1e-4
