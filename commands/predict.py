@@ -3,11 +3,14 @@
     hls-translate predict --model MODEL.onnx --input FILE_OR_FOLDER... --target BAND [--target BAND ...]
         --out OUT.tif [--tile N --overlap N --blend cosine|gaussian|mean|crop --batch N
         --device auto|cpu|cuda --threads N --gap-fill --dtype float32|int16|input --format GTiff|COG
-        --co KEY=VALUE ... --sensor S --band-map 1=B04 ... --resampling M --sources BAND ... --mask-qa]
+        --co KEY=VALUE ... --sensor S --band-map 1=B04 ... --resampling M --sources BAND ... --mask-qa
+        --labels LABELS.tif --seed N]
 
 Input: an HLS granule folder (or any folder of ``*_B05.tif``-style per-band files of one scene),
 per-band files, or one multi-band file.  Several ``--target`` with one ``--out`` give one multi-band
-file (one band per target, in order); ``{target}`` in ``--out`` gives one file per target.
+file (one band per target, in order); ``{target}`` in ``--out`` gives one file per target.  A label-map
+model (SPADE) synthesizes from ``--labels`` (a categorical raster, read by nearest neighbour onto the grid
+of ``--input``, whose bands it does not read); ``--seed`` seeds its style vector when it has one.
 
 Everything (inputs and their grids, the model file and metadata, targets, input bands, output paths) is
 checked before any tile is computed.  A progress bar with ETA goes to stderr.  Only numpy, GDAL and
@@ -43,13 +46,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_examples_and_model(parser, [
         "hls-translate predict --model m.onnx --input HLS.S30.T31TCJ.2023150T103631.v2.0/ --target B10 --out cirrus.tif",
         "hls-translate predict --model m.onnx --input scene.tif --target B05 --target B06 --out re.tif --dtype int16",
-        "hls-translate predict --model m.onnx --input B*.tif --target B10 --target B09 --out 'out_{target}.tif'"])
+        "hls-translate predict --model m.onnx --input B*.tif --target B10 --target B09 --out 'out_{target}.tif'",
+        "hls-translate predict --model spade.onnx --input B04.tif --labels SCL.tif --target red --out red.tif --seed 3"])
     parser.add_argument("--input", required=True, nargs="+", metavar="FILE_OR_FOLDER",
                         help="an HLS granule folder, per-band files, or one multi-band file")
     parser.add_argument("--target", required=True, action="append", metavar="BAND",
                         help="band to synthesize (B10, S30:B10, cirrus, ...); repeat for several")
     parser.add_argument("--out", required=True, metavar="OUT.tif",
                         help=f"output raster; '{TARGET_PLACEHOLDER}' in the name writes one file per target")
+    group = parser.add_argument_group("label-map models (SPADE)")
+    group.add_argument("--labels", default=None, metavar="LABELS.tif",
+                       help="categorical label raster a label-map model synthesizes from (read onto the grid of "
+                            "--input by nearest neighbour; the input's bands are not read)")
+    group.add_argument("--seed", type=int, default=DEFAULTS.seed, metavar="N",
+                       help=f"seed of the style vector of a label-map model with a style input (default {DEFAULTS.seed})")
     add_tiling_arguments(parser)
     group = parser.add_argument_group("execution")
     add_device_argument(group)
@@ -128,7 +138,7 @@ def predict_options(args: argparse.Namespace, threads: int) -> Tuple[PredictOpti
         threads=threads, gap_fill=args.gap_fill, driver=args.format,
         sources=tuple(args.sources) if args.sources else None, mask_qa=args.mask_qa,
         without=tuple(getattr(args, "without", None) or ()), check_inputs=not getattr(args, "no_input_checks", False),
-        overviews=not args.no_overviews), StorageOptions(args.dtype, tuple(args.co))
+        overviews=not args.no_overviews, seed=getattr(args, "seed", DEFAULTS.seed)), StorageOptions(args.dtype, tuple(args.co))
 
 
 def parse_band_map(items) -> Optional[Dict]:
@@ -158,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
         with bounded_gdal_cache([scene], len(targets), log):
             classes = [scene.band_class(t) for t in targets]
             keyed = outputs if isinstance(outputs, str) else {scene.band_class(t).key: p for t, p in outputs.items()}
-            result = predict_stored(args.model, scene, classes, keyed, options, storage, progress=bar, log=log)
+            result = predict_stored(args.model, scene, classes, keyed, options, storage, progress=bar, log=log,
+                                    labels=args.labels)
         megapixels = scene.grid.width * scene.grid.height / 1e6
         masked = scene.describe_out_of_range()
     if masked:

@@ -62,9 +62,10 @@ def _temporary(path: str) -> str:
 
 def predict_stored(model, scene: Scene, targets: Sequence[BandClass], outputs: Union[str, Mapping[str, str]],
                    options: PredictOptions = PredictOptions(), storage: StorageOptions = StorageOptions(),
-                   progress=None, is_cancelled=None, log: LogFn = None) -> PredictResult:
+                   progress=None, is_cancelled=None, log: LogFn = None, labels=None) -> PredictResult:
     """:func:`~.engine.predict` of ``targets`` (band classes, as planned) over ``scene`` into ``outputs``
-    (one path, or ``{class key: path}``), stored as ``storage`` says; ``options.dtype`` is not used."""
+    (one path, or ``{class key: path}``), stored as ``storage`` says; ``options.dtype`` is not used.
+    ``labels``: the label raster of a label-map model (see :func:`~.engine.predict`)."""
     from .metadata import read_metadata
 
     say = log or (lambda msg: None)
@@ -76,11 +77,13 @@ def predict_stored(model, scene: Scene, targets: Sequence[BandClass], outputs: U
     physical = replace(options, dtype="float32")
     if direct:
         return predict(model, scene, targets, outputs, physical, progress=progress, is_cancelled=is_cancelled,
-                       log=log)
+                       log=log, labels=labels)
     files: List[Tuple[str, Sequence[BandClass]]] = (
         [(os.fspath(outputs), list(targets))] if isinstance(outputs, (str, os.PathLike))
         else [(os.fspath(outputs[t.key]), [t]) for t in targets])
     read = scene.files_read()
+    if labels is not None:
+        read[os.fspath(getattr(labels, "path", labels))] = "the label raster"
     if isinstance(model, (str, os.PathLike)):
         read[os.fspath(model)] = "the model"
     for path, _ in files:
@@ -92,7 +95,7 @@ def predict_stored(model, scene: Scene, targets: Sequence[BandClass], outputs: U
         engine_outputs = (temps[files[0][0]] if isinstance(outputs, (str, os.PathLike))
                           else {t.key: temps[os.fspath(outputs[t.key])] for t in targets})
         result = predict(model, scene, targets, engine_outputs, replace(physical, overviews=False, driver="GTiff"),
-                         progress=part, is_cancelled=is_cancelled, log=log)
+                         progress=part, is_cancelled=is_cancelled, log=log, labels=labels)
         for k, (path, bands) in enumerate(files):
             say(f"storing {os.path.basename(path)}")
             step = (lambda f, k=k: progress(0.9 + 0.1 * (k + f) / len(files))) if progress is not None else None

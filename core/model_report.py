@@ -47,14 +47,21 @@ def model_report(md: ModelMetadata, path: str = "") -> List[Section]:
     t = md.tiling
     what = [("file", path)] if path else []
     what += [("family", f"{md.family} ({md.architecture}), version {md.model_version}"),
-             ("kind", "conditional: the band to synthesize is chosen at each run" if md.conditional
-              else "fixed bands: reads exactly its input bands, writes its output bands"),
+             ("kind", {"conditional": "conditional: the band to synthesize is chosen at each run",
+                       "label_map": "label map: synthesizes its output bands from a categorical label raster",
+                       }.get(md.kind, "fixed bands: reads exactly its input bands, writes its output bands")),
              ("created", md.created or "not recorded")]
     if md.description:
         what.append(("about", md.description))
     sections = [Section("Model", tuple(what))]
     if md.conditional:
         band_rows = (("reads (any of)", _bands(md.source_bands)), ("synthesizes", _bands(md.target_bands)))
+    elif md.kind == "label_map":
+        band_rows = (("reads", "a label raster with the classes "
+                      + ", ".join(f"{c.value}={c.name}" for c in md.label_classes)
+                      + " (nearest neighbour; other values are nodata)"
+                      + ("; and a seeded style vector" if md.has_input("noise") else "")),
+                     ("writes", _bands(md.output.bands)))
     else:
         band_rows = (("reads (in this order)", _bands(md.input("bands").bands)), ("writes", _bands(md.output.bands)))
     sections.append(Section("Bands", band_rows + (("units", f"{md.units} values; nodata {md.nodata:g}"),)))

@@ -288,6 +288,14 @@
       <translation type="unfinished" />
     </message>
     <message>
+      <source>A categorical raster (scene classification, land cover, a drawn label) that a label-map model synthesizes bands from; read onto the input layer's grid by nearest neighbour only. Its values must be the model's classes (listed by Model information); other values and nodata give nodata. Leave empty for models that take bands.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
+      <source>Seeds the one style vector a multimodal label-map model is fed for the whole raster: the same seed gives the same pixels.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
       <source>Tile size (pixels; 0 = the model's recommendation)</source>
       <translation>Taille des tuiles (pixels ; 0 = la recommandation du modèle)</translation>
     </message>
@@ -330,6 +338,14 @@
     <message>
       <source>CPU threads (0 = ONNX Runtime's default)</source>
       <translation>Fils d'exécution CPU (0 = la valeur par défaut d'ONNX Runtime)</translation>
+    </message>
+    <message>
+      <source>Label layer (label-map models such as SPADE)</source>
+      <translation>Couche d'étiquettes (modèles à carte d'étiquettes comme SPADE)</translation>
+    </message>
+    <message>
+      <source>Style seed (label-map models with a style input)</source>
+      <translation>Graine du style (modèles à carte d'étiquettes avec une entrée de style)</translation>
     </message>
     <message>
       <source>Gap-fill: keep the band's real pixels</source>
@@ -552,7 +568,7 @@
       <translation type="unfinished" />
     </message>
     <message>
-      <source>Runs any exported hls_translate model on one raster layer, driven by the model's metadata: a conditional model (one model for every band, like the bundled one) synthesizes the TARGET band from the layer's bands; a fixed-band model (pix2pix, CycleGAN, ...) reads the bands its metadata lists and writes its output bands. Tiled with overlap and blending; the output keeps the layer's CRS and geotransform and is stored like the layer's bands unless another data type is chosen.</source>
+      <source>Runs any exported hls_translate model on one raster layer, driven by the model's metadata: a conditional model (one model for every band, like the bundled one) synthesizes the TARGET band from the layer's bands; a fixed-band model (pix2pix, CycleGAN, ...) reads the bands its metadata lists and writes its output bands; a label-map model (SPADE) writes its output bands from the LABELS layer on the input layer's grid. Tiled with overlap and blending; the output keeps the layer's CRS and geotransform and is stored like the layer's bands unless another data type is chosen.</source>
       <translation type="unfinished" />
     </message>
     <message>

@@ -246,18 +246,20 @@ def log_scene(run: Run, scene: Scene) -> str:
 
 
 def plan_prediction(model: ModelFile, scene: Scene, targets: Sequence, options: PredictOptions,
-                    where: str) -> PredictPlan:
-    """Every check of a prediction (targets against the model, input bands, tiles) before any compute."""
+                    where: str, labels: Optional[str] = None) -> PredictPlan:
+    """Every check of a prediction (targets against the model, input bands, tiles, the label layer of a
+    label-map model) before any compute."""
     return plan(model.metadata, [c.id for c in scene.bands], scene.grid.height, scene.grid.width, list(targets),
-                options, sensor=scene.sensor, where=where, model_name=model.name)
+                options, sensor=scene.sensor, where=where, model_name=model.name,
+                labels=os.path.basename(labels) if labels else "")
 
 
 def run_prediction(run: Run, model: ModelFile, scene: Scene, planned: PredictPlan, outputs,
-                   options: PredictOptions, storage: StorageOptions) -> PredictResult:
+                   options: PredictOptions, storage: StorageOptions, labels: Optional[str] = None) -> PredictResult:
     """The model over ``scene`` for ``planned``'s targets, written to ``outputs`` and stored as ``storage``
     says (see ``core.delivery.predict_stored``), as the run's last step, with GDAL's block cache bounded
     as ``hls-translate predict`` bounds it."""
     run.step(f"synthesizing {', '.join(t.key for t in planned.targets)}", until=1.0)
     with bounded_gdal_cache([scene], len(planned.targets), run.log):
         return predict_stored(model.path, scene, planned.targets, outputs, options, storage,
-                              progress=run.progress, is_cancelled=run.is_cancelled, log=run.log)
+                              progress=run.progress, is_cancelled=run.is_cancelled, log=run.log, labels=labels)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Optional, Sequence, Tuple
 
 from qgis.core import (QgsCoordinateReferenceSystem, QgsProcessingParameterBoolean, QgsProcessingParameterExtent,
-                       QgsProcessingParameterNumber, QgsProcessingParameterString)
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
 from ..core.delivery import StorageOptions
 from ..core.engine import DRIVERS, PredictOptions
@@ -22,7 +22,7 @@ from ..core.tiling import BLEND_MODES
 from ..core.writer import ENCODINGS
 from .algorithm import HLSAlgorithm
 from .choices import Choice, chosen, enum_parameter
-from .common import Run, tr
+from .common import Run, raster_file, tr
 
 #: the engine's defaults, which the parameters below default to
 DEFAULT_OPTIONS = PredictOptions()
@@ -166,6 +166,38 @@ class PredictParameters:
         run.log(f"clipped to {window.width}x{window.height} px at column {window.col_off}, row {window.row_off} "
                 f"of the scene ({part.grid.describe()})")
         return part
+
+
+@dataclass(frozen=True)
+class LabelParameters:
+    """The label layer (LABELS) and style seed (SEED) of label-map models (SPADE), declared once: both
+    optional, since the same algorithm runs models of every kind; the engine refuses a label-map model
+    without a label layer and any other model with one, naming the model."""
+
+    LABELS: ClassVar[str] = "LABELS"
+    SEED: ClassVar[str] = "SEED"
+
+    def add(self, alg: HLSAlgorithm) -> None:
+        alg.add(QgsProcessingParameterRasterLayer(self.LABELS, tr("Label layer (label-map models such as SPADE)"),
+                                                  optional=True),
+                tr("A categorical raster (scene classification, land cover, a drawn label) that a label-map model "
+                   "synthesizes bands from; read onto the input layer's grid by nearest neighbour only. Its "
+                   "values must be the model's classes (listed by Model information); other values and nodata "
+                   "give nodata. Leave empty for models that take bands."))
+        alg.add(QgsProcessingParameterNumber(self.SEED, tr("Style seed (label-map models with a style input)"),
+                                             QgsProcessingParameterNumber.Integer,
+                                             defaultValue=DEFAULT_OPTIONS.seed, minValue=0),
+                tr("Seeds the one style vector a multimodal label-map model is fed for the whole raster: the "
+                   "same seed gives the same pixels."), advanced=True)
+
+    def labels(self, alg: HLSAlgorithm, parameters, context) -> Optional[str]:
+        """The file of the label layer, or None when none is given."""
+        if parameters.get(self.LABELS) in (None, ""):
+            return None
+        return raster_file(alg.parameterAsRasterLayer(parameters, self.LABELS, context), self.LABELS)
+
+    def seed(self, alg: HLSAlgorithm, parameters, context) -> int:
+        return alg.parameterAsInt(parameters, self.SEED, context)
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,14 @@ on one raster layer, driven by the model's embedded metadata.
   matched by band class (descriptions, file name, or the band mapping); when the layer does not say which
   bands it holds and has exactly as many bands as the model takes, they are taken in order (logged).
   Every output band of the model is written unless TARGET picks some.
+* Label-map models (SPADE) synthesize their output bands from the LABELS layer (a categorical raster, read
+  onto the input layer's grid by nearest neighbour); the input layer gives the grid, its bands are not
+  read.  SEED seeds the style vector of a model with a style input.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Dict, List
 
 from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, QgsProcessingParameterFile,
@@ -18,7 +22,7 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingOutputString, Qgs
 
 from ..core import bands
 from ..core.backends import raster_info
-from ..core.errors import ConfigError, ModelError
+from ..core.errors import ConfigError
 from ..core.metadata import ModelMetadata
 from ..core.output_naming import scene_label, translated_name
 from ..core.scene import open_scene
@@ -26,10 +30,11 @@ from ..core.sources import band_sources_of
 from .algorithm import HLSAlgorithm
 from .common import (MODEL_FILTER, keys_of, log_scene, parse_band_mapping, plan_prediction, raster_file, read_model,
                      run_prediction, tr)
-from .parameters import PredictParameters
+from .parameters import LabelParameters, PredictParameters
 from .results import load_on_completion, synthesis_info
 
 PREDICT_PARAMETERS = PredictParameters()
+LABEL_PARAMETERS = LabelParameters()
 
 
 def positional_mapping(path: str, md: ModelMetadata) -> Dict[int, str]:
@@ -45,7 +50,7 @@ def positional_mapping(path: str, md: ModelMetadata) -> Dict[int, str]:
 
 class TranslateRaster(HLSAlgorithm):
     NAME = "translate_raster"
-    TAGS = ("onnx", "pix2pix", "cyclegan", "image translation", "deep learning")
+    TAGS = ("onnx", "pix2pix", "cyclegan", "spade", "label map", "image translation", "deep learning")
     NEEDS_ONNXRUNTIME = True
 
     INPUT = "INPUT"
@@ -64,7 +69,8 @@ class TranslateRaster(HLSAlgorithm):
         return tr("Runs any exported hls_translate model on one raster layer, driven by the model's metadata: a "
                   "conditional model (one model for every band, like the bundled one) synthesizes the TARGET band "
                   "from the layer's bands; a fixed-band model (pix2pix, CycleGAN, ...) reads the bands its metadata "
-                  "lists and writes its output bands. Tiled with overlap and blending; the output keeps the layer's "
+                  "lists and writes its output bands; a label-map model (SPADE) writes its output bands from the "
+                  "LABELS layer on the input layer's grid. Tiled with overlap and blending; the output keeps the layer's "
                   "CRS and geotransform and is stored like the layer's bands unless another data type is chosen.")
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -82,6 +88,7 @@ class TranslateRaster(HLSAlgorithm):
                  tr("Which band of the layer is which: 'NUMBER=BAND' entries separated by ';' (e.g. '1=B04; "
                     "2=B03; 3=B02'). Empty: from the band descriptions or file name; for a fixed-band model a "
                     "layer with unnamed bands is read in the model's band order."))
+        LABEL_PARAMETERS.add(self)
         PREDICT_PARAMETERS.add_tiling(self)
         PREDICT_PARAMETERS.add_output(self)
         PREDICT_PARAMETERS.add_execution(self)
@@ -97,15 +104,19 @@ class TranslateRaster(HLSAlgorithm):
         model = read_model(self.parameterAsFile(parameters, self.MODEL, context))
         md = model.metadata
         run.log(model.describe())
-        if md.has_input("labels"):
-            raise ModelError(
-                f"{model.name} is a label-map model ({md.family}: input role 'labels'); it turns class "
-                "maps into imagery and cannot be applied to a raster of bands by this algorithm")
+        labels = LABEL_PARAMETERS.labels(self, parameters, context)
+        if md.kind == "label_map" and labels is None:
+            raise ConfigError(f"{LABEL_PARAMETERS.LABELS}: {model.name} is a label-map model ({md.family}); give the "
+                              "categorical layer it synthesizes from (classes "
+                              f"{', '.join(f'{c.value}={c.name}' for c in md.label_classes)})")
+        if md.kind != "label_map" and labels is not None:
+            raise ConfigError(f"{LABEL_PARAMETERS.LABELS}: {model.name} is a {md.kind.replace('_', ' ')} model; it "
+                              "takes no label layer (leave it empty)")
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         path = raster_file(layer, self.INPUT)
         band_map = parse_band_mapping(self.parameterAsString(parameters, self.BAND_MAPPING, context), [path],
                                       [layer.name()])
-        if not band_map and not md.conditional:
+        if not band_map and md.kind == "fixed_bands":
             band_map = positional_mapping(path, md)
             if band_map:
                 run.warn(f"{layer.name()} does not name its bands; taking them in the model's input order: "
@@ -118,15 +129,16 @@ class TranslateRaster(HLSAlgorithm):
                     f"{self.TARGET}: {model.name} is a conditional model; name the band to synthesize "
                     f"(it can synthesize: {keys_of(md.target_bands)})")
             targets = [bands.band_class(c).key for c in md.output.bands]
-        options = PREDICT_PARAMETERS.options(self, parameters, context)
+        options = dataclasses.replace(PREDICT_PARAMETERS.options(self, parameters, context),
+                                      seed=LABEL_PARAMETERS.seed(self, parameters, context))
         storage = PREDICT_PARAMETERS.storage(self, parameters, context)
         run.step("reading the input layer")
         with open_scene([path], band_map=band_map or None) as whole:
             bands_text = log_scene(run, whole)
             scene = PREDICT_PARAMETERS.clip(self, parameters, context, whole, run)
-            planned = plan_prediction(model, scene, targets, options, where=f"layer {layer.name()}")
+            planned = plan_prediction(model, scene, targets, options, where=f"layer {layer.name()}", labels=labels)
             out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-            result = run_prediction(run, model, scene, planned, out, options, storage)
+            result = run_prediction(run, model, scene, planned, out, options, storage, labels=labels)
         if context.willLoadLayerOnCompletion(out):
             label = scene_label(scene.name, [path])
             name = translated_name(layer.name(), md.family, planned.targets, scene.sensor, label)

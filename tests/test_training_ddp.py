@@ -92,3 +92,25 @@ def test_two_process_gloo_run_of_each_gan_family(tmp_path, family):
         assert not torch.equal(pools[0]["a"]["images"], pools[1]["a"]["images"])  # each rank's own fakes
     else:
         assert any("running_mean" in k for k in p0)  # the batch-norm statistics agree too
+
+
+def test_two_process_gloo_run_of_spade(tmp_path):
+    """SPADE (parameter-free batch norm, spectral norm, a multi-scale discriminator) on the real T29RKH SCL:
+    gradients and batch-norm statistics averaged by hand, so both ranks end with the same generator,
+    buffers (running statistics, spectral-norm vectors) included, and it trained."""
+    from support.spade import spade_config
+
+    run = tmp_path / "run"
+    cfg = write_config(tmp_path / "c.yaml", spade_config(run, run={"steps": 3, "log_every": 1}))
+    proc, out = _torchrun(tmp_path, cfg)
+    r0, r1 = (json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert r0["world"] == 2 and r0["step"] == r1["step"] == 3 and r0["losses"] != r1["losses"]
+    p0, p1 = torch.load(out / "rank0.pt"), torch.load(out / "rank1.pt")
+    assert any("running_mean" in k for k in p0) and any("parametrizations" in k for k in p0)
+    for k in p0:
+        assert torch.equal(p0[k], p1[k]), k
+    from hls_translate.core.models import create_model
+    from support.spade import SCL_PRESENT, SPADE_MODEL
+
+    fresh = create_model("spade_generator", label_classes=SCL_PRESENT, **SPADE_MODEL).state_dict()
+    assert any(not torch.equal(p0[k], fresh[k]) for k in p0 if p0[k].is_floating_point() and "normalization." not in k)

@@ -71,7 +71,7 @@ def build_metadata(model, *, model_version: str = "0", training: Optional[Mappin
             f"{model.model_name}: its normalization statistics were never set from data "
             "(model.set_normalization(...)); an exported model must carry the statistics it was trained with")
     sources, targets = model.usable_sources(), model.usable_targets()
-    if not sources or not targets:
+    if (not sources and model.kind != "label_map") or not targets:  # a label-map model reads labels, no bands
         raise ModelError(f"{model.model_name}: no {'source' if not sources else 'target'} band class both allowed "
                          f"by the config and with statistics from data (fitted: "
                          f"{', '.join(BAND_CLASSES[i].key for i in fitted)})")
@@ -98,6 +98,7 @@ def build_metadata(model, *, model_version: str = "0", training: Optional[Mappin
         outputs=outputs,
         source_bands=tuple(sources),
         target_bands=tuple(targets),
+        label_classes=tuple(getattr(model, "label_classes", ())),  # label_map: the classes in channel order
         tiling=TilingHint(**{k: int(tiling[k]) for k in ("tile_size", "overlap", "stride", "receptive_field")}),
         units="physical",
         normalization={i: BandStats(mean=m, std=s) for i, (m, s) in sorted(fitted.items())},

@@ -143,6 +143,27 @@ def config_copy_path(run_dir: str, config_path: Optional[str]) -> str:
     return path
 
 
+def model_params(cfg: TrainConfig) -> Dict[str, Any]:
+    """``model.params``; a label-map model whose params name no ``label_classes`` takes
+    ``data.label_classes`` (the classes of the label rasters it learns from), and one that names them must
+    name those of the data."""
+    import dataclasses
+
+    from ..core import models
+
+    params = dict(cfg.model.params)
+    fields = {f.name for f in dataclasses.fields(models.model_entry(cfg.model.name).config)}
+    if "label_classes" not in fields or not cfg.data.label_classes:
+        return params
+    data_classes = [to_dict(c) for c in cfg.data.label_classes]
+    if "label_classes" not in params:
+        params["label_classes"] = data_classes
+    elif [to_dict(c) if not isinstance(c, Mapping) else dict(c) for c in params["label_classes"]] != data_classes:
+        raise ConfigError("model.params.label_classes: they differ from data.label_classes (the classes of the "
+                          "label rasters); leave them out of model.params to take data.label_classes")
+    return params
+
+
 def train(cfg: TrainConfig, resume: Optional[str] = None, stop_at: Optional[int] = None,
           log: Optional[Callable[[str], None]] = None, *, force: bool = False,
           config_path: Optional[str] = None) -> TrainResult:
@@ -185,7 +206,11 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
     torch.manual_seed(r.seed)
 
     # model, data, objective
-    model = models.create_model(cfg.model.name, **dict(cfg.model.params))
+    model = models.create_model(cfg.model.name, **model_params(cfg))
+    if model.kind == "label_map" and cfg.data.validation:
+        raise ConfigError("data.validation: held-out validation scores models that read bands; a label-map model "
+                          f"({cfg.model.name}) is not validated during training: remove data.validation and score "
+                          "the exported model with predict --labels (see docs/families/spade.md)")
     t_data = time.time()
     two_domains = objective_entry(cfg.objective.name).needs_domain_b  # unpaired: data.train is A, domain_b is B
     data = prepare_data(cfg, model.accepted_sources(), model.accepted_targets(), log=say, kind=model.kind,

@@ -12,6 +12,7 @@ from .registry import (ModelEntry, create_model, list_models, make_config, model
 from . import adain  # noqa: E402,F401  (adain_unet)
 from . import pix2pix  # noqa: E402,F401  (pix2pix_unet)
 from . import resnet_generator  # noqa: E402,F401  (cyclegan_resnet)
+from . import spade  # noqa: E402,F401  (spade_generator)
 from . import spectral  # noqa: E402,F401  (spectral_mlp)
 
 __all__ = ["ModelEntry", "create_model", "list_models", "make_config", "model_entry", "register_model",

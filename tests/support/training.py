@@ -20,7 +20,8 @@ TINY_MODEL = {"width": 4, "depth": 2, "embed_dim": 8, "tile_size": 64}
 #: Small sizes of the registered models whose defaults (the papers') are too big for quick tests.
 SMALL_MODELS = {"adain_unet": {"width": 4, "depth": 2, "embed_dim": 8, "tile_size": 32},
                 "pix2pix_unet": {"width": 4, "downsamplings": 3, "tile_size": 32},
-                "cyclegan_resnet": {"width": 4, "blocks": 1, "tile_size": 32}}
+                "cyclegan_resnet": {"width": 4, "blocks": 1, "tile_size": 32},
+                "spade_generator": {"ngf": 4, "upsamplings": 3, "spade_hidden": 8, "tile_size": 32}}
 BEN = BIGEARTHNET.relative_to(DATA).as_posix()
 
 

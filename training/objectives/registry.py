@@ -108,7 +108,7 @@ def create_objective(name: str, model: Any, params: Optional[Mapping[str, Any]],
 
 
 def _load() -> None:
-    from . import cyclegan, pix2pix, translation  # noqa: F401  (register the built-in objectives)
+    from . import cyclegan, pix2pix, spade, translation  # noqa: F401  (register the built-in objectives)
 
 
 __all__ = ["ObjectiveEntry", "register_objective", "unregister_objective", "list_objectives", "objective_entry",
