@@ -23,13 +23,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="which model of the checkpoint to export: model (the one trained, default) or another "
                              "the objective trains, e.g. generator_ba (CycleGAN's B->A generator)")
     parser.add_argument("--json", action="store_true", help="print the embedded metadata as JSON")
+    parser.add_argument("--evaluation", default=None, metavar="evaluation.json",
+                        help="carry these held-out scores (hls-translate evaluate of this checkpoint's export) in the "
+                             "metadata: per scene and target, the model's and both baselines' RMSE")
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
+    from ..core.errors import ConfigError
     from ..training.export import export_checkpoint
 
+    evaluation = None
+    if args.evaluation:
+        try:
+            with open(args.evaluation, encoding="utf-8") as f:
+                evaluation = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"--evaluation {args.evaluation}: cannot read it as JSON ({exc})") from None
     md = export_checkpoint(args.checkpoint, args.out, opset=args.opset, model_version=args.model_version,
-                           description=args.description, verify=not args.no_verify, module=args.module)
+                           description=args.description, verify=not args.no_verify, module=args.module,
+                           evaluation=evaluation)
     if args.json:
         print(md.to_json())
     else:

@@ -219,7 +219,11 @@ class Run:
             raise CancelledError("stopped before it finished; nothing was written")
 
     def log(self, message: str) -> None:
-        self.feedback.pushInfo(str(message))
+        text = str(message)
+        if text.startswith("warning: "):  # the engine's input checks (core/band_checks.py): shown as warnings
+            self.feedback.pushWarning(text[len("warning: "):])
+        else:
+            self.feedback.pushInfo(text)
 
     def warn(self, message: str) -> None:
         self.feedback.pushWarning(str(message))

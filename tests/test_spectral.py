@@ -63,7 +63,7 @@ def test_tiled_and_blended_equals_one_whole_pass_on_a_real_scene(tmp_path):
     from hls_translate.training.export import export_model
 
     path = str(tmp_path / "spectral.onnx")
-    export_model(_model(3, linear_prior=False), path, model_version="test", training={"note": "test"}, metrics={})
+    export_model(_model(3, log_inputs=True), path, model_version="test", training={"note": "test"}, metrics={})
     with open_scene(str(SPAIN)) as scene:
         ids = [b.id for b in scene.bands]
         values, valid = scene.read_stack(ids)
@@ -113,3 +113,50 @@ def test_source_set_errors_name_the_key(tmp_path, sets, key):
 
     with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
         config_from_dict(_source_set_config(tmp_path, source_sets=sets))
+
+
+@pytest.mark.data
+def test_dropout_acts_in_training_only():
+    m = _model(dropout=0.5)
+    x = m.example_inputs(2, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(m(*x), m(*x))  # eval: deterministic
+        m.train()
+        assert not torch.equal(m(*x), m(*x))
+
+
+@pytest.mark.data
+def test_spectral_model_trains_with_the_squared_error_and_exports_held_out_scores(tmp_path):
+    """A short real training of spectral_mlp with a linear prior, L1 + squared error; its export carries an
+    evaluation's held-out cells (export --evaluation)."""
+    import json
+
+    from hls_translate.cli import main
+    from hls_translate.core.errors import ModelError
+    from hls_translate.core.metadata import read_metadata
+    from hls_translate.training.config import config_from_dict
+    from hls_translate.training.export import export_checkpoint
+    from hls_translate.training.trainer import train
+
+    raw = _source_set_config(tmp_path / "run", chip_size=8)
+    raw["model"] = {"name": "spectral_mlp", "params": {"width": 16, "blocks": 2, "linear_prior": True,
+                                                        "log_inputs": True}}
+    raw["objective"] = {"name": "translation", "params": {"l1": 1.0, "mse": 0.5}}
+    raw["run"].update(steps=8, batch_size=16)
+    res = train(config_from_dict(raw), log=lambda m: None)
+    lines = [json.loads(x) for x in open(tmp_path / "run" / "log.jsonl")]
+    trains = [x for x in lines if x.get("event") == "train"]
+    assert trains and all(x["mse"] > 0 and x["loss"] == pytest.approx(x["l1"] + 0.5 * x["mse"], rel=1e-4)
+                          for x in trains)
+    ev = tmp_path / "e"
+    assert main(["evaluate", "--checkpoint", res.last_checkpoint, "--out", str(ev), "--sources", "all",
+                 "--max-size", "48", "--no-gbt", "--no-figures", "--use-case"]) == 0
+    out = str(tmp_path / "m.onnx")
+    assert main(["export", "--checkpoint", res.last_checkpoint, "--out", out,
+                 "--evaluation", str(ev / "evaluation.json")]) == 0
+    held = read_metadata(out).metrics["held_out_evaluation"]
+    assert held["scenes"] == ["Spain"] and "Spain:B05" in held["cells"]["all"]
+    assert set(held["cells"]["all"]["Spain:B05"]) == {"rmse", "bias", "ssim", "linear_rmse"}
+    assert "Spain:B06" in held["cells"]["landsat"]
+    with pytest.raises(ModelError, match="not an evaluation.json"):
+        export_checkpoint(res.last_checkpoint, str(tmp_path / "x.onnx"), evaluation={"rows": []})

@@ -288,8 +288,31 @@ def default_model_version(state: Mapping[str, Any]) -> str:
     return f"step{int(step)}" if isinstance(step, int) else "0"
 
 
+def held_out_metrics(evaluation: Mapping[str, Any]) -> Dict[str, Any]:
+    """The held-out scores to carry in a model's metadata from an ``evaluation.json`` document
+    (``hls-translate evaluate``): per scene and target, the model's RMSE, bias and SSIM beside both
+    baselines', for the headline (all other bands as input) and the use case (the L30 bands)."""
+    if evaluation.get("schema") != "hls_translate.evaluation":
+        raise ModelError("--evaluation: not an evaluation.json written by hls-translate evaluate")
+    cells: Dict[str, Any] = {}
+    for r in evaluation.get("rows") or []:
+        if r.get("source_set") not in ("all", "landsat", "fixed", "pair"):
+            continue
+        d = {"rmse": r["model"]["rmse"], "bias": r["model"]["bias"], "ssim": r["model"]["ssim"]}
+        if r.get("baseline"):
+            d["linear_rmse"] = r["baseline"]["rmse"]
+        if r.get("gbt"):
+            d["gbt_rmse"] = r["gbt"]["rmse"]
+        cells.setdefault(r["source_set"], {})[f"{r['scene']}:{r['target']}"] = d
+    summary = {k: v for k, v in (evaluation.get("summary") or {}).items() if k != "per_target"}
+    return {"held_out_evaluation": {"scenes": [s.get("name") for s in evaluation.get("scenes") or []],
+                                    "inference": evaluation.get("inference", ""), "summary": summary,
+                                    "cells": cells}}
+
+
 def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET, model_version: Optional[str] = None,
-                      description: str = "", verify: bool = True, module: str = "model") -> ModelMetadata:
+                      description: str = "", verify: bool = True, module: str = "model",
+                      evaluation: Optional[Mapping[str, Any]] = None) -> ModelMetadata:
     """Export a trainer checkpoint; its ``training_summary`` (plus step/epoch) and ``metrics`` go into the
     metadata.  ``model_version`` defaults to ``step<N>``.  ``module`` names which of the checkpoint's
     models to export: ``"model"`` (the one trained), or another module the objective recorded as a
@@ -312,11 +335,13 @@ def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET,
     training.setdefault("checkpoint", os.path.basename(os.fspath(checkpoint)))
     if module != "model":  # another model of the checkpoint (e.g. CycleGAN's B->A generator)
         training["exported_module"] = module
-    metrics = (state.get("metrics") or {}) if module == "model" else {}
+    metrics = dict(state.get("metrics") or {}) if module == "model" else {}
+    if evaluation is not None:
+        metrics.update(held_out_metrics(evaluation))
     return export_model(model, path, opset=opset, model_version=model_version or default_model_version(state),
                         training=training, metrics=metrics, description=description, verify=verify)
 
 
-__all__ = ["export_model", "export_checkpoint", "build_metadata", "check_output_path", "check_opset", "max_opset",
+__all__ = ["export_model", "export_checkpoint", "held_out_metrics", "build_metadata", "check_output_path", "check_opset", "max_opset",
            "default_model_version",
            "MIN_OPSET", "DEFAULT_OPSET"]

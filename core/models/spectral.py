@@ -53,6 +53,8 @@ class SpectralConfig:
     cond_dim: int = 64  # size of the condition code (target + source set)
     context: int = 0  # 3x3 residual convolutions after the stem (0: per-pixel, exactly tile-independent)
     activation: Literal["silu", "leaky_relu"] = "silu"
+    log_inputs: bool = False  # also feed log-reflectance (minus its training mean's log): band ratios become differences
+    dropout: float = 0.0  # dropout on the hidden features of every block, in training only
     source_bands: Tuple[str, ...] = ()  # band classes accepted as input (names/keys); empty: all
     target_bands: Tuple[str, ...] = ()  # band classes it may synthesize; empty: all
     tile_size: int = 512  # recommended inference tile edge (pixels), written to the model metadata
@@ -65,6 +67,8 @@ class SpectralConfig:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
         if not 0 <= self.context <= 8:
             raise ValueError(f"context must be 0..8, got {self.context}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
         if self.tile_size < 2 * (self.context + 1):
@@ -92,9 +96,10 @@ def _act(name: str, x: torch.Tensor) -> torch.Tensor:
 class FiLMBlock(nn.Module):
     """``h + W2 act((1 + gamma) * W1 act(h) + beta)``, (gamma, beta) from the condition code, 1x1 convs."""
 
-    def __init__(self, width: int, cond_dim: int, activation: str):
+    def __init__(self, width: int, cond_dim: int, activation: str, dropout: float = 0.0):
         super().__init__()
         self.activation = activation
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.conv1 = nn.Conv2d(width, width, 1)
         self.conv2 = nn.Conv2d(width, width, 1)
         self.film = nn.Linear(cond_dim, 2 * width)
@@ -108,7 +113,7 @@ class FiLMBlock(nn.Module):
         gb = self.film(cond)
         r = self.conv1(_act(self.activation, h))
         r = r * (1.0 + gb[:, : self.width, None, None]) + gb[:, self.width:, None, None]
-        return h + self.conv2(_act(self.activation, r))
+        return h + self.conv2(self.dropout(_act(self.activation, r)))
 
 
 class ContextBlock(nn.Module):
@@ -133,9 +138,9 @@ class SpectralMLP(BandConditionalModel):
         w = cfg.width
         self.target_embedding = nn.Embedding(NUM_CLASSES, cfg.embed_dim)
         self.condition_mlp = MLP(cfg.embed_dim + NUM_CLASSES, cfg.cond_dim, hidden=2 * cfg.cond_dim)
-        self.stem = nn.Conv2d(2 * NUM_CLASSES, w, 1)
+        self.stem = nn.Conv2d((3 if cfg.log_inputs else 2) * NUM_CLASSES, w, 1)
         self.context = nn.ModuleList([ContextBlock(w, cfg.activation) for _ in range(cfg.context)])
-        self.blocks = nn.ModuleList([FiLMBlock(w, cfg.cond_dim, cfg.activation) for _ in range(cfg.blocks)])
+        self.blocks = nn.ModuleList([FiLMBlock(w, cfg.cond_dim, cfg.activation, cfg.dropout) for _ in range(cfg.blocks)])
         self.head = ConditionalPointwise(w + NUM_CLASSES, 1, cfg.cond_dim)
 
     def receptive_field(self) -> int:
@@ -153,7 +158,13 @@ class SpectralMLP(BandConditionalModel):
         p = self.presence(present, bands.dtype)
         x = self.normalized_sources((bands, present, target))
         n, _, h, w = x.shape
-        feats = torch.cat([x, p[:, :, None, None].expand(n, NUM_CLASSES, h, w)], dim=1)
+        parts = [x, p[:, :, None, None].expand(n, NUM_CLASSES, h, w)]
+        if self.cfg.log_inputs:  # log(v) - log(training mean), floored at 1e-3 reflectance; absent bands 0
+            floor = 1e-3
+            mean = self.normalization.mean.to(bands.dtype).clamp(min=floor).reshape(1, -1, 1, 1)
+            logv = torch.log(bands.clamp(min=floor)) - torch.log(mean)
+            parts.append(torch.where(p[:, :, None, None] > 0.5, logv, torch.zeros_like(logv)))
+        feats = torch.cat(parts, dim=1)
         cond = self.condition_code(p, target)
         hid = self.stem(feats)
         for block in self.context:

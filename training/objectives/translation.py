@@ -29,6 +29,7 @@ class TranslationParams:
     """Parameters of the ``translation`` objective (YAML ``objective.params``)."""
 
     l1: float = 1.0  # weight of the L1 loss on normalized values (each output band scaled by its std)
+    mse: float = 0.0  # weight of the squared error on the same normalized values (RMSE is what evaluation scores)
     adversarial: float = 0.0  # weight of the PatchGAN loss on the generator (0: no discriminator)
     gan_mode: Literal["lsgan", "vanilla"] = "lsgan"
     disc_width: int = 64  # channels of the first discriminator layer
@@ -36,10 +37,10 @@ class TranslationParams:
     disc_lr: float = 0.0  # discriminator learning rate (0: same as optim.lr)
 
     def __post_init__(self):
-        if self.l1 < 0 or self.adversarial < 0:
-            raise ValueError(f"weights must be >= 0, got l1 {self.l1}, adversarial {self.adversarial}")
-        if not (self.l1 > 0 or self.adversarial > 0):
-            raise ValueError("at least one of l1 and adversarial must be > 0")
+        if self.l1 < 0 or self.adversarial < 0 or self.mse < 0:
+            raise ValueError(f"weights must be >= 0, got l1 {self.l1}, mse {self.mse}, adversarial {self.adversarial}")
+        if not (self.l1 > 0 or self.mse > 0 or self.adversarial > 0):
+            raise ValueError("at least one of l1, mse and adversarial must be > 0")
         if self.disc_layers < 1 or self.disc_width < 1:
             raise ValueError("disc_layers and disc_width must be >= 1")
         if self.disc_lr < 0:
@@ -83,8 +84,13 @@ class Translation(Objective):
             pred = self.net(*inputs)
         pred = pred.float()
         ids = model.output_classes(inputs)
-        l1 = ((pred - real).abs() / model.normalization.scale(ids) * maskf).sum() / maskf.sum().clamp(min=1.0)
+        err = (pred - real) / model.normalization.scale(ids)
+        l1 = (err.abs() * maskf).sum() / maskf.sum().clamp(min=1.0)
         loss = p.l1 * l1
+        mse = None
+        if p.mse > 0:
+            mse = (err.square() * maskf).sum() / maskf.sum().clamp(min=1.0)
+            loss = loss + p.mse * mse
         zero = torch.zeros((), device=pred.device)
         adv = d_loss = zero
         if self.disc is not None:
@@ -107,6 +113,8 @@ class Translation(Objective):
             self.apply(d_loss, "discriminator", list(self.disc.parameters()))
         self.end_step()
         out = {"loss": loss.detach(), "l1": l1.detach()}
+        if mse is not None:
+            out["mse"] = mse.detach()
         if self.disc is not None:
             out.update({"adv": adv.detach(), "disc": d_loss.detach()})
         return out
