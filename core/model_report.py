@@ -90,6 +90,23 @@ def model_report(md: ModelMetadata, path: str = "") -> List[Section]:
         if metrics.get("units"):
             rows.append(("units", str(metrics["units"])))
         sections.append(Section("Validation", tuple(rows), ("band",) + tuple(n.upper() for n in names), table))
+    held = metrics.get("held_out_evaluation") or {}
+    cells = held.get("cells") or {}
+    if cells:  # ``hls-translate export --evaluation``: the model beside both baselines on held-out scenes
+        what = {"all": "all other bands", "landsat": "the Landsat / L30 bands", "fixed": "its inputs",
+                "pair": "its pair"}
+        table = tuple((f"{cell} ({what.get(source_set, source_set)})",) + tuple(
+            _number(scores.get(k, "")) for k in ("rmse", "bias", "linear_rmse", "gbt_rmse"))
+            for source_set, by_cell in cells.items() for cell, scores in by_cell.items())
+        summary = held.get("summary") or {}
+        rows = [("scenes", ", ".join(map(str, held.get("scenes") or []))),
+                ("inference", str(held.get("inference", "")))]
+        for key, label in (("fraction_beating_baseline", "beats the linear fit in"),
+                           ("fraction_beating_gbt", "beats the boosted trees in")):
+            if isinstance(summary.get(key), (int, float)):
+                rows.append((label, f"{100 * summary[key]:.0f} % of the cells (all other bands as input)"))
+        sections.append(Section("Held-out evaluation", tuple(rows), ("scene:band (inputs)", "RMSE", "BIAS",
+                                                                     "LINEAR RMSE", "TREES RMSE"), table))
     return sections
 
 

@@ -134,7 +134,7 @@ def test_objective_registry_errors_name_the_key():
     ctx = TrainContext(dist=Dist(0, 1, 0, torch.device("cpu"), ""), optim=OptimConfig(), steps=1, amp="off")
     with pytest.raises(ConfigError, match=r"objective.params.l2"):
         create_objective("translation", model, {"l2": 1.0}, ctx)
-    with pytest.raises(ConfigError, match=r"at least one of l1 and adversarial"):
+    with pytest.raises(ConfigError, match=r"at least one of l1, mse and adversarial"):
         create_objective("translation", model, {"l1": 0.0}, ctx)
     with toy_family.registered():
         with pytest.raises(ConfigError, match=r"objective 'toy_l1' trains models of kind fixed_bands; model "

@@ -14,13 +14,20 @@ MODEL = REPO / "resources" / "models" / "hls_translate_default.onnx"
 def test_model_report_reads_as_text_not_as_a_dict():
     md = read_metadata(str(MODEL))
     sections = model_report(md, str(MODEL))
-    assert [s.title for s in sections] == ["Model", "Bands", "Tiling", "Trained on", "Validation"]
+    assert [s.title for s in sections] == ["Model", "Bands", "Tiling", "Trained on", "Validation",
+                                           "Held-out evaluation"]
     text = report_text(sections)
-    assert "{" not in text and "'" not in text  # no Python or JSON dict printed
-    assert "cirrus (S2 B10, Landsat B09)" in text and "held out (never trained on)  Spain" in text
-    b10 = next(line for line in text.splitlines() if line.strip().startswith("B10"))
-    assert b10.split()[1:] == ["0.001689", "54.97", "0.001784", "0.9719"]  # MAE PSNR RMSE SSIM, 4 digits
-    assert "T19UDP" in text and "recommended tile  256 px, overlap 48 px" in text
+    assert "{" not in text and "': " not in text  # no Python or JSON dict printed
+    assert "cirrus (S2 B10, Landsat B09)" in text
+    assert "held out (never trained on)  Spain, T37MEM, T29QND, LC08_016037" in text
+    b10 = next(line for line in text.splitlines() if line.strip().startswith("Spain:B10 "))
+    assert b10.split()[1:] == ["0.00528", "43.82", "0.006445", "0.8077"]  # MAE PSNR RMSE SSIM, 4 digits
+    # the held-out evaluation beside both baselines, as the metadata carries it
+    cell = md.metrics["held_out_evaluation"]["cells"]["all"]["Spain:B10"]
+    row = next(line for line in text.splitlines() if line.strip().startswith("Spain:B10 (all other bands)"))
+    assert row.split()[-4:] == [f"{cell[k]:.4g}" for k in ("rmse", "bias", "linear_rmse", "gbt_rmse")]
+    assert "beats the linear fit in     48 % of the cells" in text
+    assert "T19UDP" in text and "recommended tile  512 px, overlap 0 px" in text
     page = report_html(sections, "Model x")
     assert page.count("<tr>") > 20 and "<th>RMSE</th>" in page
 

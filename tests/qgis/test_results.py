@@ -149,7 +149,7 @@ def test_model_information_is_readable(plugin, tmp_path):
     text = res["SUMMARY"]  # logged line by line (QGIS itself then logs the results dict)
     assert "{" not in text and "Validation" in text and "held out (never trained on)  Spain" in text
     assert all(line in log.lines for line in text.splitlines())
-    assert res["FAMILY"] == "adain" and "<th>RMSE</th>" in html.read_text()
+    assert res["FAMILY"] == "spectral" and "<th>RMSE</th>" in html.read_text()
 
 
 def test_evaluate_band_plot(plugin, tmp_path):
