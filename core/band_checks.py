@@ -168,14 +168,16 @@ def check_values(values: np.ndarray, valid: np.ndarray, band_ids: Sequence[int],
     return out
 
 
-def check_bands(scene, band_ids: Sequence[int], stats: Optional[Mapping[int, Tuple[float, float]]] = None,
-                use_qa: bool = False) -> List[BandWarning]:
-    """:func:`check_values` on the sample window (:func:`sample_window`) of ``scene``'s bands ``band_ids``."""
+def check_bands(scene, band_ids: Sequence[int],
+                stats: Optional[Mapping[int, Tuple[float, float]]] = None) -> List[BandWarning]:
+    """:func:`check_values` on the sample window (:func:`sample_window`) of ``scene``'s bands ``band_ids``;
+    pixels the scene's QA layer flags (cloud, shadow) are left out whether or not the run masks them: they
+    say nothing about whether a band is sound."""
     ids = [int(c) for c in band_ids]
     if not ids:
         return []
     win = sample_window(scene.grid.height, scene.grid.width)
-    values, valid = scene.read_stack(ids, win, use_qa=use_qa) if use_qa else scene.read_stack(ids, win)
+    values, valid = scene.read_stack(ids, win, use_qa=True)
     return check_values(values, valid, ids, stats, scene.sensor)
 
 

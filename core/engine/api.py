@@ -183,7 +183,7 @@ def _predict_scene(model, md, model_name: str, scene: Scene, targets, outputs, o
         say(line)
     if options.check_inputs and p.kind != "label_map":
         stats = {c: (float(v.mean), float(v.std)) for c, v in md.normalization.items()}
-        for w in check_bands(scene, [c.id for c in p.sources], stats, use_qa=options.mask_qa):
+        for w in check_bands(scene, [c.id for c in p.sources], stats):
             say(f"warning: {w.message}; if it is garbage, declare it absent (without={w.label.split()[0]!r}, "
                 f"--without {w.label.split()[0]})")
     # 3. writers (temp files beside the outputs)
