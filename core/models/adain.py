@@ -26,17 +26,16 @@ Height and width must be multiples of :attr:`AdaINUNet.stride` (``2 ** depth``) 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Literal, Sequence, Tuple
+from typing import Dict, Literal, Tuple
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ..bands import NUM_CLASSES
-from .fixed_bands import band_list
 from .geometry import tiling_hint
 from .layers import MLP, ConditionalPointwise, ConvNormAct
-from .conditional import BandConditionalModel
+from .conditional import BandConditionalModel, band_ids
 from .registry import register_model
 
 
@@ -74,7 +73,7 @@ class AdaINConfig:
             raise ValueError(f"tile_size must be a multiple of the stride {stride} and at least {2 * stride}, "
                              f"got {self.tile_size}")
         for key in ("source_bands", "target_bands"):
-            _band_ids(getattr(self, key), key)
+            band_ids(getattr(self, key), key)
 
     @property
     def stride(self) -> int:
@@ -82,19 +81,15 @@ class AdaINConfig:
 
     @property
     def source_ids(self) -> Tuple[int, ...]:
-        return _band_ids(self.source_bands, "source_bands") or tuple(range(NUM_CLASSES))
+        return band_ids(self.source_bands, "source_bands") or tuple(range(NUM_CLASSES))
 
     @property
     def target_ids(self) -> Tuple[int, ...]:
-        return _band_ids(self.target_bands, "target_bands") or tuple(range(NUM_CLASSES))
+        return band_ids(self.target_bands, "target_bands") or tuple(range(NUM_CLASSES))
 
     def channels(self) -> Tuple[int, ...]:
         """Channels of each level, full resolution first, bottleneck last (``depth + 1`` entries)."""
         return tuple(min(self.width * 2 ** i, self.max_channels) for i in range(self.depth + 1))
-
-
-def _band_ids(names: Sequence[Any], key: str) -> Tuple[int, ...]:
-    return tuple(sorted(band_list(names, key, allow_empty=True)))
 
 
 class EncoderLevel(nn.Module):

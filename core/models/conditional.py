@@ -22,8 +22,15 @@ from torch.nn import functional as F
 from ..bands import NUM_CLASSES
 from ..errors import ModelError
 from ..metadata import TensorSpec
+from .fixed_bands import band_list
 from .linear_fit import mix_moments, solve_coefficients
 from .normalization import BandNormalization
+
+
+def band_ids(names: Sequence[Any], key: str) -> Tuple[int, ...]:
+    """Sorted class ids of a config's ``source_bands`` / ``target_bands`` (names or keys; empty: none),
+    errors naming ``key``."""
+    return tuple(sorted(band_list(names, key, allow_empty=True)))
 
 
 class BandConditionalModel(nn.Module):
@@ -230,4 +237,4 @@ class BandConditionalModel(nn.Module):
         return m
 
 
-__all__ = ["BandConditionalModel"]
+__all__ = ["BandConditionalModel", "band_ids"]

@@ -34,8 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..bands import NUM_CLASSES
-from .conditional import BandConditionalModel
-from .fixed_bands import band_list
+from .conditional import BandConditionalModel, band_ids
 from .geometry import tiling_hint
 from .layers import MLP, ConditionalPointwise
 from .registry import register_model
@@ -74,7 +73,7 @@ class SpectralConfig:
         if self.tile_size < 2 * (self.context + 1):
             raise ValueError(f"tile_size must be at least {2 * (self.context + 1)}, got {self.tile_size}")
         for key in ("source_bands", "target_bands"):
-            band_list(getattr(self, key), key, allow_empty=True)
+            band_ids(getattr(self, key), key)
 
     @property
     def stride(self) -> int:
@@ -82,11 +81,11 @@ class SpectralConfig:
 
     @property
     def source_ids(self) -> Tuple[int, ...]:
-        return tuple(sorted(band_list(self.source_bands, "source_bands", allow_empty=True))) or tuple(range(NUM_CLASSES))
+        return band_ids(self.source_bands, "source_bands") or tuple(range(NUM_CLASSES))
 
     @property
     def target_ids(self) -> Tuple[int, ...]:
-        return tuple(sorted(band_list(self.target_bands, "target_bands", allow_empty=True))) or tuple(range(NUM_CLASSES))
+        return band_ids(self.target_bands, "target_bands") or tuple(range(NUM_CLASSES))
 
 
 def _act(name: str, x: torch.Tensor) -> torch.Tensor:
