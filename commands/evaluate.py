@@ -155,7 +155,7 @@ def run(args) -> int:
     from ..core.progress import ProgressBar
     from ..training.config import SceneSpec, config_from_dict, load_train_config
     from ..training.data import band_code, prepare_data
-    from ..training.evaluate import GBTBaseline, LinearBaseline, compare_pairs, crop_scene, score_scenes, write_report
+    from ..training.evaluate import GBTBaseline, LinearBaseline, compare_pairs, score_scenes, write_report
 
     if args.batch < 1:
         raise ConfigError("--batch must be >= 1")
@@ -237,14 +237,8 @@ def run(args) -> int:
             pair_reports.append(dataclasses.replace(rep, model_path=os.path.abspath(pair_model.path)))
         report = dataclasses.replace(report, pair_reports=tuple(pair_reports),
                                      pair_comparison=compare_pairs(report, pair_reports))
-    windows = None
-    if not args.no_figures:
-        windows = {}
-        for sc in data.validation:
-            crop = crop_scene(sc, args.max_size or None, model.info.stride)
-            windows[sc.name] = (crop.values, crop.valid)
-    paths = write_report(report, out_dir, windows)
-    report = dataclasses.replace(report, predictions={})
+    paths = write_report(report, out_dir)
+    report = dataclasses.replace(report, predictions={}, windows={})
     print_summary(report, baseline is not None)
     print("wrote " + ", ".join(paths.values()))
     return 0

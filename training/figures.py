@@ -17,14 +17,9 @@ from typing import Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..core.fileio import atomic_path
-from .evaluate.records import EvaluationRow
+from .evaluate.records import EvaluationRow, band_order, sort_codes
 
-_ORDER = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"]
 _ROW_NAMES = {"all": "all other bands", "landsat": "Landsat / L30 bands"}
-
-
-def _sort_codes(codes):
-    return sorted(codes, key=lambda c: (_ORDER.index(c) if c in _ORDER else 100, c))
 
 
 def _pyplot():
@@ -51,8 +46,8 @@ def heatmap_figure(rows: Sequence[EvaluationRow], scene: str, path: str) -> Opti
     plt = _pyplot()
     from matplotlib.colors import TwoSlopeNorm
 
-    targets = _sort_codes({r.target_code for r in rs})
-    singles = _sort_codes({r.source_codes[0] for r in rs if r.source_set == "single"})
+    targets = sort_codes({r.target_code for r in rs})
+    singles = sort_codes({r.source_codes[0] for r in rs if r.source_set == "single"})
     labels = singles + [_ROW_NAMES[s] for s in ("all", "landsat") if any(r.source_set == s for r in rs)]
     rmse = np.full((len(labels), len(targets)), np.nan)
     ratio = np.full_like(rmse, np.nan)
@@ -95,7 +90,7 @@ def scatter_figure(rows: Sequence[EvaluationRow], scene: str, predictions: Mappi
           and (scene, r.target_code, r.sources) in predictions]
     if not rs:
         return None
-    rs.sort(key=lambda r: _ORDER.index(r.target_code) if r.target_code in _ORDER else 99)
+    rs.sort(key=lambda r: band_order(r.target_code))
     plt = _pyplot()
     from matplotlib.colors import LogNorm
 

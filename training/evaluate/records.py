@@ -24,6 +24,20 @@ METRIC_UNITS = "reflectance (physical units); PSNR/SSIM with data_range 1.0"
 VALID_PIXELS = "valid in the target and in every source band"
 #: Source sets a row can be scored with: every other band, one band alone, a pair model's pair, or the
 #: fixed inputs of a fixed-band model.
+#: The order bands are listed in (Sentinel-2 numbering; other codes after these).
+BAND_ORDER = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
+
+
+def band_order(code: str) -> int:
+    """Position of a band code in :data:`BAND_ORDER` (codes not in it: after every one that is)."""
+    return BAND_ORDER.index(code) if code in BAND_ORDER else len(BAND_ORDER)
+
+
+def sort_codes(codes) -> List[str]:
+    """Band codes in :data:`BAND_ORDER`, others after them by name."""
+    return sorted(codes, key=lambda c: (band_order(c), c))
+
+
 SOURCE_SETS = ("all", "single", "pair", "fixed", "landsat")  # landsat: the use case (the L30 bands as sources)
 
 
@@ -186,7 +200,8 @@ class PairComparison:
 
 @dataclass(frozen=True)
 class EvaluationReport:
-    """Everything one evaluation found; ``predictions`` (kept on request) never goes to disk."""
+    """Everything one evaluation found; ``predictions`` and ``windows`` (kept on request: each task's
+    prediction, each scene's evaluated class-indexed ``(values, valid)`` window) never go to disk."""
 
     model: EvaluatedModel
     scenes: Tuple[EvaluatedScene, ...]
@@ -195,6 +210,7 @@ class EvaluationReport:
     sources_left_out: Tuple[int, ...] = ()
     seconds: float = 0.0
     predictions: Mapping[Tuple[str, str, Tuple[int, ...]], np.ndarray] = field(default_factory=dict)
+    windows: Mapping[str, Tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     model_path: str = ""
     inference: str = ""
     held_out: Tuple[str, ...] = ()
@@ -240,5 +256,5 @@ def finite_or_none(obj: Any) -> Any:
     return obj
 
 
-__all__ = ["EvaluatedModel", "EvaluationRow", "TargetSummary", "EvaluationSummary", "EvaluatedScene",
+__all__ = ["BAND_ORDER", "band_order", "sort_codes", "EvaluatedModel", "EvaluationRow", "TargetSummary", "EvaluationSummary", "EvaluatedScene",
            "PairComparison", "EvaluationReport", "SOURCE_SETS", "finite_or_none"]

@@ -7,28 +7,21 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Dict
 
 import numpy as np
 
 from ...core.fileio import atomic_write_text
 from ..data import band_code
-from .records import EvaluationReport, EvaluationRow
+from .records import EvaluationReport, EvaluationRow, band_order, sort_codes
 from .scoring import headline_rows
-
-_ORDER = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"]
-
-
-def _sort_codes(codes):
-    return sorted(codes, key=lambda c: (_ORDER.index(c) if c in _ORDER else 100, c))
-
 
 def _sources_text(r: EvaluationRow) -> str:
     return {"all": "all other bands", "fixed": "the model's inputs"}.get(r.source_set, "+".join(r.source_codes))
 
 
 def _key(r: EvaluationRow):
-    return (r.scene, _ORDER.index(r.target_code) if r.target_code in _ORDER else 99)
+    return (r.scene, band_order(r.target_code))
 
 
 def _table(rows, with_sources: bool = True):
@@ -60,14 +53,14 @@ def _table(rows, with_sources: bool = True):
 
 def _verdict(rows, what: str):
     out = []
+    model_mean = float(np.mean([r.model.rmse for r in rows])) if rows else float("nan")
     for attr, name in (("baseline", "the linear fit"), ("gbt", "the gradient-boosted trees")):
         bs = [getattr(r, attr) for r in rows]
         if rows and all(b is not None for b in bs):
             wins = sum(r.model.rmse < b.rmse for r, b in zip(rows, bs))
-            ratio = float(np.mean([r.model.rmse for r in rows])) / float(np.mean([b.rmse for b in bs]))
+            base_mean = float(np.mean([b.rmse for b in bs]))
             out.append(f"{what}: the model beats {name} in {wins} of {len(rows)} cells ({wins / len(rows):.0%}); "
-                       f"mean RMSE {np.mean([r.model.rmse for r in rows]):.4f} vs {np.mean([b.rmse for b in bs]):.4f} "
-                       f"({ratio:.2f}x).")
+                       f"mean RMSE {model_mean:.4f} vs {base_mean:.4f} ({model_mean / base_mean:.2f}x).")
     return out
 
 
@@ -90,8 +83,8 @@ def markdown_tables(report: EvaluationReport) -> str:
     use = [r for r in report.rows if r.source_set == "landsat"]
     if use:
         lines += ["", "## Use case: the Landsat / HLS L30 bands as input", "",
-                  "Sources: " + ", ".join(sorted({c for r in use for c in r.source_codes}, key=lambda c: (
-                      _ORDER.index(c) if c in _ORDER else 99))) + " (those of them each scene has).", ""]
+                  "Sources: " + ", ".join(sort_codes({c for r in use for c in r.source_codes}))
+                  + " (those of them each scene has).", ""]
         lines += _table(use, with_sources=False) + [""] + _verdict(use, "Use case")
     if report.pair_comparison:
         lines += ["", "## Conditional model vs single-pair models of the same size", "",
@@ -105,11 +98,9 @@ def markdown_tables(report: EvaluationReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(report: EvaluationReport, out_dir: str,
-                 windows: Optional[Mapping[str, Tuple[np.ndarray, np.ndarray]]] = None) -> Dict[str, str]:
+def write_report(report: EvaluationReport, out_dir: str) -> Dict[str, str]:
     """``evaluation.json``, ``evaluation.md`` and the figures (one heatmap per scene; one scatter per scene
-    and source set when ``report.predictions`` were kept and ``windows`` gives each scene's evaluated
-    ``(values, valid)`` class-indexed window) in ``out_dir``."""
+    and source set when the predictions were kept: ``score_scenes(keep_predictions=True)``) in ``out_dir``."""
     from ..figures import heatmap_figure, scatter_figure
 
     os.makedirs(out_dir, exist_ok=True)
@@ -123,7 +114,8 @@ def write_report(report: EvaluationReport, out_dir: str,
         p = heatmap_figure(report.rows, sc, os.path.join(out_dir, f"heatmap{suffix}.png"))
         if p:
             paths[f"heatmap{suffix}"] = p
-        if windows and sc in windows and report.predictions:
+        windows = report.windows
+        if sc in windows and report.predictions:
             for source_set, stem in (("all", "scatter"), ("landsat", "scatter_landsat"), ("fixed", "scatter"),
                                      ("pair", "scatter")):
                 key = f"{stem}{suffix}"

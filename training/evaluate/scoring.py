@@ -226,7 +226,8 @@ def score_scenes(predictor: RunnableModel, model: EvaluatedModel, scenes: Sequen
                                      crops[s.name].window if s.name in crops
                                      else crop_scene(s, max_size, model.stride).window) for s in scenes)
     return EvaluationReport(model=model, scenes=evaluated, rows=tuple(rows), summary=summarize(rows),
-                            sources_left_out=tuple(without), seconds=time.time() - t0, predictions=preds)
+                            sources_left_out=tuple(without), seconds=time.time() - t0, predictions=preds,
+                            windows={name: (c.values, c.valid) for name, c in crops.items()} if keep_predictions else {})
 
 
 def headline_rows(rows: Sequence[EvaluationRow]) -> List[EvaluationRow]:
