@@ -18,6 +18,7 @@ from hls_translate.training.config import load_train_config  # noqa: E402
 from hls_translate.training.trainer import train  # noqa: E402
 
 from support.spade import SCL_PRESENT, TARGETS, crop_t29rkh, spade_config, train_and_export  # noqa: E402
+from support.training import assert_same_checkpoints  # noqa: E402
 
 
 def _cfg(out_dir, **sections):
@@ -95,11 +96,7 @@ def test_resume_is_exact(tmp_path):
     cfg = _cfg(tmp_path / "b", run={"steps": 6})
     half = train(cfg, stop_at=3, log=lambda m: None)
     resumed = train(cfg, resume=half.last_checkpoint, log=lambda m: None)
-    sa, sb = load_checkpoint(straight.last_checkpoint), load_checkpoint(resumed.last_checkpoint)
-    assert sa["step"] == sb["step"] == 6
-    for name in sa["modules"]:
-        for k, v in sa["modules"][name].items():
-            assert torch.allclose(v.float(), sb["modules"][name][k].float(), atol=1e-6, rtol=0), (name, k)
+    assert_same_checkpoints(straight.last_checkpoint, resumed.last_checkpoint, 6)
 
 
 def test_label_classes_must_agree_with_the_data(tmp_path):

@@ -29,18 +29,24 @@ def _torchrun(tmp_path, cfg):
     return proc, out
 
 
-def test_two_process_gloo_run(tmp_path):
-    run = tmp_path / "run"
-    cfg = write_config(tmp_path / "c.yaml", tiny_config(run, run={"steps": 4, "log_every": 1, "threads": 1,
-                                                                  "checkpoint_every": 2}))
+def _two_ranks(tmp_path, cfg):
+    """Run ``cfg`` on 2 gloo processes; (the finished process, each rank's report, each rank's final
+    parameters and buffers), after checking that both ranks end with the very same tensors."""
     proc, out = _torchrun(tmp_path, cfg)
-    r0, r1 = (json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1))
-    assert r0["world"] == r1["world"] == 2 and r0["code"] == r1["code"] == 0 and r0["step"] == r1["step"] == 4
-    # identical parameters on both ranks after the steps
+    reports = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
     p0, p1 = torch.load(out / "rank0.pt"), torch.load(out / "rank1.pt")
     assert p0.keys() == p1.keys()
     for k in p0:
         assert torch.equal(p0[k], p1[k]), k
+    return proc, reports, (p0, p1)
+
+
+def test_two_process_gloo_run(tmp_path):
+    run = tmp_path / "run"
+    cfg = write_config(tmp_path / "c.yaml", tiny_config(run, run={"steps": 4, "log_every": 1, "threads": 1,
+                                                                  "checkpoint_every": 2}))
+    proc, (r0, r1), (p0, p1) = _two_ranks(tmp_path, cfg)  # identical parameters on both ranks after the steps
+    assert r0["world"] == r1["world"] == 2 and r0["code"] == r1["code"] == 0 and r0["step"] == r1["step"] == 4
     # ... which did train: they differ from a fresh model's
     from hls_translate.core.models import create_model
     fresh = create_model("adain_unet", **tiny_config(run)["model"]["params"]).state_dict()
@@ -71,12 +77,8 @@ def test_two_process_gloo_run_of_each_gan_family(tmp_path, family):
     make = pix2pix_config if family == "pix2pix" else cyclegan_config
     run = tmp_path / "run"
     cfg = write_config(tmp_path / "c.yaml", make(run, run={"steps": 3, "log_every": 1}))
-    proc, out = _torchrun(tmp_path, cfg)
-    r0, r1 = (json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1))
+    proc, (r0, r1), (p0, p1) = _two_ranks(tmp_path, cfg)
     assert r0["world"] == 2 and r0["step"] == r1["step"] == 3 and r0["losses"] != r1["losses"]
-    p0, p1 = torch.load(out / "rank0.pt"), torch.load(out / "rank1.pt")
-    for k in p0:
-        assert torch.equal(p0[k], p1[k]), k
     import yaml
 
     from hls_translate.core.models import create_model
@@ -102,13 +104,9 @@ def test_two_process_gloo_run_of_spade(tmp_path):
 
     run = tmp_path / "run"
     cfg = write_config(tmp_path / "c.yaml", spade_config(run, run={"steps": 3, "log_every": 1}))
-    proc, out = _torchrun(tmp_path, cfg)
-    r0, r1 = (json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1))
+    proc, (r0, r1), (p0, p1) = _two_ranks(tmp_path, cfg)
     assert r0["world"] == 2 and r0["step"] == r1["step"] == 3 and r0["losses"] != r1["losses"]
-    p0, p1 = torch.load(out / "rank0.pt"), torch.load(out / "rank1.pt")
     assert any("running_mean" in k for k in p0) and any("parametrizations" in k for k in p0)
-    for k in p0:
-        assert torch.equal(p0[k], p1[k]), k
     from hls_translate.core.models import create_model
     from support.spade import SCL_PRESENT, SPADE_MODEL
 

@@ -59,3 +59,19 @@ def merge_sections(cfg: Dict[str, Any], sections: Dict[str, Any]) -> Dict[str, A
 def write_config(path: pathlib.Path, cfg: Dict[str, Any]) -> pathlib.Path:
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
+
+
+def assert_same_checkpoints(path_a, path_b, step: int):
+    """Both checkpoints are at ``step`` and hold the same tensors in every module (to 1e-6): how the
+    resume tests check that stopping and resuming changed nothing.  Returns both, loaded."""
+    import torch
+
+    from hls_translate.training.checkpoint import load_checkpoint
+
+    sa, sb = load_checkpoint(str(path_a)), load_checkpoint(str(path_b))
+    assert sa["step"] == sb["step"] == step
+    for name in sa["modules"]:
+        for k, v in sa["modules"][name].items():
+            assert torch.allclose(v.float(), sb["modules"][name][k].float(), atol=1e-6, rtol=0), (name, k)
+    return sa, sb
+
