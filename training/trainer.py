@@ -219,7 +219,7 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
         + (f"{len(data.train_b)} in domain B, " if data.train_b else "") +
         f"{len(data.validation)} held-out; targets {', '.join(band_code(c) for c in data.plan.targets)}")
     model.set_normalization(data.stats)
-    if getattr(model.config, "linear_prior", False):  # an AdaIN option: its prior comes from the data
+    if getattr(model.config, "linear_prior", False):  # a band-conditional option (adain_unet, spectral_mlp): its prior comes from the data
         from .evaluate import LinearBaseline
 
         fit = LinearBaseline.fit(data.train)  # the same moments the evaluation's baseline is solved from
