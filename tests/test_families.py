@@ -168,6 +168,7 @@ def test_validation_scores_the_targets_that_have_truth(tmp_path):
                                                                                        kind="fixed_bands"))) == 2
 
 
+@pytest.mark.data
 def test_paired_and_unpaired_data_are_refused_where_they_do_not_fit(tmp_path):
     from support.families import BEN_B
 

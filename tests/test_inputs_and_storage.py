@@ -157,6 +157,7 @@ def test_input_report(tmp_path, bigearthnet_patch):
 
 
 # --- storage conventions -------------------------------------------------------------------------------
+@pytest.mark.data
 def test_input_encoding_follows_the_inputs():
     s2 = band_sources_of(sample("B04")) + band_sources_of(sample("B8A"))
     enc, why = input_encoding(s2, bands.band_class("cirrus"))

@@ -214,6 +214,7 @@ def test_cli_stop_and_resume_from_the_checkpoint_config(tmp_path, capsys):
     assert "data.min_valid_fraction" in capsys.readouterr().err
 
 
+@pytest.mark.data
 def test_resume_never_rewinds_a_newer_run_unless_forced(tmp_path, capsys):
     p = write_config(tmp_path / "c.yaml", tiny_config(tmp_path / "run", run={"steps": 6, "checkpoint_every": 2}))
     assert cli.main(["train", "--config", str(p), "--stop-at", "2"]) == 0
@@ -234,6 +235,7 @@ def test_resume_never_rewinds_a_newer_run_unless_forced(tmp_path, capsys):
     assert load_checkpoint(str(last))["step"] == 3
 
 
+@pytest.mark.data
 def test_the_users_config_in_the_run_folder_is_never_overwritten(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
@@ -255,6 +257,7 @@ def test_unbounded_run_settings_are_refused_before_work(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.data
 def test_stop_at_before_the_start_and_a_full_disk_are_one_line_errors(tmp_path, capsys, monkeypatch):
     p = write_config(tmp_path / "c.yaml", tiny_config(tmp_path / "run", run={"steps": 4}))
     assert cli.main(["train", "--config", str(p), "--stop-at", "0"]) == 2
