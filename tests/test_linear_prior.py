@@ -128,3 +128,59 @@ def test_training_sets_the_prior_and_checkpoints_keep_it(tmp_path):
     # the exported checkpoint runs in ONNX Runtime (export verifies it against torch)
     assert cli.main(["export", "--checkpoint", str(tmp_path / "run" / "last.pt"),
                      "--out", str(tmp_path / "m.onnx")]) == 0
+
+
+def _numpy_interpolation(vals, src, t):
+    """The target interpolated linearly in wavelength between its nearest continuum bands present below
+    and above (one side only: that band), written independently of the model's tensor code."""
+    from hls_translate.core.bands import BAND_CLASSES
+
+    wl = {c.id: c.wavelength_nm for c in BAND_CLASSES}
+    ok = [c for c in src if BAND_CLASSES[c].key not in ("water_vapour", "cirrus", "thermal_1", "thermal_2")]
+    lo = [c for c in ok if wl[c] <= wl[t]]
+    hi = [c for c in ok if wl[c] > wl[t]]
+    if lo and hi:
+        a, b = max(lo, key=wl.get), min(hi, key=wl.get)
+        f = (wl[t] - wl[a]) / (wl[b] - wl[a])
+        return (1 - f) * vals[a] + f * vals[b]
+    return vals[max(lo, key=wl.get) if lo else min(hi, key=wl.get)]
+
+
+@pytest.mark.parametrize("gate", ["interpolation", "linear"])
+def test_interpolation_prior_gates_between_the_two_priors_in_torch_and_onnx(fitted, tmp_path, gate):
+    """``spectral_mlp`` with ``interpolation_prior``: with its correction zeroed, a gate held open gives the
+    wavelength interpolation of the nearest present bands, a gate held shut the least-squares fit; the same
+    in ONNX Runtime.  On real Spain pixels, where the two differ."""
+    prior_model, base, vals, band_ids = fitted
+    torch.manual_seed(0)
+    model = create_model("spectral_mlp", width=16, blocks=1, linear_prior=True, interpolation_prior=True)
+    model.normalization.load_state_dict(prior_model.normalization.state_dict())
+    model.set_linear_prior([(ids, g, w) for _, ids, g, w in base.grams])
+    with torch.no_grad():
+        w = model.head.proj.weight.view(2, -1, model.head.proj.in_features)
+        b = model.head.proj.bias.view(2, -1)
+        w.zero_()
+        b.zero_()
+        b[1, -1] = 40.0 if gate == "interpolation" else -40.0  # the gate channel's bias
+    model.eval()
+    tasks = [t for t in _tasks(band_ids) if t[0] != B["B10"]]  # cirrus is never interpolated to
+    bands, present, target = _inputs(vals, tasks)
+    refs = [(_numpy_interpolation(vals, src, t) if gate == "interpolation" else base.predict(vals, src, t))
+            for t, src in tasks]
+    # the two priors differ on these pixels, so the gate is tested, not a coincidence
+    assert all(np.abs(_numpy_interpolation(vals, s, t) - base.predict(vals, s, t)).mean() > 1e-3 for t, s in tasks)
+    with torch.no_grad():
+        out = model(torch.from_numpy(bands), torch.from_numpy(present), torch.from_numpy(target)).numpy()
+    for i, (t, src) in enumerate(tasks):
+        np.testing.assert_allclose(out[i, 0], refs[i], atol=1e-5, err_msg=f"target {t} from {src}")
+    path = str(tmp_path / "interp.onnx")
+    export_model(model, path, model_version="test")
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    onnx_out = sess.run(None, {"bands": bands, "present": present, "target": target})[0]
+    for i in range(len(tasks)):
+        np.testing.assert_allclose(onnx_out[i, 0], refs[i], atol=1e-5)
+
+
+def test_interpolation_prior_needs_the_linear_prior():
+    with pytest.raises(ValueError, match="interpolation_prior: true needs linear_prior: true"):
+        create_model("spectral_mlp", width=8, blocks=1, interpolation_prior=True)

@@ -59,6 +59,9 @@ class SpectralConfig:
     tile_size: int = 512  # recommended inference tile edge (pixels), written to the model metadata
     linear_prior: bool = False  # add the network's output to a least-squares linear fit carried in the model
     prior_groups: int = 4  # room for this many band sets in the linear prior's moment matrices
+    interpolation_prior: bool = False  # also a physical prior: the target interpolated in wavelength between
+    # its nearest present neighbours; the network chooses per pixel how far to move from the linear prior
+    # towards it (a gate in [0, 1]) before adding its correction (needs linear_prior)
 
     def __post_init__(self):
         for key in ("width", "blocks", "embed_dim", "cond_dim", "prior_groups"):
@@ -74,6 +77,8 @@ class SpectralConfig:
             raise ValueError(f"tile_size must be at least {2 * (self.context + 1)}, got {self.tile_size}")
         for key in ("source_bands", "target_bands"):
             band_ids(getattr(self, key), key)
+        if self.interpolation_prior and not self.linear_prior:
+            raise ValueError("interpolation_prior: true needs linear_prior: true (the gate moves between the two)")
 
     @property
     def stride(self) -> int:
@@ -86,6 +91,39 @@ class SpectralConfig:
     @property
     def target_ids(self) -> Tuple[int, ...]:
         return band_ids(self.target_bands, "target_bands") or tuple(range(NUM_CLASSES))
+
+
+# bands that sample the surface spectrum's continuum: absorption bands (water vapour, cirrus) and thermal
+# bands are never interpolated from
+_CONTINUUM_KEYS = ("coastal_aerosol", "blue", "green", "red", "red_edge_1", "red_edge_2", "red_edge_3",
+                   "nir_broad", "nir_narrow", "swir_1", "swir_2")
+
+
+def interpolation_weights(p: torch.Tensor, target: torch.Tensor, wavelengths: torch.Tensor,
+                          anchors: torch.Tensor) -> torch.Tensor:
+    """``[N, 15]`` weights that interpolate the target linearly in wavelength between the nearest present
+    anchor band below it and the nearest above (only one side present: that band's value; none: all 0).
+
+    ``p`` ``[N, 15]`` presence (0/1), ``target`` ``[N]`` class ids, ``wavelengths`` ``[15]`` (nm),
+    ``anchors`` ``[15]`` 0/1: the classes that may be interpolated from.  ONNX-exportable (argmax, where)."""
+    onehot = F.one_hot(target, NUM_CLASSES).to(p.dtype)
+    cand = p * (1.0 - onehot) * anchors  # [N, 15]
+    wt = (onehot * wavelengths).sum(dim=1, keepdim=True)  # [N, 1]
+    d = wavelengths.unsqueeze(0) - wt  # [N, 15]: > 0 above the target
+    big = torch.full_like(d, 1e9)
+    below = (cand > 0.5) & (d <= 0)
+    above = (cand > 0.5) & (d > 0)
+    lo = F.one_hot(torch.argmax(torch.where(below, d, -big), dim=1), NUM_CLASSES).to(p.dtype)
+    hi = F.one_hot(torch.argmax(torch.where(above, -d, -big), dim=1), NUM_CLASSES).to(p.dtype)
+    has_lo = below.any(dim=1, keepdim=True).to(p.dtype)
+    has_hi = above.any(dim=1, keepdim=True).to(p.dtype)
+    w_lo = (lo * wavelengths).sum(dim=1, keepdim=True)
+    w_hi = (hi * wavelengths).sum(dim=1, keepdim=True)
+    both = has_lo * has_hi
+    f = torch.where(both > 0.5, (wt - w_lo) / torch.clamp(w_hi - w_lo, min=1e-3), torch.zeros_like(wt))
+    two = (1.0 - f) * lo + f * hi
+    one = has_lo * (1.0 - has_hi) * lo + has_hi * (1.0 - has_lo) * hi
+    return both * two + (1.0 - both) * one
 
 
 def _act(name: str, x: torch.Tensor) -> torch.Tensor:
@@ -137,10 +175,19 @@ class SpectralMLP(BandConditionalModel):
         w = cfg.width
         self.target_embedding = nn.Embedding(NUM_CLASSES, cfg.embed_dim)
         self.condition_mlp = MLP(cfg.embed_dim + NUM_CLASSES, cfg.cond_dim, hidden=2 * cfg.cond_dim)
-        self.stem = nn.Conv2d((3 if cfg.log_inputs else 2) * NUM_CLASSES, w, 1)
+        extra = 1 if cfg.interpolation_prior else 0  # the interpolated target, normalized, as one more input
+        self.stem = nn.Conv2d((3 if cfg.log_inputs else 2) * NUM_CLASSES + extra, w, 1)
         self.context = nn.ModuleList([ContextBlock(w, cfg.activation) for _ in range(cfg.context)])
         self.blocks = nn.ModuleList([FiLMBlock(w, cfg.cond_dim, cfg.activation, cfg.dropout) for _ in range(cfg.blocks)])
-        self.head = ConditionalPointwise(w + NUM_CLASSES, 1, cfg.cond_dim)
+        # with the interpolation prior the head also writes the gate's logit (a second channel)
+        self.head = ConditionalPointwise(w + NUM_CLASSES + extra, 1 + extra, cfg.cond_dim)
+        if cfg.interpolation_prior:
+            from ..bands import BAND_CLASSES
+
+            self.register_buffer("wavelengths", torch.tensor([c.wavelength_nm for c in BAND_CLASSES],
+                                                             dtype=torch.float32), persistent=False)
+            self.register_buffer("anchors", torch.tensor([1.0 if c.key in _CONTINUUM_KEYS else 0.0
+                                                          for c in BAND_CLASSES]), persistent=False)
 
     def receptive_field(self) -> int:
         return 1 + 2 * self.cfg.context
@@ -163,6 +210,13 @@ class SpectralMLP(BandConditionalModel):
             mean = self.normalization.mean.to(bands.dtype).clamp(min=floor).reshape(1, -1, 1, 1)
             logv = torch.log(bands.clamp(min=floor)) - torch.log(mean)
             parts.append(torch.where(p[:, :, None, None] > 0.5, logv, torch.zeros_like(logv)))
+        if self.cfg.interpolation_prior:
+            iw = interpolation_weights(p, target, self.wavelengths.to(bands.dtype), self.anchors.to(bands.dtype))
+            n_, c_, h_, w_ = bands.shape
+            interp = torch.matmul(iw[:, None, :], bands.reshape(n_, c_, h_ * w_)).reshape(n_, 1, h_, w_)
+            z_interp = self.normalization.normalize(interp, target.reshape(-1, 1))
+            parts.append(z_interp)
+            x = torch.cat([x, z_interp], dim=1)
         feats = torch.cat(parts, dim=1)
         cond = self.condition_code(p, target)
         hid = self.stem(feats)
@@ -171,7 +225,20 @@ class SpectralMLP(BandConditionalModel):
         for block in self.blocks:
             hid = block(hid, cond)
         y = self.head(torch.cat([_act(self.cfg.activation, hid), x], dim=1), cond)
+        if self.cfg.interpolation_prior:
+            return self.gated_output(y, bands, p, target, interp, iw)
         return self.output(y, bands, p, target)
+
+    def gated_output(self, y: torch.Tensor, bands: torch.Tensor, p: torch.Tensor, target: torch.Tensor,
+                     interp: torch.Tensor, iw: torch.Tensor) -> torch.Tensor:
+        """``lin + g * (interp - lin) + correction * std_target``: ``g = sigmoid(gate logit)`` per pixel
+        (0 where no anchor band is present), the correction in target standard deviations."""
+        with torch.autocast(device_type=bands.device.type, enabled=False), torch.no_grad():
+            lin = self.linear_prior(bands.float(), p.float(), target)
+        usable = (iw.sum(dim=1) > 0.5).to(torch.float32).reshape(-1, 1, 1, 1)
+        gate = torch.sigmoid(y[:, 1:2].float() - 2.0) * usable  # starts near the linear prior (g ~ 0.12)
+        base = lin + gate * (interp.float() - lin)
+        return base + y[:, :1].float() * self.normalization.scale(target.reshape(-1, 1))
 
 
 @register_model("spectral_mlp", family="spectral", config=SpectralConfig)
