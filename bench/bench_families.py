@@ -1,12 +1,15 @@
-"""Training throughput and peak memory of pix2pix and CycleGAN at the papers' configuration, beside the
-conditional model's, and the authors' reference implementation at the same configuration in the same run.
+"""Training throughput and peak memory of pix2pix, CycleGAN and SPADE at the papers' configuration,
+beside the conditional model's, and the authors' reference implementation (pix2pix, CycleGAN) at the
+same configuration in the same run.
 
     .venv/bin/python bench/bench_families.py [--reference /tmp/ref_cyclegan] [--batches 1 8] [--threads 2]
                                              [--json OUT]
 
 Each measurement runs in a fresh child process (peak RSS = that child's ``ru_maxrss``) on the same real
 chips, 256 x 256 px, cut from the shipped scenes: pix2pix translates the eight Landsat bands of T19UDP
-(L1C) into its red edge 1-3; CycleGAN translates the 10 m bands of T19UDP (A) into T29RKH's (L2A, B).
+(L1C) into its red edge 1-3; CycleGAN translates the 10 m bands of T19UDP (A) into T29RKH's (L2A, B);
+SPADE synthesizes T29RKH's 10 m bands from its scene classification (SCL, read by nearest neighbour onto
+their grid, one-hot over the classes the tile holds) at the same windows.
 A step is one full optimizer step of every network (``objective.train_step`` here; the reference's
 ``optimize_parameters()``), timed after warm-up steps, on tensors already in memory (the trainer's data
 pipeline runs on a thread one step ahead; ``bench_training.py`` measures its share).  Configurations:
@@ -14,12 +17,16 @@ pipeline runs on a thread one step ahead; ``bench_training.py`` measures its sha
 * ours: ``pix2pix_unet`` defaults (unet_256, batch norm, dropout) + ``pix2pix`` (70x70 PatchGAN, vanilla
   GAN + L1 x 100, Adam 2e-4 / 0.5); ``cyclegan_resnet`` defaults (9 blocks) + ``cyclegan`` (two PatchGANs,
   LSGAN, cycle 10, identity 0.5, pools of 50); ``adain_unet`` at the bundled model's size with
-  ``translation`` (masked L1), one red-edge target, for comparison;
+  ``translation`` (masked L1), one red-edge target, for comparison; ``spade_generator`` defaults (ngf 64,
+  five upsamplings: stride 32, 92 M parameters, SPADE hidden 128, parameter-free batch norm, spectral norm)
+  with the label classes of the real T29RKH SCL (2, 5, 7, 8, 9, 10) + ``spade`` (two-scale PatchGAN of
+  width 64, hinge loss, feature matching x 10, TTUR Adam 1e-4 / 4e-4, betas 0 / 0.9; no VGG loss, no
+  style encoder);
 * reference: Jun-Yan Zhu's ``pytorch-CycleGAN-and-pix2pix`` (``--reference``: a folder holding its
   ``models/`` and ``util/`` and the small ``drive.py`` that calls them; never part of this repository)
   with ``--model pix2pix --netG unet_256 --norm batch`` / ``--model cycle_gan --netG resnet_9blocks
   --norm instance --pool_size 50``, the same losses, channels, sizes and batch; its images scaled to
-  about [-1, 1] from the same chips.
+  about [-1, 1] from the same chips.  SPADE has no reference run here (its authors' code is not driven).
 
 Children alternate (ours, reference) per configuration so that the machine's load affects both alike.
 """
@@ -42,6 +49,7 @@ SIZE = 256
 LANDSAT = ["coastal_aerosol", "blue", "green", "red", "nir_narrow", "cirrus", "swir_1", "swir_2"]
 RED_EDGE = ["red_edge_1", "red_edge_2", "red_edge_3"]
 TEN_METRE = ["blue", "green", "red", "nir_broad"]
+T29RKH = "s2_l2a_12band_T29RKH_decimated"
 
 
 def _data_root() -> str:
@@ -50,28 +58,38 @@ def _data_root() -> str:
 
 def make_chips(path: str, n: int = 8) -> None:
     """``n`` real 256 px chips per array, physical values: ``a`` (pix2pix input), ``b`` (its target),
-    ``ca`` / ``cb`` (CycleGAN domains A and B)."""
+    ``ca`` / ``cb`` (CycleGAN domains A and B); ``labels``: T29RKH's SCL at the windows of ``cb`` as class
+    indices (-1: no class) of ``scl_values``, the classes the tile's SCL holds (SPADE's label map; ``cb``
+    its target)."""
     import numpy as np
 
     from hls_translate.core.bands import band_class, resolve_band
     from hls_translate.core.grid import Window
+    from hls_translate.core.labels import LabelEncoding, LabelRaster
+    from hls_translate.core.metadata import LabelClass
     from hls_translate.core.scene import open_scene
 
     root = _data_root()
 
+    def windows(grid):
+        return [Window((i * 151) % (grid.width - SIZE), (i * 97) % (grid.height - SIZE), SIZE, SIZE) for i in range(n)]
+
     def chips(scene_path, bands):
         with open_scene(os.path.join(root, scene_path), reference=band_class("blue"), resampling="bilinear") as scene:
-            h, w = scene.grid.height, scene.grid.width
-            out = []
-            for i in range(n):
-                r, c = (i * 97) % (h - SIZE), (i * 151) % (w - SIZE)
-                values, _ = scene.read_stack([resolve_band(b).id for b in bands], Window(c, r, SIZE, SIZE))
-                out.append(values)
+            out = [scene.read_stack([resolve_band(b).id for b in bands], w)[0] for w in windows(scene.grid)]
         return np.stack(out).astype(np.float32)
 
+    t29 = os.path.join(root, T29RKH)
+    with open_scene(t29, reference=band_class("blue"), resampling="bilinear") as scene:
+        grid = scene.grid
+    with LabelRaster(os.path.join(t29, "SCL.tif"), grid) as raster:  # nearest neighbour, as training reads it
+        raw, ok = raster.read()
+        values = sorted(int(v) for v in np.unique(raw[ok]))  # the classes the tile holds (0, no data, is nodata)
+        encoding = LabelEncoding([LabelClass(v, str(v)) for v in values])
+        labels = np.stack([raster.read_classes(w, encoding)[0] for w in windows(grid)])
     t19 = "s2_l1c_13band_T19UDP_160m/T19UDP_20170729_L1C_13band_160m_stack.tif"
-    np.savez(path, a=chips(t19, LANDSAT), b=chips(t19, RED_EDGE), ca=chips(t19, TEN_METRE),
-             cb=chips("s2_l2a_12band_T29RKH_decimated", TEN_METRE))
+    np.savez(path, a=chips(t19, LANDSAT), b=chips(t19, RED_EDGE), ca=chips(t19, TEN_METRE), cb=chips(T29RKH, TEN_METRE),
+             labels=labels, scl_values=np.array(values))
 
 
 def _ours(args) -> dict:
@@ -83,9 +101,17 @@ def _ours(args) -> dict:
     from hls_translate.training.config import OptimConfig
     from hls_translate.training.distributed import Dist
     from hls_translate.training.objectives import TrainContext, create_objective, objective_entry
+    from hls_translate.training.objectives.spade import one_hot
 
     d = np.load(args.chips)
-    if args.family == "pix2pix":
+    if args.family == "spade":  # the paper's generator over the classes of the real T29RKH SCL
+        from hls_translate.core.models.spade import SCL_CLASSES
+
+        names = {c.value: c.name for c in SCL_CLASSES}
+        classes = [{"value": int(v), "name": names[int(v)]} for v in d["scl_values"]]
+        model = create_model("spade_generator", label_classes=classes, target_bands=TEN_METRE)
+        x, y = d["labels"], d["cb"]
+    elif args.family == "pix2pix":
         model = create_model("pix2pix_unet")
         x, y = d["a"], d["b"]
     elif args.family == "cyclegan":
@@ -96,10 +122,10 @@ def _ours(args) -> dict:
         x, y = d["a"], d["b"][:, 1:2]
     ids = list(model.accepted_sources()) if args.family != "adain" else [resolve_band(b).id for b in LANDSAT]
     out_ids = list(model.accepted_targets()) if args.family != "adain" else [resolve_band("red_edge_2").id]
-    stats = {c: (float(v.mean()), float(v.std())) for c, v in zip(ids, x.transpose(1, 0, 2, 3))}
+    stats = {c: (float(v.mean()), float(v.std())) for c, v in zip(ids, x.transpose(1, 0, 2, 3))} if ids else {}
     stats.update({c: (float(v.mean()), float(v.std())) for c, v in zip(out_ids, y.transpose(1, 0, 2, 3))})
     model.set_normalization(stats)
-    name = {"pix2pix": "pix2pix", "cyclegan": "cyclegan", "adain": "translation"}[args.family]
+    name = {"pix2pix": "pix2pix", "cyclegan": "cyclegan", "adain": "translation", "spade": "spade"}[args.family]
     optim = OptimConfig(**{**objective_entry(name).optim_defaults})
     ctx = TrainContext(dist=Dist(0, 1, 0, torch.device("cpu"), ""), optim=optim, steps=1000, amp="off")
     objective = create_objective(name, model, {}, ctx)
@@ -109,6 +135,10 @@ def _ours(args) -> dict:
         idx = [(step * args.batch + i) % len(x) for i in range(args.batch)]
         xb, yb = torch.from_numpy(x[idx]), torch.from_numpy(y[idx])
         ones = torch.ones(args.batch, 1, SIZE, SIZE, dtype=torch.bool)
+        if args.family == "spade":  # as the objective's collate makes it: one-hot labels, pixels of a known class
+            index = x[idx]
+            return {"labels": torch.from_numpy(one_hot(index, len(d["scl_values"]))), "real": yb,
+                    "mask": torch.from_numpy(index >= 0)[:, None].expand(-1, len(TEN_METRE), -1, -1)}
         if args.family == "cyclegan":
             return {"bands": xb, "mask": ones, "bands_b": yb, "mask_b": ones}
         if args.family == "pix2pix":
@@ -175,7 +205,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reference", default="/tmp/ref_cyclegan", help="folder with the reference code and drive.py")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    ap.add_argument("--families", nargs="+", default=["pix2pix", "cyclegan", "adain"])
+    ap.add_argument("--families", nargs="+", default=["pix2pix", "cyclegan", "adain", "spade"],
+                    choices=["pix2pix", "cyclegan", "adain", "spade"])
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads of every child (0: torch's default)")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -204,7 +235,7 @@ def main() -> int:
                 ours = run([sys.executable, os.path.abspath(__file__), "--child", "--family", family, "--chips", chips,
                             *common])
                 row = {"family": family, "batch": batch, "ours": ours}
-                if have_ref and family != "adain":
+                if have_ref and family in ("pix2pix", "cyclegan"):
                     ref_in = os.path.join(tmp, f"ref_{family}.npz")
                     reference_inputs(chips, family, ref_in)
                     nc = (8, 3) if family == "pix2pix" else (4, 4)

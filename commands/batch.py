@@ -3,7 +3,7 @@
     hls-translate batch --model M.onnx --input FOLDER|GLOB|ITEMS.json ... --target BAND ... --out OUTDIR
         [--scheduler ADDRESS|FILE|none] [--workers N] [--threads-per-worker T] [--device D] [--gpus 0,1]
         [--overwrite] [--verify] [--skip-invalid] [--dry-run] [--shard K/N] [--name PATTERN]
-        [the tiling, band and output options of predict]
+        [--labels PATTERN --seed N] [the tiling, band and output options of predict]
 
 One file per scene and target in OUTDIR (``HLS.L30.T10SEG.2020273T184741.v2.0.B05.synth.tif``), a run
 manifest ``OUTDIR/batch_manifest.jsonl``; a rerun skips what is complete and valid.  Every scene is
@@ -11,7 +11,10 @@ checked before any work; scenes that fail the checks are listed, and the run goe
 when asked (``--skip-invalid``, or yes at the prompt).  Exit status: 0 when every scene is done, 1 when
 any failed or was refused, 2 for errors of the whole run.  The work runs on an embedded local Dask
 cluster (default), an existing one (``--scheduler``), or in this process (``--scheduler none``); the
-library does the rest (``core.batch``, ``core.batch_dask``).
+library does the rest (``core.batch``, ``core.batch_dask``).  A label-map model (SPADE) reads each scene's
+label raster from ``--labels PATTERN`` (``{granule}`` = the scene's id; relative to the folder of the
+scene's files), onto the scene's grid by nearest neighbour as ``predict --labels`` does; a scene without
+its label file is refused by the checks, naming it and the pattern.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from ..core.errors import ConfigError, RasterNotFoundError
 from ..core.manifest import Manifest
 from ..core.output_naming import DEFAULT_SCENE_NAME, describe_convention
 from ..core.progress import ProgressBar
-from .predict import (add_band_arguments, add_device_argument, add_examples_and_model, add_output_arguments,
-                      add_tiling_arguments, predict_options)
+from .predict import (add_band_arguments, add_device_argument, add_examples_and_model, add_label_arguments,
+                      add_output_arguments, add_tiling_arguments, predict_options)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "hls-translate batch --model m.onnx --input /data/hls/ --target red_edge_1 --target B06 --out synth/",
         "hls-translate batch --model m.onnx --input '/data/HLS.L30.T10SEG.2020*' --target B05 --out synth/ --workers 4",
         "hls-translate batch --model m.onnx --input items.json --target cirrus --out synth/ --scheduler tcp://head:8786",
-        "hls-translate batch ... --scheduler none --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT"],
+        "hls-translate batch ... --scheduler none --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT",
+        "hls-translate batch --model spade.onnx --input /data/s2/ --labels '{granule}_SCL.tif' --target red --out synth/"],
         footer=describe_convention() + ".")
     parser.add_argument("--input", required=True, nargs="+", metavar="FOLDER|GLOB|STAC.json",
                         help="folders of granules (searched recursively), globs, raster files, or STAC "
@@ -48,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=DEFAULT_SCENE_NAME, metavar="PATTERN",
                         help="output file name: {scene}, {band} (code in the S30 numbering), {target} (class key) "
                              f"(default {DEFAULT_SCENE_NAME})")
+    add_label_arguments(parser, "PATTERN", "label-map models: each scene's categorical label raster, e.g. "
+                        "'{granule}_SCL.tif' ({granule}: the scene's id; a relative pattern starts at the folder of "
+                        "the scene's files; a glob must match one file; no placeholder: one raster for every scene), "
+                        "read onto the scene's grid by nearest neighbour")
     group = parser.add_argument_group("resuming")
     group.add_argument("--overwrite", action="store_true", help="redo every scene, complete or not")
     group.add_argument("--verify", action="store_true",
@@ -132,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"running {executor.description}")
         options, storage = predict_options(args, threads)
         request = BatchRequest(args.model, tuple(args.target), out_dir, options, storage, args.name,
-                               args.sensor, args.resampling, args.overwrite, args.verify)
+                               args.sensor, args.resampling, args.overwrite, args.verify, args.labels)
         plan = plan_batch(request, scenes, executor, log=say)
         say(f"targets: {', '.join(t.key for t in plan.targets)}; {describe_convention()}")
         print_plan(plan, scenes, say)
@@ -140,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"refused: {r.scene}: {r.error}", file=sys.stderr)
         if args.dry_run:
             for job in plan.todo:
-                print(f"run  {job.scene_id}  -> {', '.join(os.path.basename(o.path) for o in job.outputs)}")
+                print(f"run  {job.scene_id}  -> {', '.join(os.path.basename(o.path) for o in job.outputs)}"
+                      + (f"  (labels {job.labels})" if job.labels else ""))
             for r in plan.complete:
                 print(f"skip {r.scene}")
             return 1 if plan.problems else 0

@@ -54,12 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="band to synthesize (B10, S30:B10, cirrus, ...); repeat for several")
     parser.add_argument("--out", required=True, metavar="OUT.tif",
                         help=f"output raster; '{TARGET_PLACEHOLDER}' in the name writes one file per target")
-    group = parser.add_argument_group("label-map models (SPADE)")
-    group.add_argument("--labels", default=None, metavar="LABELS.tif",
-                       help="categorical label raster a label-map model synthesizes from (read onto the grid of "
-                            "--input by nearest neighbour; the input's bands are not read)")
-    group.add_argument("--seed", type=int, default=DEFAULTS.seed, metavar="N",
-                       help=f"seed of the style vector of a label-map model with a style input (default {DEFAULTS.seed})")
+    add_label_arguments(parser, "LABELS.tif", "categorical label raster a label-map model synthesizes from (read "
+                        "onto the grid of --input by nearest neighbour; the input's bands are not read)")
     add_tiling_arguments(parser)
     group = parser.add_argument_group("execution")
     add_device_argument(group)
@@ -77,6 +73,14 @@ def add_examples_and_model(parser: argparse.ArgumentParser, examples, footer: st
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = "examples:\n" + "".join(f"  {e}\n" for e in examples) + (f"\n{footer}" if footer else "")
     parser.add_argument("--model", required=True, metavar="MODEL.onnx", help="model exported with `hls-translate export`")
+
+
+def add_label_arguments(parser: argparse.ArgumentParser, metavar: str, labels_help: str) -> None:
+    """--labels (what it names: ``labels_help``) and --seed, for label-map models (predict and batch)."""
+    group = parser.add_argument_group("label-map models (SPADE)")
+    group.add_argument("--labels", default=None, metavar=metavar, help=labels_help)
+    group.add_argument("--seed", type=int, default=DEFAULTS.seed, metavar="N",
+                       help=f"seed of the style vector of a label-map model with a style input (default {DEFAULTS.seed})")
 
 
 def add_tiling_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,8 +6,9 @@ Everything here is independent of the scheduler; what runs the scenes is an *exe
 1. :func:`plan_batch` takes the scenes (:mod:`.batch_inputs`), names every output
    (:func:`~.output_naming.scene_output_paths`), reads the manifest (:mod:`.manifest`) to skip scenes
    that are complete and valid, and checks every other scene before any work (bands found, grids, the
-   model can make the targets, outputs writable and not shared): a :class:`BatchPlan` with the jobs to
-   run and the problems found.
+   model can make the targets, outputs writable and not shared; for a label-map model, the scene's label
+   file found from the request's pattern, read onto the scene's grid and holding the model's classes): a
+   :class:`BatchPlan` with the jobs to run and the problems found.
 2. :func:`run_batch` runs the jobs on an executor, appends one manifest record per scene as it
    finishes, and drives one progress callback over all scenes (pixel-weighted, with the tiles of the
    scenes running, scenes done and MP/s): a :class:`BatchSummary`.
@@ -36,12 +37,13 @@ from .engine import PredictOptions, plan
 from .errors import CancelledError, ConfigError, HLSTranslateError, ModelError
 from .fileio import check_outputs_are_not_inputs, output_file_problem
 from .gdal_cache import bounded_gdal_cache
+from .labels import LabelEncoding, LabelRaster, check_label_classes
 from .manifest import DONE, FAILED, INVALID, Manifest, OutputFile, SceneRecord, complete, sha256_of
 from .metadata import ModelMetadata, read_metadata
 from .output_naming import (BAND_NAME_CONVENTION, DEFAULT_SCENE_NAME, check_scene_name, convention_band_name,
                             scene_output_paths)
 from .scene import open_scene
-from .batch_inputs import SceneInput
+from .batch_inputs import SceneInput, check_label_pattern, with_labels
 
 #: ``progress(fraction, text)``: the whole run's progress and a line saying where it is.
 BatchProgressFn = Optional[Callable[[float, str], None]]
@@ -58,7 +60,9 @@ class BatchRequest:
     names use (:data:`~.output_naming.BAND_NAME_CONVENTION`: ``B05`` = red edge 1 for every scene);
     ``options`` are the engine's (``threads``: ONNX Runtime threads per worker), ``storage`` how the
     outputs are stored (as ``predict --dtype/--co``).  ``overwrite`` redoes complete scenes; ``verify``
-    re-hashes the outputs of complete scenes before skipping them.
+    re-hashes the outputs of complete scenes before skipping them.  ``labels``: for a label-map model
+    (SPADE), the pattern naming each scene's label raster (:func:`~.batch_inputs.label_file`:
+    ``{granule}_SCL.tif``, ``/data/scl/{granule}.tif``); ``options.seed`` seeds its style vector.
     """
 
     model: str
@@ -71,6 +75,7 @@ class BatchRequest:
     resampling: Optional[str] = None
     overwrite: bool = False
     verify: bool = False
+    labels: Optional[str] = None
 
     def target_classes(self) -> Tuple[BandClass, ...]:
         if not self.targets:
@@ -101,10 +106,16 @@ class SceneJob:
     resampling: Optional[str] = None
     overwrite: bool = False
     megapixels: float = 0.0
+    labels: Optional[str] = None  # the scene's label raster (label-map models)
 
     @property
     def scene_id(self) -> str:
         return self.scene.scene_id
+
+    @property
+    def inputs(self) -> Tuple[str, ...]:
+        """Every file the scene's run reads (for its record): the scene's files and its label raster."""
+        return self.scene.paths + ((self.labels,) if self.labels else ())
 
 
 @dataclass
@@ -136,11 +147,13 @@ def model_hash(path: str) -> str:
 
 def fingerprint(model_sha: str, targets: Sequence[BandClass], request: BatchRequest) -> str:
     """Hash of everything that decides an output's pixels and name: model, targets, options (not the
-    device and thread count), storage, resampling, sensor, output name pattern."""
+    device and thread count), storage, resampling, sensor, output name pattern, label file pattern."""
     opts = {k: v for k, v in dataclasses.asdict(request.options).items() if k not in EXECUTION_ONLY}
     doc = {"model": model_sha, "targets": [t.key for t in targets], "options": opts,
            "storage": dataclasses.asdict(request.storage), "name": request.name,
            "resampling": request.resampling, "sensor": request.sensor}
+    if request.labels:  # only when given: the fingerprints of runs of other models stay as they were
+        doc["labels"] = request.labels
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -157,26 +170,33 @@ class SceneCheck:
     options: PredictOptions
     sensor: Optional[str]
     resampling: Optional[str]
+    labels: Optional[str] = None  # the scene's label raster (label-map models)
 
 
 def check_scene(check: SceneCheck) -> Tuple[float, str]:
     """(megapixels, "") when the scene can be run as asked, else (0, what is wrong): its files open as
-    one scene, the model can make every target from its bands, its outputs can be written and are none
-    of the files the scene's run reads."""
+    one scene, the model can make every target from its bands (a label-map model: its label raster reads
+    onto the scene's grid, as ``predict`` reads it, and holds some of the model's classes), its outputs can
+    be written and are none of the files the scene's run reads."""
     s = check.scene
     try:
         with open_scene(s.open_arg, sensor=check.sensor, band_map=dict(s.band_map) or None,
                         resampling=check.resampling, name=s.scene_id) as scene:
+            read = {check.model: "the model", **scene.files_read()}
+            labels = ""
+            if check.labels:
+                with LabelRaster(check.labels, scene.grid) as raster:
+                    check_label_classes(raster, LabelEncoding.from_metadata(check.metadata), f"scene {s.scene_id}")
+                labels = os.path.basename(check.labels)
+                read[raster.path] = "the label raster"
             plan(check.metadata, [c.id for c in scene.bands], scene.grid.height, scene.grid.width,
                  list(check.targets), check.options, sensor=scene.sensor, where=f"scene {s.scene_id}",
-                 model_name=os.path.basename(check.model))
+                 model_name=os.path.basename(check.model), labels=labels)
             for out in check.outputs:
                 problem = output_file_problem(out)
                 if problem:
                     return 0.0, f"cannot write {out}: {problem}"
-            read = {check.model: "the model", **{b.path: f"the input band {b.band.key}" for b in scene.sources.values()}}
-            check_outputs_are_not_inputs(check.outputs, {**read, **({scene.qa.path: "the QA layer"} if scene.qa else {})},
-                                         ConfigError)
+            check_outputs_are_not_inputs(check.outputs, read, ConfigError)
             return scene.grid.width * scene.grid.height / 1e6, ""
     except HLSTranslateError as exc:
         return 0.0, str(exc)
@@ -187,7 +207,9 @@ def check_scene(check: SceneCheck) -> Tuple[float, str]:
 def plan_batch(request: BatchRequest, scenes: Sequence[SceneInput], executor=None, log: LogFn = None) -> BatchPlan:
     """Decide what a run does (see the module docstring); ``executor.map`` runs the checks (default:
     here).  Creates the output folder; raises only for problems of the whole run (model, targets,
-    output name, output folder)."""
+    output name, output folder, a label-map model without a label pattern or another model with one).
+    Every scene to run gets its label file (:func:`~.batch_inputs.with_labels`) here, before any check: a
+    scene whose label file is missing is refused, naming the scene and the pattern."""
     say = log or (lambda m: None)
     out_dir = os.path.abspath(request.out_dir)
     check_scene_name(request.name)
@@ -199,6 +221,7 @@ def plan_batch(request: BatchRequest, scenes: Sequence[SceneInput], executor=Non
     if not os.path.isfile(model):
         raise ModelError(f"model file not found: {model}")
     md = read_metadata(model)
+    _check_labels_for(md, os.path.basename(model), request.labels)
     targets = request.target_classes()
     sha = model_hash(model)
     p = BatchPlan(request, uuid.uuid4().hex[:12], sha, fingerprint(sha, targets, request), targets)
@@ -209,7 +232,7 @@ def plan_batch(request: BatchRequest, scenes: Sequence[SceneInput], executor=Non
         say(f"{len(p.recovered)} scene(s) finished by a run whose client was stopped: recorded now")
     latest = manifest.latest()
     owner: Dict[str, str] = {}
-    to_check: List[Tuple[SceneInput, Tuple[OutputFile, ...]]] = []
+    to_check: List[Tuple[SceneInput, Tuple[OutputFile, ...], Optional[str]]] = []
     for s in scenes:
         paths = scene_output_paths(out_dir, s.scene_id, targets, request.name)
         outs = tuple(OutputFile(t.key, convention_band_name(t), paths[t.key]) for t in targets)
@@ -226,19 +249,43 @@ def plan_batch(request: BatchRequest, scenes: Sequence[SceneInput], executor=Non
             continue
         if record is not None:
             p.redo[s.scene_id] = "--overwrite" if ok else why
-        to_check.append((s, outs))
+        labels = None
+        if request.labels:
+            try:
+                s, labels = with_labels(s, request.labels)
+            except HLSTranslateError as exc:
+                p.problems.append(SceneRecord(s.scene_id, INVALID, error=str(exc), inputs=s.paths, run_id=p.run_id,
+                                              model=os.path.basename(model), model_hash=sha,
+                                              fingerprint=p.fingerprint))
+                continue
+        to_check.append((s, outs, labels))
     checks = [SceneCheck(s, md, model, tuple(t.key for t in targets), tuple(o.path for o in outs),
-                         request.options, request.sensor, request.resampling) for s, outs in to_check]
+                         request.options, request.sensor, request.resampling, labels) for s, outs, labels in to_check]
     results = (executor.map(check_scene, checks) if executor is not None and checks
                else [check_scene(c) for c in checks])
-    for (s, outs), (mp, problem) in zip(to_check, results):
+    for (s, outs, labels), (mp, problem) in zip(to_check, results):
         if problem:
-            p.problems.append(SceneRecord(s.scene_id, INVALID, error=problem, inputs=s.paths, run_id=p.run_id,
+            p.problems.append(SceneRecord(s.scene_id, INVALID, error=problem,
+                                          inputs=s.paths + ((labels,) if labels else ()), run_id=p.run_id,
                                           model=os.path.basename(model), model_hash=sha, fingerprint=p.fingerprint))
         else:
             p.todo.append(SceneJob(s, outs, model, sha, p.fingerprint, p.run_id, out_dir, request.options,
-                                   request.storage, request.sensor, request.resampling, request.overwrite, mp))
+                                   request.storage, request.sensor, request.resampling, request.overwrite, mp,
+                                   labels))
     return p
+
+
+def _check_labels_for(md: ModelMetadata, model_name: str, pattern: Optional[str]) -> None:
+    """A label-map model needs a label file pattern, other models take none (:class:`ConfigError`)."""
+    if md.kind == "label_map" and not pattern:
+        raise ConfigError(f"{model_name} is a label-map model ({md.family}): it synthesizes bands from each scene's "
+                          f"label raster (classes {LabelEncoding.from_metadata(md).describe()}); give the pattern of "
+                          "the label files (--labels PATTERN, e.g. '{granule}_SCL.tif')")
+    if pattern and md.kind != "label_map":
+        raise ConfigError(f"{model_name} is a {md.kind.replace('_', ' ')} model: it takes no label rasters (the label "
+                          f"file pattern {pattern!r} is for label-map models such as SPADE)")
+    if pattern:
+        check_label_pattern(pattern)
 
 
 # --- one scene, on whichever process runs it ---------------------------------------------------------
@@ -294,7 +341,7 @@ def run_scene(job: SceneJob, progress=None, is_cancelled=None, log: LogFn = None
     t0 = time.perf_counter()
     where = f"{socket.gethostname()}:{os.getpid()}"
     base = dict(model=os.path.basename(job.model), model_hash=job.model_hash, fingerprint=job.fingerprint,
-                run_id=job.run_id, inputs=job.scene.paths, megapixels=job.megapixels, worker=where)
+                run_id=job.run_id, inputs=job.inputs, megapixels=job.megapixels, worker=where)
     reused = _reusable(job)
     if reused is not None:
         return reused.replace(reused=True, worker=where)
@@ -308,7 +355,7 @@ def run_scene(job: SceneJob, progress=None, is_cancelled=None, log: LogFn = None
                 result = predict_stored(model, scene, [scene.band_class(o.target) for o in job.outputs],
                                         {o.target: o.path for o in job.outputs},
                                         dataclasses.replace(opts, device="auto", threads=0), job.storage,
-                                        progress=progress, is_cancelled=is_cancelled, log=log)
+                                        progress=progress, is_cancelled=is_cancelled, log=log, labels=job.labels)
         outs = tuple(dataclasses.replace(o, bytes=os.path.getsize(o.path), sha256=sha256_of(o.path))
                      for o in job.outputs)
         record = SceneRecord(job.scene_id, DONE, outs, seconds=time.perf_counter() - t0, tiles_run=result.tiles_run,

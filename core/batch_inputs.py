@@ -12,6 +12,13 @@
   become GDAL's ``/vsicurl/``, ``/vsis3/`` and ``/vsigs/`` paths.  An asset whose file name names no band
   is named by its key or ``eo:bands`` name (``B05``, ``red``) when that is a band.
 
+A label-map model (SPADE) also needs each scene's **label raster**: :func:`label_file` finds it from a
+pattern (``{granule}_SCL.tif``, ``/data/scl/{granule}.tif``, ``labels/*{granule}*.tif``): ``{granule}``
+(or ``{scene}``) is the scene's id, a relative pattern starts at the folder of the scene's files, glob
+characters must match exactly one file, and a pattern without a placeholder names one raster for every
+scene (a land-cover map covering them all).  :func:`with_labels` also takes the label file out of the
+scene's own files (the granule's SCL or Fmask, which discovery took for its QA layer).
+
 Nothing here opens a raster: discovery is names only, checks come later (:mod:`.batch`).
 """
 
@@ -28,6 +35,8 @@ from .errors import ConfigError, FilenameError, HLSTranslateError, RasterNotFoun
 from .naming import BAND, QA, RASTER_EXTENSIONS, group_scene_files, identify_file
 
 _GLOB_CHARS = ("*", "?", "[")
+#: what a label file pattern may hold: the scene's id (granule id), under either name
+LABEL_PLACEHOLDERS = ("{granule}", "{scene}")
 _REMOTE = {"http://": "/vsicurl/", "https://": "/vsicurl/", "s3://": "/vsis3/", "gs://": "/vsigs/"}
 _SKIPPED_ROLES = {"thumbnail", "overview", "metadata", "visual"}
 
@@ -226,4 +235,82 @@ def _item_scene(item: Mapping, where: str, document: str) -> SceneInput:
     return SceneInput(sid, tuple(paths), origin=f"{where} (item {sid})", band_map=tuple(band_map))
 
 
-__all__ = ["SceneInput", "discover_scenes", "stac_scenes", "asset_path"]
+# --- label rasters (label-map models) ----------------------------------------------------------------
+def check_label_pattern(pattern: str) -> str:
+    """``pattern`` if it can name label files (placeholders only from :data:`LABEL_PLACEHOLDERS`), else
+    :class:`ConfigError`."""
+    if not str(pattern or "").strip():
+        raise ConfigError("the label file pattern is empty; give e.g. '{granule}_SCL.tif'")
+    leftover = str(pattern)
+    for p in LABEL_PLACEHOLDERS:
+        leftover = leftover.replace(p, "")
+    if "{" in leftover or "}" in leftover:
+        raise ConfigError(f"label file pattern {pattern!r}: unknown placeholder; use {LABEL_PLACEHOLDERS[0]} "
+                          "(the scene's id)")
+    return str(pattern)
+
+
+def scene_folder(scene: SceneInput) -> str:
+    """The folder holding ``scene``'s files (their common folder): where relative label patterns start."""
+    folders = sorted({os.path.dirname(p) for p in scene.paths})
+    try:
+        return os.path.commonpath(folders)
+    except ValueError:  # folders on different drives
+        return folders[0]
+
+
+def _fill(pattern: str, value: str) -> str:
+    for p in LABEL_PLACEHOLDERS:
+        pattern = pattern.replace(p, value)
+    return pattern
+
+
+def label_file(scene: SceneInput, pattern: str) -> str:
+    """The label raster of ``scene`` that ``pattern`` names (see the module docstring).  Names only:
+    raises :class:`RasterNotFoundError` when no file is there and :class:`ConfigError` when a glob
+    matches several, both naming the scene, the pattern and where it looked."""
+    check_label_pattern(pattern)
+    expanded = os.path.expanduser(pattern)
+    remote = expanded.startswith("/vsi")
+    base = "" if remote or os.path.isabs(expanded) else scene_folder(scene)
+    sid = scene.scene_id
+    if any(c in _fill(expanded, "") for c in _GLOB_CHARS):
+        where = _fill(expanded, glob.escape(sid))
+        where = os.path.join(glob.escape(base), where) if base else where
+        matches = sorted(os.path.abspath(m) for m in glob.glob(where, recursive=True) if os.path.isfile(m))
+        if not matches:
+            raise RasterNotFoundError(f"granule {sid}: no label file: the pattern {pattern!r} (looked for {where}) "
+                                      "matches no file")
+        if len(matches) > 1:
+            shown = ", ".join(matches[:3]) + (f" and {len(matches) - 3} more" if len(matches) > 3 else "")
+            raise ConfigError(f"granule {sid}: the label pattern {pattern!r} matches {len(matches)} files ({shown}); "
+                              "make it name one file per granule")
+        return matches[0]
+    path = _fill(expanded, sid)
+    if remote:
+        return path
+    path = os.path.abspath(os.path.join(base, path))
+    if not os.path.isfile(path):
+        raise RasterNotFoundError(f"granule {sid}: no label file {path} (the label pattern {pattern!r}"
+                                  + (f" in the granule's folder {base})" if base else ")"))
+    return path
+
+
+def with_labels(scene: SceneInput, pattern: str) -> Tuple[SceneInput, str]:
+    """``(scene without its label file, the label file)``: :func:`label_file`, and the label raster taken out
+    of the scene's own files when discovery counted it among them (a granule's SCL or Fmask is its QA layer
+    otherwise).  Raises as :func:`label_file` does, and :class:`ConfigError` when the label file is all the
+    scene has (its bands give the output grid)."""
+    path = label_file(scene, pattern)
+    keep = tuple(p for p in scene.paths if os.path.abspath(p) != path)
+    if not keep:
+        raise ConfigError(f"granule {scene.scene_id}: the label file {path} is the only file of the scene; its "
+                          "bands give the grid the labels are read onto")
+    if len(keep) == len(scene.paths):
+        return scene, path
+    band_map = tuple((p, b) for p, b in scene.band_map if os.path.abspath(p) != path)
+    return SceneInput(scene.scene_id, keep, scene.origin, band_map), path
+
+
+__all__ = ["SceneInput", "discover_scenes", "stac_scenes", "asset_path", "LABEL_PLACEHOLDERS", "check_label_pattern",
+           "scene_folder", "label_file", "with_labels"]

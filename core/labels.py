@@ -10,6 +10,8 @@ A label raster holds class values, not measurements: half-way between class 6 (w
   another CRS the raster backend warps with ``nearest`` (pixels outside then read as the file's nodata).
 * :class:`LabelEncoding` maps raw class values to a model's class indices (the position of the value in
   the model's ``label_classes``); values the model does not know, and the raster's nodata, are invalid.
+* :func:`check_label_classes` refuses a label layer that holds none of a model's classes on the grid (a
+  wrong file: everything would be nodata), reading it strip by strip and stopping at the first known class.
 
 numpy and the raster backend only (no torch).
 """
@@ -160,9 +162,40 @@ class LabelRaster:
         return d
 
 
+def _value(v) -> str:
+    return f"{float(v):g}"
+
+
+def check_label_classes(raster: LabelRaster, encoding: LabelEncoding, where: str = "the scene",
+                        rows: int = 512) -> None:
+    """Raise :class:`BandError` when ``raster`` (on its grid) has no pixel of one of ``encoding``'s classes:
+    no usable pixel at all (outside the label raster, or its nodata), or only values the model does not
+    know (named in the message with the model's classes).  Reads ``rows`` rows at a time and stops at the
+    first strip holding a known class, so a right file costs one strip."""
+    g = raster.grid
+    seen: set = set()
+    usable = False
+    for y in range(0, g.height, rows):
+        raw, ok = raster.read(Window(0, y, g.width, min(rows, g.height - y)))
+        if encoding.encode(raw, ok)[1].any():
+            return
+        if ok.any():
+            usable = True
+            if len(seen) <= 12:
+                seen.update(np.unique(raw[ok]).tolist())
+    if not usable:
+        nodata = f" or its nodata ({_value(raster.nodata)})" if raster.nodata is not None else ""
+        raise BandError(f"label raster {raster.path} has no usable pixel on {where}'s grid (every pixel is outside "
+                        f"the label raster{nodata}): it does not cover {where}")
+    values = sorted(seen)
+    shown = ", ".join(_value(v) for v in values[:12]) + (", ..." if len(values) > 12 else "")
+    raise BandError(f"label raster {raster.path} holds none of the model's classes ({encoding.describe()}) on "
+                    f"{where} (its values there: {shown}); is it the label layer the model was trained on?")
+
+
 def _axis_aligned(grid: Grid) -> bool:
     """No rotation terms in the geotransform: rows and columns follow the CRS axes."""
     return grid.transform[2] == 0.0 and grid.transform[4] == 0.0
 
 
-__all__ = ["LabelEncoding", "LabelRaster"]
+__all__ = ["LabelEncoding", "LabelRaster", "check_label_classes"]

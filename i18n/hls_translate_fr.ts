@@ -292,6 +292,10 @@
       <translation type="unfinished" />
     </message>
     <message>
+      <source>Where each scene's categorical label raster is, e.g. {granule}_SCL.tif: {granule} is the scene's id; a relative pattern starts at the folder of the scene's files (an absolute one such as /data/scl/{granule}.tif names a folder of label files); * and ? must match one file; without {granule}, one raster for every scene. Read onto each scene's grid by nearest neighbour only; a scene without its label file, or whose labels hold none of the model's classes, is refused by the checks. Leave empty for models that take bands.</source>
+      <translation type="unfinished" />
+    </message>
+    <message>
       <source>Seeds the one style vector a multimodal label-map model is fed for the whole raster: the same seed gives the same pixels.</source>
       <translation type="unfinished" />
     </message>
@@ -342,6 +346,10 @@
     <message>
       <source>Label layer (label-map models such as SPADE)</source>
       <translation>Couche d'étiquettes (modèles à carte d'étiquettes comme SPADE)</translation>
+    </message>
+    <message>
+      <source>Label file of each scene (label-map models such as SPADE)</source>
+      <translation>Fichier d'étiquettes de chaque scène (modèles à carte d'étiquettes comme SPADE)</translation>
     </message>
     <message>
       <source>Style seed (label-map models with a style input)</source>
@@ -484,7 +492,7 @@
       <translation type="unfinished" />
     </message>
     <message>
-      <source>Synthesizes band(s) for every scene of a folder of HLS granules (searched recursively; HLS, Sentinel-2 and Landsat file names are grouped into scenes) or of a list of files (band files, or STAC ItemCollection JSON files of local files), with an exported hls_translate model. Every scene is checked before any work; one file per scene and target is written to the output folder, named after the granule and the band (HLS.L30.T10SEG.2020273T184741.v2.0.B05.synth.tif; band codes in the HLS S30 numbering for every scene), with a run manifest (batch_manifest.jsonl). Running it again skips the scenes that are complete and redoes failed or missing ones. A scene that fails is recorded with its error and the others go on. Cancelling stops between scenes or tiles; finished scenes stay finished.</source>
+      <source>Synthesizes band(s) for every scene of a folder of HLS granules (searched recursively; HLS, Sentinel-2 and Landsat file names are grouped into scenes) or of a list of files (band files, or STAC ItemCollection JSON files of local files), with an exported hls_translate model. Every scene is checked before any work; one file per scene and target is written to the output folder, named after the granule and the band (HLS.L30.T10SEG.2020273T184741.v2.0.B05.synth.tif; band codes in the HLS S30 numbering for every scene), with a run manifest (batch_manifest.jsonl). Running it again skips the scenes that are complete and redoes failed or missing ones. A scene that fails is recorded with its error and the others go on. Cancelling stops between scenes or tiles; finished scenes stay finished. A label-map model (SPADE) synthesizes each scene from its label raster, found with the label file pattern (e.g. {granule}_SCL.tif).</source>
       <translation type="unfinished" />
     </message>
     <message>

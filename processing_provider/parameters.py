@@ -170,20 +170,38 @@ class PredictParameters:
 
 @dataclass(frozen=True)
 class LabelParameters:
-    """The label layer (LABELS) and style seed (SEED) of label-map models (SPADE), declared once: both
-    optional, since the same algorithm runs models of every kind; the engine refuses a label-map model
-    without a label layer and any other model with one, naming the model."""
+    """The label layer (LABELS) or, for a folder of scenes, the label file pattern (LABEL_PATTERN), and the
+    style seed (SEED) of label-map models (SPADE), declared once: all optional, since the same algorithms
+    run models of every kind; :meth:`check` refuses a label-map model without labels and any other model
+    with them, naming the parameter and the model."""
 
     LABELS: ClassVar[str] = "LABELS"
+    LABEL_PATTERN: ClassVar[str] = "LABEL_PATTERN"
     SEED: ClassVar[str] = "SEED"
 
     def add(self, alg: HLSAlgorithm) -> None:
+        """LABELS and SEED (one raster layer)."""
         alg.add(QgsProcessingParameterRasterLayer(self.LABELS, tr("Label layer (label-map models such as SPADE)"),
                                                   optional=True),
                 tr("A categorical raster (scene classification, land cover, a drawn label) that a label-map model "
                    "synthesizes bands from; read onto the input layer's grid by nearest neighbour only. Its "
                    "values must be the model's classes (listed by Model information); other values and nodata "
                    "give nodata. Leave empty for models that take bands."))
+        self._add_seed(alg)
+
+    def add_pattern(self, alg: HLSAlgorithm) -> None:
+        """LABEL_PATTERN and SEED (a folder of scenes)."""
+        alg.add(QgsProcessingParameterString(self.LABEL_PATTERN, tr("Label file of each scene (label-map models "
+                                                                    "such as SPADE)"), optional=True),
+                tr("Where each scene's categorical label raster is, e.g. {granule}_SCL.tif: {granule} is the scene's "
+                   "id; a relative pattern starts at the folder of the scene's files (an absolute one such as "
+                   "/data/scl/{granule}.tif names a folder of label files); * and ? must match one file; without "
+                   "{granule}, one raster for every scene. Read onto each scene's grid by nearest neighbour only; "
+                   "a scene without its label file, or whose labels hold none of the model's classes, is refused "
+                   "by the checks. Leave empty for models that take bands."))
+        self._add_seed(alg)
+
+    def _add_seed(self, alg: HLSAlgorithm) -> None:
         alg.add(QgsProcessingParameterNumber(self.SEED, tr("Style seed (label-map models with a style input)"),
                                              QgsProcessingParameterNumber.Integer,
                                              defaultValue=DEFAULT_OPTIONS.seed, minValue=0),
@@ -196,8 +214,23 @@ class LabelParameters:
             return None
         return raster_file(alg.parameterAsRasterLayer(parameters, self.LABELS, context), self.LABELS)
 
+    def pattern(self, alg: HLSAlgorithm, parameters, context) -> Optional[str]:
+        """The label file pattern, or None when none is given."""
+        return alg.parameterAsString(parameters, self.LABEL_PATTERN, context).strip() or None
+
     def seed(self, alg: HLSAlgorithm, parameters, context) -> int:
         return alg.parameterAsInt(parameters, self.SEED, context)
+
+    def check(self, md, model_name: str, given: bool, name: str) -> None:
+        """:class:`ConfigError` naming the parameter ``name`` when a label-map model gets no labels or another
+        model gets some (``given``)."""
+        if md.kind == "label_map" and not given:
+            raise ConfigError(f"{name}: {model_name} is a label-map model ({md.family}); give the categorical "
+                              "layer it synthesizes from (classes "
+                              f"{', '.join(f'{c.value}={c.name}' for c in md.label_classes)})")
+        if md.kind != "label_map" and given:
+            raise ConfigError(f"{name}: {model_name} is a {md.kind.replace('_', ' ')} model; it takes no label "
+                              "layer (leave it empty)")
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,14 @@ failure isolation as ``hls-translate batch --scheduler none``, so the same input
 same files.  Progress runs over the scenes (and the tiles of the current one); cancelling stops between
 scenes or between tiles, and every scene finished by then stays finished.  Results can be loaded as one
 layer group per target.  The model, targets, resampling, sensor and output parameters are copies of
-*Synthesize HLS band*'s (:func:`shared_parameters`), so both ask for them the same way.
+*Synthesize HLS band*'s (:func:`shared_parameters`), so both ask for them the same way.  A label-map model
+(SPADE) reads each scene's label raster from LABEL_PATTERN (``{granule}_SCL.tif``, as ``batch --labels``)
+and takes SEED, both declared once (:class:`~.parameters.LabelParameters`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import List
 
@@ -26,6 +29,7 @@ from ..core.output_naming import BAND_NAME_CONVENTION, describe_convention, synt
 from .algorithm import HLSAlgorithm
 from .choices import chosen
 from .common import read_model, tr
+from .parameters import LabelParameters
 from .results import ResultInfo, ResultStyle, load_on_completion
 from .synthesize_band import PREDICT_PARAMETERS, RESAMPLING, SENSOR_CHOICES, SynthesizeBand
 
@@ -74,6 +78,7 @@ class SynthesizeFolder(HLSAlgorithm):
     MODEL, TARGET_BANDS = SynthesizeBand.MODEL, SynthesizeBand.TARGET_BANDS
     RESAMPLING, SENSOR = SynthesizeBand.RESAMPLING, SynthesizeBand.SENSOR
     P = PREDICT_PARAMETERS
+    L = LabelParameters()
 
     def displayName(self):  # noqa: N802
         return tr("Synthesize bands for a folder of granules")
@@ -91,7 +96,9 @@ class SynthesizeFolder(HLSAlgorithm):
                   "band codes in the HLS S30 numbering for every scene), with a run manifest "
                   "(batch_manifest.jsonl). Running it again skips the scenes that are complete and redoes failed "
                   "or missing ones. A scene that fails is recorded with its error and the others go on. "
-                  "Cancelling stops between scenes or tiles; finished scenes stay finished.")
+                  "Cancelling stops between scenes or tiles; finished scenes stay finished. A label-map model "
+                  "(SPADE) synthesizes each scene from its label raster, found with the label file pattern "
+                  "(e.g. {granule}_SCL.tif).")
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add(QgsProcessingParameterFile(self.INPUT, tr("Folder of granules"),
@@ -107,6 +114,7 @@ class SynthesizeFolder(HLSAlgorithm):
             self.P.CREATION_OPTIONS)
         self.addParameter(model)
         self.addParameter(targets)
+        self.L.add_pattern(self)
         self.add(QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, tr("Output folder")),
                  tr("Where the synthesized bands and the run manifest are written. ") + describe_convention() + ".")
         self.add(QgsProcessingParameterBoolean(self.SKIP_INVALID, tr("Go on without scenes that fail the checks"),
@@ -141,13 +149,17 @@ class SynthesizeFolder(HLSAlgorithm):
             raise ConfigError(f"{self.INPUT}: choose a folder of granules, or files in {self.INPUT_FILES}")
         model = read_model(self.parameterAsFile(parameters, self.MODEL, context))
         run.log(model.describe())
+        labels = self.L.pattern(self, parameters, context)
+        self.L.check(model.metadata, model.name, labels is not None, self.L.LABEL_PATTERN)
         keys = SynthesizeBand.targets(self, parameters, context)
         out_dir = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
         sensor = chosen(SENSOR_CHOICES, self.parameterAsEnum(parameters, self.SENSOR, context))[0]
-        request = BatchRequest(model.path, tuple(keys), out_dir, self.P.options(self, parameters, context),
+        options = dataclasses.replace(self.P.options(self, parameters, context),
+                                      seed=self.L.seed(self, parameters, context))
+        request = BatchRequest(model.path, tuple(keys), out_dir, options,
                                self.P.storage(self, parameters, context), sensor=None if sensor == "auto" else sensor,
                                resampling=RESAMPLING.value(self, parameters, self.RESAMPLING, context),
-                               overwrite=self.parameterAsBoolean(parameters, self.OVERWRITE, context))
+                               overwrite=self.parameterAsBoolean(parameters, self.OVERWRITE, context), labels=labels)
         run.step("finding and checking the scenes")
         scenes, warnings = discover_scenes(inputs, exclude=[out_dir])
         for w in warnings:

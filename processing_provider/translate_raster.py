@@ -105,13 +105,7 @@ class TranslateRaster(HLSAlgorithm):
         md = model.metadata
         run.log(model.describe())
         labels = LABEL_PARAMETERS.labels(self, parameters, context)
-        if md.kind == "label_map" and labels is None:
-            raise ConfigError(f"{LABEL_PARAMETERS.LABELS}: {model.name} is a label-map model ({md.family}); give the "
-                              "categorical layer it synthesizes from (classes "
-                              f"{', '.join(f'{c.value}={c.name}' for c in md.label_classes)})")
-        if md.kind != "label_map" and labels is not None:
-            raise ConfigError(f"{LABEL_PARAMETERS.LABELS}: {model.name} is a {md.kind.replace('_', ' ')} model; it "
-                              "takes no label layer (leave it empty)")
+        LABEL_PARAMETERS.check(md, model.name, labels is not None, LABEL_PARAMETERS.LABELS)
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         path = raster_file(layer, self.INPUT)
         band_map = parse_band_mapping(self.parameterAsString(parameters, self.BAND_MAPPING, context), [path],

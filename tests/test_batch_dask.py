@@ -4,7 +4,8 @@ folders built from the real scenes (support.granules), one of them broken.
 Outputs equal single ``predict`` runs bit for bit; the broken granule is in the manifest with its error
 and the exit status says so; a run whose worker, or whose client, is killed part-way finishes on rerun
 with every output valid and nothing done twice that had finished; a STAC ItemCollection of the same
-local files runs the same.  Each worker loads the model once.
+local files runs the same; a SPADE model gets each granule's label file on the workers.  Each worker
+loads the model once.
 """
 
 import json
@@ -179,6 +180,32 @@ def test_a_stac_item_collection_runs_the_same(cluster, model, granules, referenc
     assert cli(model, [items], out, "--scheduler", c.scheduler_address) == 0
     assert sorted(p.name for p in out.glob("*.tif")) == sorted(f"{g}.B05.synth.tif" for g in references)
     assert_outputs_match(out, references)
+
+
+def test_a_spade_model_reads_each_granules_labels_on_the_workers(cluster, tmp_path, data_dir):
+    """A label-map model on the cluster: the label files found from the pattern travel with the checks and the
+    scenes to the workers, and the outputs equal the run in this process."""
+    from support.spade import GRANULES, TARGETS, t29rkh_granules, train_and_export
+
+    c, client = cluster
+    model = train_and_export(tmp_path / "spade", steps=3)["model"]
+    t29rkh_granules(tmp_path / "in")
+    scenes, _ = discover_scenes([tmp_path / "in"])
+    executor = DaskExecutor(client)
+    request = BatchRequest(model, tuple(TARGETS), str(tmp_path / "dask"), PredictOptions(tile_size=64, threads=1),
+                           labels="{granule}_SCL.tif")
+    plan = plan_batch(request, scenes, executor)  # the checks (label raster, classes) run on the workers
+    assert plan.problems == [] and sorted(j.scene_id for j in plan.todo) == sorted(GRANULES)
+    summary = run_batch(plan, executor)
+    assert summary.exit_code == 0 and all(r.inputs[-1].endswith(f"{r.scene}_SCL.tif") for r in summary.records)
+    assert all(not r.worker.endswith(f":{os.getpid()}") for r in summary.records)  # run by the workers
+    assert main(["batch", "--model", model, "--input", str(tmp_path / "in"), *[f"--target={t}" for t in TARGETS],
+                 "--labels", "{granule}_SCL.tif", "--out", str(tmp_path / "here"), "--scheduler", "none",
+                 "--tile", "64", "--quiet"]) == 0
+    files = sorted(p.name for p in (tmp_path / "dask").glob("*.tif"))
+    assert len(files) == len(GRANULES) * len(TARGETS)
+    for name in files:
+        assert_same_raster(tmp_path / "dask" / name, tmp_path / "here" / name)
 
 
 def test_one_worker_per_gpu_each_sees_its_own():

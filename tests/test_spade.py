@@ -1,6 +1,7 @@
 """SPADE (label map -> bands) through the same trainer, export and `predict` as the other families, on the
 real T29RKH scene classification: the paper's defaults, smoke training, exact resume, ONNX parity on real
-labels, `predict --labels` equal to the torch model, the seeded style input, the file-only VGG loss."""
+labels, `predict --labels` equal to the torch model, the seeded style input, the file-only VGG loss, and
+`batch --labels PATTERN` over a folder of real granules equal to `predict --labels` on each."""
 
 import numpy as np
 import pytest
@@ -17,7 +18,8 @@ from hls_translate.training.checkpoint import load_checkpoint, model_from_checkp
 from hls_translate.training.config import load_train_config  # noqa: E402
 from hls_translate.training.trainer import train  # noqa: E402
 
-from support.spade import SCL_PRESENT, TARGETS, crop_t29rkh, spade_config, train_and_export  # noqa: E402
+from support.spade import (GRANULES, SCL_PRESENT, TARGETS, crop_t29rkh, spade_config, t29rkh_granules,  # noqa: E402
+                           train_and_export)
 from support.training import assert_same_checkpoints  # noqa: E402
 
 
@@ -340,3 +342,111 @@ def test_tiles_whose_overlap_covers_the_receptive_field_give_the_whole_raster(ex
     known = index >= 0
     assert (ok[0] == known).all()
     assert np.abs(tiled[:, known] - whole[:, known]).max() <= 1e-4
+
+
+# --- batch: a label file per granule -----------------------------------------------------------------------
+def _batch(model, inputs, out, *extra):
+    return cli.main(["batch", "--model", model, "--input", *map(str, inputs), *[f"--target={t}" for t in TARGETS],
+                     "--out", str(out), "--scheduler", "none", "--threads-per-worker", "1", "--tile", "128", "--quiet",
+                     *extra])
+
+
+def _records(out):
+    import json
+
+    return [json.loads(x) for x in (out / "batch_manifest.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.data
+def test_batch_with_a_label_pattern_equals_predict_for_each_granule(exported, tmp_path, capsys):
+    """Two real granules, each with its SCL beside its bands: `batch --labels '{granule}_SCL.tif'` writes, for
+    every granule and target, the pixels `predict --labels` gives for that granule (the SCL, on its 200 m grid,
+    is the label layer, not a QA layer of the 100 m scene); a rerun skips them, another pattern redoes them."""
+    from osgeo import gdal
+
+    from hls_translate.core.output_naming import convention_band_name
+
+    granules = t29rkh_granules(tmp_path / "in")
+    out = tmp_path / "out"
+    assert _batch(exported["model"], [tmp_path / "in"], out, "--labels", "{granule}_SCL.tif", "--seed", "3") == 0
+    records = {r["scene"]: r for r in _records(out)}
+    assert sorted(records) == sorted(GRANULES) and all(r["status"] == "done" for r in records.values())
+    for gid, folder in granules.items():
+        assert records[gid]["inputs"][-1] == str(folder / f"{gid}_SCL.tif")
+        pred = tmp_path / f"predict_{gid}_{{target}}.tif"
+        assert cli.main(["predict", "--model", exported["model"], "--input", str(folder / f"{gid}_B04.tif"),
+                         "--labels", str(folder / f"{gid}_SCL.tif"), *[f"--target={t}" for t in TARGETS],
+                         "--tile", "128", "--seed", "3", "--out", str(pred), "--quiet"]) == 0
+        for t in TARGETS:
+            got = gdal.Open(str(out / f"{gid}.{convention_band_name(resolve_band(t))}.synth.tif"))
+            want = gdal.Open(str(pred).replace("{target}", resolve_band(t).key))
+            assert got.GetGeoTransform() == want.GetGeoTransform()
+            a, b = got.ReadAsArray(), want.ReadAsArray()
+            assert a.shape == (256, 256) and np.array_equal(a, b), (gid, t)
+            assert (a != got.GetRasterBand(1).GetNoDataValue()).mean() > 0.99  # the SCL's classes are the model's
+    capsys.readouterr()
+    assert _batch(exported["model"], [tmp_path / "in"], out, "--labels", "{granule}_SCL.tif", "--seed", "3") == 0
+    assert "2 skipped" in capsys.readouterr().out
+    assert _batch(exported["model"], [tmp_path / "in"], out, "--labels", "*_SCL.tif", "--seed", "3") == 0  # a glob
+    assert [r["scene"] for r in _records(out)[2:]] == sorted(GRANULES)  # another pattern: done again
+
+
+@pytest.mark.data
+def test_batch_refuses_a_missing_label_file_naming_the_granule_before_writing(exported, tmp_path, capsys):
+    granules = t29rkh_granules(tmp_path / "in")
+    (granules["T29RKH_east"] / "T29RKH_east_SCL.tif").unlink()
+    out = tmp_path / "out"
+    assert _batch(exported["model"], [tmp_path / "in"], out, "--labels", "{granule}_SCL.tif") == 1
+    err = capsys.readouterr().err
+    refused = [line for line in err.splitlines() if line.startswith("refused:")]
+    assert len(refused) == 1 and "T29RKH_east" in refused[0] and "'{granule}_SCL.tif'" in refused[0]
+    assert str(granules["T29RKH_east"] / "T29RKH_east_SCL.tif") in refused[0] and "stopped before any work" in err
+    assert list(out.iterdir()) == []  # no manifest, no output: nothing ran
+    # a label-map model without labels, or labels for a model that reads bands: errors of the whole run
+    assert _batch(exported["model"], [tmp_path / "in"], tmp_path / "none") == 2
+    assert "is a label-map model" in capsys.readouterr().err
+    from support.onnx_models import copy_model
+
+    other = copy_model(tmp_path / "copy.onnx", {4: 8}, sources=[3, 8], tile=32, overlap=8, stride=4)
+    assert cli.main(["batch", "--model", other, "--input", str(tmp_path / "in"), "--target", "red_edge_1", "--out",
+                     str(tmp_path / "other"), "--scheduler", "none", "--labels", "{granule}_SCL.tif", "--quiet"]) == 2
+    assert "takes no label rasters" in capsys.readouterr().err
+
+
+@pytest.mark.data
+def test_batch_checks_the_label_classes_against_the_model(exported, tmp_path, capsys):
+    """A label raster holding none of the model's classes (a band file given as labels), or not covering the
+    granule (one SCL for every granule: the east one's), is refused before any work, naming the file."""
+    granules = t29rkh_granules(tmp_path / "in")
+    # (with labels from elsewhere, each granule's SCL stays its QA layer, on its own grid: --resampling)
+    assert _batch(exported["model"], [tmp_path / "in"], tmp_path / "a", "--labels", "{granule}_B08.tif",
+                  "--resampling", "bilinear") == 1
+    refused = [x for x in capsys.readouterr().err.splitlines() if x.startswith("refused:")]
+    assert len(refused) == 2 and all("holds none of the model's classes (2=dark_area, 5=not_vegetated" in x
+                                     for x in refused)
+    east_scl = granules["T29RKH_east"] / "T29RKH_east_SCL.tif"
+    assert _batch(exported["model"], [tmp_path / "in"], tmp_path / "b", "--labels", str(east_scl),
+                  "--resampling", "bilinear", "--skip-invalid") == 1
+    [refused] = [x for x in capsys.readouterr().err.splitlines() if x.startswith("refused:")]
+    assert refused.startswith("refused: T29RKH_west:") and f"{east_scl} has no usable pixel" in refused
+    assert [(r["scene"], r["status"]) for r in _records(tmp_path / "b")] == [("T29RKH_west", "invalid"),
+                                                                             ("T29RKH_east", "done")]
+
+
+@pytest.mark.data
+def test_label_patterns_name_one_file_per_granule(tmp_path):
+    from hls_translate.core.batch_inputs import discover_scenes, label_file, with_labels
+
+    granules = t29rkh_granules(tmp_path / "in")
+    scenes, _ = discover_scenes([tmp_path / "in"])
+    west = next(s for s in scenes if s.scene_id == "T29RKH_west")
+    scl = str(granules["T29RKH_west"] / "T29RKH_west_SCL.tif")
+    assert scl in west.paths and len(west.paths) == 5  # discovery takes the SCL for the scene's QA layer
+    scene, path = with_labels(west, "{granule}_SCL.tif")
+    assert path == scl and scene.paths == tuple(p for p in west.paths if p != scl)  # the label layer, not QA
+    assert label_file(west, "../T29RKH_west/{scene}_SCL.tif") == scl  # relative to the granule's folder
+    assert label_file(west, str(tmp_path / "in" / "*" / "{granule}_SCL.tif")) == scl  # an absolute glob
+    with pytest.raises(ConfigError, match=r"granule T29RKH_west: the label pattern '\*_B0\?.tif' matches 4 files"):
+        label_file(west, "*_B0?.tif")
+    with pytest.raises(ConfigError, match=r"'\{tile\}_SCL.tif': unknown placeholder; use \{granule\}"):
+        label_file(west, "{tile}_SCL.tif")

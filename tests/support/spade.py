@@ -4,7 +4,8 @@ red and NIR (B08) surface reflectance.  The tile's SCL holds the classes 2, 5, 7
 vegetated, unclassified, cloud medium / high probability, thin cirrus); the QA mask is off so the
 generator learns what the cloud classes look like.  The generator and discriminators are shrunk (stride
 8, a few thousand parameters) so a few dozen steps take seconds on one core; everything else is the
-paper's."""
+paper's.  For the inference tests: real crops of the tile (:func:`crop_t29rkh`) and a folder of two granules
+cut from it, each with its SCL beside its bands (:func:`t29rkh_granules`)."""
 
 from __future__ import annotations
 
@@ -57,3 +58,29 @@ def crop_t29rkh(folder):
     gdal.Translate(str(grid), str(T29RKH / "B04.tif"), srcWin=[576, 0, 512, 512])
     gdal.Translate(str(labels), str(T29RKH / "SCL.tif"), srcWin=[288, 0, 256, 256])
     return grid, labels
+
+
+#: two granules cut from the tile's northern edge (column, row of their 256 px window on the 100 m grid): the
+#: west one mostly not vegetated with some thin cirrus, the east one with cloud (classes 5, 8, 9, 10)
+GRANULES = {"T29RKH_west": (384, 0), "T29RKH_east": (768, 0)}
+GRANULE_BANDS = ("B02", "B03", "B04", "B08")
+
+
+def t29rkh_granules(folder, size: int = 256):
+    """A folder of the two :data:`GRANULES`, each a folder laid out as a Sentinel-2 L2A granule holds its
+    layers: the real 10 m-class bands (100 m here) ``<granule>_B02.tif`` ... and, beside them, the real
+    SCL (200 m) over the same ground, ``<granule>_SCL.tif``: ``{granule id: its folder}``."""
+    import pathlib
+
+    from osgeo import gdal
+
+    out = {}
+    for gid, (col, row) in GRANULES.items():
+        d = pathlib.Path(folder) / gid
+        d.mkdir(parents=True, exist_ok=True)
+        for band in GRANULE_BANDS:
+            gdal.Translate(str(d / f"{gid}_{band}.tif"), str(T29RKH / f"{band}.tif"), srcWin=[col, row, size, size])
+        gdal.Translate(str(d / f"{gid}_SCL.tif"), str(T29RKH / "SCL.tif"),
+                       srcWin=[col // 2, row // 2, size // 2, size // 2])
+        out[gid] = d
+    return out
