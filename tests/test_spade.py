@@ -162,6 +162,27 @@ def test_predict_with_labels_on_a_real_raster_equals_the_torch_model(exported, t
     assert "is a label-map model" in capsys.readouterr().err
 
 
+@pytest.mark.data
+def test_predict_refuses_labels_holding_none_of_the_models_classes_before_writing(exported, tmp_path, capsys):
+    """A label layer of another legend (here the real SCL with every value moved to 200 + value: classes the
+    model was not trained on) would give an all-nodata output: predict refuses it before any tile, naming the
+    file and the model's classes, and writes nothing."""
+    from osgeo import gdal
+
+    other = tmp_path / "other_legend.tif"
+    ds = gdal.Translate(str(other), str(exported["labels"]))
+    ds.GetRasterBand(1).WriteArray(ds.GetRasterBand(1).ReadAsArray().astype(np.int32) + 200)
+    ds = None
+    out = tmp_path / "out" / "red.tif"
+    out.parent.mkdir()
+    assert cli.main(["predict", "--model", exported["model"], "--input", str(exported["grid"]), "--labels",
+                     str(other), "--target", TARGETS[0], "--out", str(out), "--quiet"]) != 0
+    err = capsys.readouterr().err
+    assert f"label raster {other} holds none of the model's classes (2=dark_area, 5=not_vegetated" in err, err
+    assert "its values there: 20" in err  # the values it found are named
+    assert list(out.parent.iterdir()) == []
+
+
 def test_style_input_is_seeded_at_inference(tmp_path):
     """A multimodal generator (style_dim > 0) exports with a noise input; the engine feeds one seeded
     style: the same seed gives the same pixels, another seed others."""

@@ -13,7 +13,7 @@ from .. import bands as _bands
 from ..bands import BandClass
 from ..errors import BandError, ConfigError, RasterWriteError
 from ..band_checks import check_bands
-from ..labels import LabelEncoding, LabelRaster
+from ..labels import LabelEncoding, LabelRaster, check_label_classes
 from ..metadata import read_metadata
 from ..grid import Window
 from ..scene import Scene
@@ -172,6 +172,8 @@ def _predict_scene(model, md, model_name: str, scene: Scene, targets, outputs, o
         check_writable(path)
     check_outputs_are_not_inputs(written, read, RasterWriteError)
     encoding = LabelEncoding.from_metadata(md) if label_raster is not None else None
+    if encoding is not None:  # a label layer with none of the model's classes would give an all-nodata output
+        check_label_classes(label_raster, encoding, f"scene {scene.name}" if scene.name else "the scene")
     # 2. the session
     m = load_model(model, device=options.device, threads=options.threads, log=say)
     if m is model and (options.device != "auto" or options.threads):
