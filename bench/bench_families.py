@@ -3,7 +3,7 @@ beside the conditional model's, and the authors' reference implementation (pix2p
 same configuration in the same run.
 
     .venv/bin/python bench/bench_families.py [--reference /tmp/ref_cyclegan] [--batches 1 8] [--threads 2]
-                                             [--json OUT]
+                                             [--rounds R] [--ours-adam auto|default] [--json OUT]
 
 Each measurement runs in a fresh child process (peak RSS = that child's ``ru_maxrss``) on the same real
 chips, 256 x 256 px, cut from the shipped scenes: pix2pix translates the eight Landsat bands of T19UDP
@@ -28,7 +28,13 @@ pipeline runs on a thread one step ahead; ``bench_training.py`` measures its sha
   --norm instance --pool_size 50``, the same losses, channels, sizes and batch; its images scaled to
   about [-1, 1] from the same chips.  SPADE has no reference run here (its authors' code is not driven).
 
-Children alternate (ours, reference) per configuration so that the machine's load affects both alike.
+Ours trains as ``hls-translate train`` does on this machine: Adam with torch's fused kernel where torch has
+one (``--ours-adam default``: torch's default implementation, the reference's, to measure the kernel's share)
+and CycleGAN one item per forward/backward pass on the CPU (``micro_batch: 0``; the same update, see
+``docs/families/cyclegan.md``).  The reference runs as its code does.
+
+Children alternate (ours, reference) per configuration so that the machine's load affects both alike;
+``--rounds R`` runs R of each, alternating, and pools their timed steps.
 """
 
 from __future__ import annotations
@@ -165,7 +171,7 @@ def _timed(step_fn, args, params: int) -> dict:
         times.append(time.perf_counter() - t)
     measured = times[args.warmup:]
     return {"samples_per_s": args.batch * len(measured) / sum(measured), "step_s": float(np.median(measured)),
-            "params": params, "losses": last, "threads": torch.get_num_threads()}
+            "times": measured, "params": params, "losses": last, "threads": torch.get_num_threads()}
 
 
 def child(args) -> int:
@@ -174,6 +180,10 @@ def child(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.ours_adam == "default":
+        from hls_translate.training.objectives import base
+
+        base.adam = lambda params, **kw: torch.optim.Adam(params, **kw)
     out = _ours(args)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
@@ -201,6 +211,21 @@ def run(cmd) -> dict:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+def merge(results) -> dict:
+    """One configuration's children (rounds) as one result: every timed step pooled; ``samples_per_s`` from the
+    total time (the long-run rate), ``median_samples_per_s`` from the median step (robust to steps slowed by
+    other work on a shared machine); the peak RSS is the largest child's."""
+    import statistics
+
+    times = [t for r in results for t in r["times"]]
+    batch = results[0]["batch"]
+    out = dict(results[-1])
+    out.update(samples_per_s=batch * len(times) / sum(times), step_s=statistics.median(times),
+               median_samples_per_s=batch / statistics.median(times), times=times, rounds=len(results),
+               peak_rss_mb=max(r["peak_rss_mb"] for r in results))
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reference", default="/tmp/ref_cyclegan", help="folder with the reference code and drive.py")
@@ -209,6 +234,11 @@ def main() -> int:
                     choices=["pix2pix", "cyclegan", "adain", "spade"])
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads of every child (0: torch's default)")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="children per side and configuration, alternating ours / reference (their steps pooled)")
+    ap.add_argument("--ours-adam", choices=["auto", "default"], default="auto",
+                    help="hls_translate's optimizer: auto (the fused kernel where torch has one, what training uses) "
+                         "or default (torch's default implementation, as the reference uses): the fused kernel's share")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--family", help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
@@ -229,30 +259,39 @@ def main() -> int:
         make_chips(chips)
         for family in args.families:
             for batch in args.batches:
-                steps, warmup = (6, 2) if batch == 1 else (3, 1)
+                steps, warmup = (6, 2) if batch == 1 else (4, 1)
                 common = ["--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup),
                           "--threads", str(args.threads)]
-                ours = run([sys.executable, os.path.abspath(__file__), "--child", "--family", family, "--chips", chips,
-                            *common])
-                row = {"family": family, "batch": batch, "ours": ours}
-                if have_ref and family in ("pix2pix", "cyclegan"):
+                with_ref = have_ref and family in ("pix2pix", "cyclegan")
+                if with_ref:
                     ref_in = os.path.join(tmp, f"ref_{family}.npz")
                     reference_inputs(chips, family, ref_in)
                     nc = (8, 3) if family == "pix2pix" else (4, 4)
-                    ref = run([sys.executable, drive, "--model", "pix2pix" if family == "pix2pix" else "cycle_gan",
-                               "--data", ref_in, "--input-nc", str(nc[0]), "--output-nc", str(nc[1]),
-                               "--size", str(SIZE), *common])
-                    row["reference"] = ref
-                    row["ratio"] = ours["samples_per_s"] / ref["samples_per_s"]
+                ours, refs = [], []
+                for _ in range(args.rounds):
+                    ours.append({**run([sys.executable, os.path.abspath(__file__), "--child", "--family", family,
+                                        "--chips", chips, "--ours-adam", args.ours_adam, *common]), "batch": batch})
+                    if with_ref:
+                        refs.append({**run([sys.executable, drive, "--model", "pix2pix" if family == "pix2pix" else "cycle_gan",
+                                            "--data", ref_in, "--input-nc", str(nc[0]), "--output-nc", str(nc[1]),
+                                            "--size", str(SIZE), *common]), "batch": batch})
+                row = {"family": family, "batch": batch, "ours": merge(ours)}
+                if refs:
+                    row["reference"] = merge(refs)
+                    row["ratio"] = row["ours"]["samples_per_s"] / row["reference"]["samples_per_s"]
+                    row["median_ratio"] = row["ours"]["median_samples_per_s"] / row["reference"]["median_samples_per_s"]
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
-    print(f"| family | batch x 256² | params (all networks) | hls_translate samples/s | peak RSS MB | "
-          f"reference samples/s | reference peak RSS MB | ours / reference |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("| family | batch x 256² | params (all networks) | steps timed | ours samples/s (total / median step) | "
+          "ours peak RSS MB | reference samples/s (total / median step) | reference peak RSS MB | "
+          "ours / reference (total / median) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         o, ref = r["ours"], r.get("reference")
-        print(f"| {r['family']} | {r['batch']} | {o['params']:,} | {o['samples_per_s']:.2f} | {o['peak_rss_mb']:.0f} | "
-              + (f"{ref['samples_per_s']:.2f} | {ref['peak_rss_mb']:.0f} | {r['ratio']:.2f}x |" if ref else "- | - | - |"))
+        print(f"| {r['family']} | {r['batch']} | {o['params']:,} | {len(o['times'])} | "
+              f"{o['samples_per_s']:.3f} / {o['median_samples_per_s']:.3f} | {o['peak_rss_mb']:.0f} | "
+              + (f"{ref['samples_per_s']:.3f} / {ref['median_samples_per_s']:.3f} | {ref['peak_rss_mb']:.0f} | "
+                 f"{r['ratio']:.2f}x / {r['median_ratio']:.2f}x |" if ref else "- | - | - |"))
     load_after = os.getloadavg()
     print(f"(load average before {load_before[0]:.2f}, after {load_after[0]:.2f}; {platform.machine()}, "
           f"{os.cpu_count()} CPUs; torch threads {rows[0]['ours']['threads'] if rows else '?'})")

@@ -1,6 +1,8 @@
 """pix2pix and CycleGAN through the same trainer, export and `predict` as the conditional model, on the real
 scenes: the papers' defaults, smoke training, exact resume, ONNX parity, self-describing metadata."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -143,6 +145,66 @@ def test_resume_is_exact(tmp_path, family):
         for d in ("a", "b"):
             pa, pb = sa["objective_state"]["pools"][0][d], sb["objective_state"]["pools"][0][d]
             assert torch.equal(pa["images"], pb["images"]) and torch.equal(pa["rng"], pb["rng"])
+
+
+@pytest.mark.data
+def test_cyclegan_micro_batches_give_the_whole_batch_update(tmp_path):
+    """One item per pass (the CPU's default) and the whole batch in one pass, from the same networks on the
+    same real batch (two Sentinel-2 L1C chips -> two BigEarthNet L2A chips): the same losses, the same
+    gradients of all four networks, the same pooled images, in float64 (where float32 rounding cannot hide
+    a difference: a bias in front of an instance norm has a gradient of pure rounding noise in float32);
+    through the trainer, the same losses over 3 steps; a batch-norm network is refused."""
+    from support.families import BEN_B
+    from support.data import DATA
+
+    from hls_translate.training.distributed import Dist
+    from hls_translate.training.objectives import TrainContext, create_objective
+
+    torch.set_num_threads(1)
+    model = create_model("cyclegan_resnet", width=8, blocks=2, tile_size=64)
+    a = np.concatenate([_real_bands(f, model.accepted_sources(), 64) for f in (HELD_OUT_FRAME, HELD_OUT_SCENE)])
+    from hls_translate.core.bands import band_class as _band_class
+    from hls_translate.core.grid import Window
+    from hls_translate.core.scene import open_scene
+
+    def patch(path):  # BigEarthNet's 10 m bands, on their own grid
+        with open_scene(str(path), reference=_band_class("blue"), resampling="bilinear") as scene:
+            return scene.read_stack(list(model.accepted_targets()), Window(0, 0, 64, 64))[0][None]
+
+    b = np.concatenate([patch(DATA / p) for p in BEN_B])
+    stats = {c: (float(a[:, i].mean()), float(a[:, i].std())) for i, c in enumerate(model.accepted_sources())}
+    model.set_normalization(stats)
+    batch = {"bands": torch.from_numpy(a).double(), "bands_b": torch.from_numpy(b).double(),
+             "mask": torch.ones(2, 1, 64, 64, dtype=torch.bool), "mask_b": torch.ones(2, 1, 64, 64, dtype=torch.bool)}
+    batch["mask"][1, :, :8] = False  # some invalid pixels: the L1 means must count the whole batch's
+    cfg = _cfg("cyclegan", tmp_path / "x")
+    grads, losses, pools = {}, {}, {}
+    for mb in (1, 2):
+        torch.manual_seed(3)
+        ctx = TrainContext(Dist(0, 1, 0, torch.device("cpu"), ""), cfg.optim, 10, "off")
+        obj = create_objective("cyclegan", copy.deepcopy(model), {"disc_width": 16, "pool_size": 6, "micro_batch": mb}, ctx)
+        assert obj.micro_batch_size(2) == mb
+        for m in obj.modules.values():
+            m.double()
+        obj.train_mode(True)
+        losses[mb] = {k: float(v) for k, v in obj.train_step(batch).items()}
+        grads[mb] = {f"{n}.{k}": q.grad.clone() for n, m in obj.modules.items() for k, q in m.named_parameters()}
+        pools[mb] = obj.pool_b.state_dict()["images"]
+    assert losses[1] == pytest.approx(losses[2], rel=1e-6, abs=1e-9)  # the GAN terms are cast to float32
+    assert losses[1]["identity"] > 0 and losses[1]["disc_a"] > 0 and losses[1]["cycle"] > 0
+    for k, g in grads[2].items():
+        assert float(g.abs().max()) > 0, k
+        assert torch.allclose(grads[1][k], g, atol=1e-12 * float(g.abs().max()), rtol=1e-9), k
+    assert torch.allclose(pools[1], pools[2], atol=1e-12, rtol=0) and pools[1].shape[0] == 2
+    # through the trainer (CPU: one item per pass by default)
+    runs = {mb: train(_cfg("cyclegan", tmp_path / f"mb{mb}", run={"steps": 3, "log_every": 1},
+                           objective={"params": {"disc_width": 16, "pool_size": 6, "micro_batch": mb}}),
+                      log=lambda m: None) for mb in (0, 2)}
+    for step_a, step_b in zip(*(_window_means(runs[mb].history, "loss") for mb in (0, 2))):
+        assert step_a == pytest.approx(step_b, rel=1e-3)
+    with pytest.raises(ConfigError, match=r"objective.params.micro_batch: model, generator_ba use batch norm"):
+        train(_cfg("cyclegan", tmp_path / "bn", model={"params": {"width": 8, "blocks": 2, "tile_size": 64, "norm": "batch"}},
+                   objective={"params": {"micro_batch": 1}}), log=lambda m: None)
 
 
 @pytest.mark.data

@@ -275,3 +275,46 @@ def test_stop_at_before_the_start_and_a_full_disk_are_one_line_errors(tmp_path, 
     err = capsys.readouterr().err
     assert "cannot write checkpoint" in err and "No space left" in err and "Traceback" not in err
     assert not [q for q in (tmp_path / "run").iterdir() if q.name.endswith(".part")]
+
+
+def test_adam_uses_the_fused_kernel_where_torch_has_one_and_resume_keeps_this_machines_choice(tmp_path):
+    from hls_translate.training.objectives.base import adam
+
+    fused_cpu = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
+    p = torch.nn.Parameter(torch.linspace(-1.0, 1.0, 50))
+    opt = adam([p], lr=1e-2, betas=(0.5, 0.999), weight_decay=0.0)
+    assert bool(opt.defaults.get("fused")) == fused_cpu
+    # the same update as torch's default implementation, to float32 rounding
+    q = torch.nn.Parameter(p.detach().clone())
+    ref = torch.optim.Adam([q], lr=1e-2, betas=(0.5, 0.999), foreach=False)
+    for step in range(5):
+        for param, o in ((p, opt), (q, ref)):
+            o.zero_grad()
+            (param.sin() * (step + 1)).sum().backward()
+            o.step()
+    assert torch.allclose(p, q, atol=1e-6, rtol=0), float((p - q).abs().max())
+    assert not torch.allclose(p, torch.linspace(-1.0, 1.0, 50), atol=1e-3)
+    # a checkpoint saved with another kernel (e.g. on a GPU) resumes with the kernel this machine has
+    saved = ref.state_dict()
+    saved["param_groups"][0]["fused"] = not fused_cpu
+
+    class One(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(50))
+
+    from hls_translate.training.objectives.base import Objective
+
+    obj = Objective.__new__(Objective)
+    obj.modules, obj.optimizers, obj.schedulers = {"model": One()}, {}, {}
+    obj.optimizers["model"] = adam(obj.modules["model"].parameters(), lr=1e-2, betas=(0.5, 0.999))
+    obj.schedulers["model"] = torch.optim.lr_scheduler.LambdaLR(obj.optimizers["model"], lambda s: 1.0)
+    obj.scaler = torch.amp.GradScaler("cuda", enabled=False)
+    obj.objective_name = "test"
+    obj.load_state_dict({"modules": {"model": obj.modules["model"].state_dict()},
+                         "optimizers": {"model": saved},
+                         "schedulers": {"model": obj.schedulers["model"].state_dict()}})
+    assert bool(obj.optimizers["model"].param_groups[0]["fused"]) == fused_cpu
+    assert torch.equal(obj.optimizers["model"].state_dict()["state"][0]["exp_avg"], saved["state"][0]["exp_avg"])
+    obj.modules["model"].w.sum().backward()
+    obj.optimizers["model"].step()  # runs with this machine's kernel

@@ -35,7 +35,7 @@ from ..data import band_code
 from ..distributed import all_gather_object
 from ..gan import ImagePool, PatchDiscriminator, gan_loss
 from .base import Objective, TrainContext
-from .pix2pix import PAPER_OPTIM, frozen, masked_l1
+from .pix2pix import PAPER_OPTIM, frozen, masked_l1_sum
 from .registry import register_objective
 
 PAPER_IDENTITY = 0.5
@@ -54,8 +54,13 @@ class CycleGANParams:
     disc_layers: int = 3  # 3: the 70 x 70 PatchGAN
     disc_norm: Literal["instance", "batch"] = "instance"
     init_gain: float = 0.02  # discriminator weights ~ N(0, init_gain)
+    micro_batch: int = 0  # items per forward/backward pass within a step, gradients summed over the passes:
+    # the same update as one pass (every norm of the networks is per item), in less memory; 0: 1 item on the
+    # CPU (faster there, bench/RESULTS.md), the whole batch on a GPU. Refused with a batch-norm network.
 
     def __post_init__(self):
+        if self.micro_batch < 0:
+            raise ValueError(f"micro_batch must be >= 0, got {self.micro_batch}")
         if self.cycle < 0 or (self.identity is not None and self.identity < 0):
             raise ValueError(f"cycle and identity must be >= 0, got {self.cycle}, {self.identity}")
         if self.pool_size < 0:
@@ -90,6 +95,12 @@ class CycleGAN(Objective):
                              "discriminator_b": self.disc_b})
         ctx.broadcast_modules(self.modules.values())
         o = ctx.optim
+        batch_norms = [name for name, m in self.modules.items()
+                       if any(isinstance(x, torch.nn.modules.batchnorm._BatchNorm) for x in m.modules())]
+        self.per_item_norms = not batch_norms
+        if params.micro_batch and batch_norms:
+            raise ConfigError(f"objective.params.micro_batch: {', '.join(batch_norms)} use batch norm, whose statistics "
+                              "span the whole batch, so micro-batches would change the update; leave micro_batch at 0")
         self.generator_params = list(itertools.chain(model.parameters(), self.generator_ba.parameters()))
         self.disc_params = list(itertools.chain(self.disc_a.parameters(), self.disc_b.parameters()))
         self.add_optimizer("model", self.generator_params, o.lr, o.betas, o.weight_decay)
@@ -106,6 +117,12 @@ class CycleGAN(Objective):
         self.disc_a.check_input(a.shape[-1], f"the {self.params.disc_layers}-layer PatchGANs")
         return {"bands": a, "mask": a_ok.all(axis=1, keepdims=True), "bands_b": b, "mask_b": b_ok.all(axis=1, keepdims=True)}
 
+    def micro_batch_size(self, n: int) -> int:
+        """Items per forward/backward pass of a step of ``n`` items (see ``CycleGANParams.micro_batch``)."""
+        if self.params.micro_batch:
+            return min(n, self.params.micro_batch)
+        return 1 if self.ctx.device.type == "cpu" and self.per_item_norms else n
+
     def train_step(self, batch: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         p, g_ab, g_ba, d_a, d_b = self.params, self.model, self.generator_ba, self.disc_a, self.disc_b
         a, b, mask_a, mask_b = batch["bands"], batch["bands_b"], batch["mask"], batch["mask_b"]
@@ -116,36 +133,65 @@ class CycleGAN(Objective):
         def norm_b(x):
             return g_ba.normalized_sources((x.float(),))
 
+        n = a.shape[0]
+        size = self.micro_batch_size(n)
+        parts = [slice(i, min(i + size, n)) for i in range(0, n, size)]
         a_n, b_n = norm_a(a), norm_b(b)
+        # the L1 terms are means over the valid values of the whole batch: each part adds its sum / that count
+        count_a, count_b = masked_l1_sum(a_n, a_n, mask_a)[1].clamp(min=1.0), masked_l1_sum(b_n, b_n, mask_b)[1].clamp(min=1.0)
         zero = torch.zeros((), device=a.device)
-        with self.ctx.autocast():
-            fake_b = g_ab(a)
-            rec_a = g_ba(fake_b)
-            fake_a = g_ba(b)
-            rec_b = g_ab(fake_a)
-            same_b = g_ab(b) if self.identity > 0 else None
-            same_a = g_ba(a) if self.identity > 0 else None
-        fake_a_n, fake_b_n = norm_a(fake_a), norm_b(fake_b)
-        with frozen(d_a, d_b), self.ctx.autocast():
-            gan_ab = gan_loss(d_b(fake_b_n), True, p.gan_mode).float()
-            gan_ba = gan_loss(d_a(fake_a_n), True, p.gan_mode).float()
-        cycle_a = masked_l1(norm_a(rec_a), a_n, mask_a)
-        cycle_b = masked_l1(norm_b(rec_b), b_n, mask_b)
-        identity = zero
-        if same_a is not None:
-            identity = masked_l1(norm_b(same_b), b_n, mask_b) + masked_l1(norm_a(same_a), a_n, mask_a)
-        loss = gan_ab + gan_ba + p.cycle * (cycle_a + cycle_b) + self.identity * p.cycle * identity
-        self.apply(loss, "model", self.generator_params, self.ctx.optim.grad_clip, sync=True)
-        pooled_a, pooled_b = self.pool_a.query(fake_a_n.detach()), self.pool_b.query(fake_b_n.detach())
-        with self.ctx.autocast():
-            disc_a = 0.5 * (gan_loss(d_a(a_n), True, p.gan_mode) + gan_loss(d_a(pooled_a), False, p.gan_mode)).float()
-            disc_b = 0.5 * (gan_loss(d_b(b_n), True, p.gan_mode) + gan_loss(d_b(pooled_b), False, p.gan_mode)).float()
-        self.apply(disc_a + disc_b, "discriminators", self.disc_params, self.ctx.optim.grad_clip, sync=True)
+        logs = dict.fromkeys(("loss", "cycle_a", "cycle_b", "identity", "gan_ab", "gan_ba", "disc_a", "disc_b"), zero)
+        fakes_a, fakes_b = [], []
+
+        def add(**values):
+            for k, v in values.items():
+                logs[k] = logs[k] + v.detach()
+
+        # the generators: every part's share of the loss back-propagated, then one optimizer step
+        self.optimizers["model"].zero_grad(set_to_none=True)
+        for part in parts:
+            share = (part.stop - part.start) / n  # the GAN terms are means over the items
+            pa, pb = a[part], b[part]
+            with self.ctx.autocast():
+                fake_b = g_ab(pa)
+                rec_a = g_ba(fake_b)
+                fake_a = g_ba(pb)
+                rec_b = g_ab(fake_a)
+                same_b = g_ab(pb) if self.identity > 0 else None
+                same_a = g_ba(pa) if self.identity > 0 else None
+            fake_a_n, fake_b_n = norm_a(fake_a), norm_b(fake_b)
+            with frozen(d_a, d_b), self.ctx.autocast():
+                gan_ab = share * gan_loss(d_b(fake_b_n), True, p.gan_mode).float()
+                gan_ba = share * gan_loss(d_a(fake_a_n), True, p.gan_mode).float()
+            cycle_a = masked_l1_sum(norm_a(rec_a), a_n[part], mask_a[part])[0] / count_a
+            cycle_b = masked_l1_sum(norm_b(rec_b), b_n[part], mask_b[part])[0] / count_b
+            identity = zero
+            if same_a is not None:
+                identity = (masked_l1_sum(norm_b(same_b), b_n[part], mask_b[part])[0] / count_b
+                            + masked_l1_sum(norm_a(same_a), a_n[part], mask_a[part])[0] / count_a)
+            loss = gan_ab + gan_ba + p.cycle * (cycle_a + cycle_b) + self.identity * p.cycle * identity
+            self.scaler.scale(loss).backward()
+            add(loss=loss, cycle_a=cycle_a, cycle_b=cycle_b, identity=identity, gan_ab=gan_ab, gan_ba=gan_ba)
+            fakes_a.append(fake_a_n.detach())
+            fakes_b.append(fake_b_n.detach())
+        self.step("model", self.generator_params, self.ctx.optim.grad_clip, sync=True)
+        # the discriminators, on the real images and the pooled fakes of the whole batch
+        pooled_a, pooled_b = self.pool_a.query(torch.cat(fakes_a)), self.pool_b.query(torch.cat(fakes_b))
+        self.optimizers["discriminators"].zero_grad(set_to_none=True)
+        for part in parts:
+            share = (part.stop - part.start) / n
+            with self.ctx.autocast():
+                disc_a = share * 0.5 * (gan_loss(d_a(a_n[part]), True, p.gan_mode)
+                                        + gan_loss(d_a(pooled_a[part]), False, p.gan_mode)).float()
+                disc_b = share * 0.5 * (gan_loss(d_b(b_n[part]), True, p.gan_mode)
+                                        + gan_loss(d_b(pooled_b[part]), False, p.gan_mode)).float()
+            self.scaler.scale(disc_a + disc_b).backward()
+            add(disc_a=disc_a, disc_b=disc_b)
+        self.step("discriminators", self.disc_params, self.ctx.optim.grad_clip, sync=True)
         self.end_step()
         self.ctx.sync_buffers(self.modules.values())
-        return {"loss": loss.detach(), "cycle": (0.5 * (cycle_a + cycle_b)).detach(), "cycle_a": cycle_a.detach(),
-                "cycle_b": cycle_b.detach(), "identity": identity.detach(), "gan_ab": gan_ab.detach(),
-                "gan_ba": gan_ba.detach(), "disc_a": disc_a.detach(), "disc_b": disc_b.detach()}
+        logs["cycle"] = 0.5 * (logs["cycle_a"] + logs["cycle_b"])
+        return logs
 
     # -- checkpoint state: the image pools of every process ------------------------------------------
     def extra_state(self) -> Dict[str, Any]:

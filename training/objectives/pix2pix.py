@@ -59,10 +59,17 @@ class Pix2PixParams:
 def masked_l1(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean ``|a - b|`` over the pixels where ``mask`` is true: ``mask`` is per channel (``[N, C, H, W]``),
     or one plane for every channel (``[N, 1, H, W]``; a mask of other channels counts where all are true)."""
+    total, count = masked_l1_sum(a, b, mask)
+    return total / count.clamp(min=1.0)
+
+
+def masked_l1_sum(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor):
+    """``(sum of |a - b| where mask, number of those values)``: :func:`masked_l1` is their ratio; over
+    micro-batches, the parts' sums divided by the whole batch's count give the whole batch's mean."""
     if mask.shape[1] not in (1, a.shape[1]):
         mask = mask.all(dim=1, keepdim=True)
     m = mask.to(a.dtype).expand_as(a)
-    return ((a - b).abs() * m).sum() / m.sum().clamp(min=1.0)
+    return ((a - b).abs() * m).sum(), m.sum()
 
 
 @contextlib.contextmanager
@@ -125,4 +132,4 @@ class Pix2Pix(Objective):
         return {"loss": loss.detach(), "l1": l1.detach(), "adv": adv.detach().float(), "disc": d_loss.detach().float()}
 
 
-__all__ = ["Pix2Pix", "Pix2PixParams", "PAPER_OPTIM", "masked_l1", "frozen"]
+__all__ = ["Pix2Pix", "Pix2PixParams", "PAPER_OPTIM", "masked_l1", "masked_l1_sum", "frozen"]
