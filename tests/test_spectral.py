@@ -78,6 +78,50 @@ def test_tiled_and_blended_equals_one_whole_pass_on_a_real_scene(tmp_path):
     assert float(whole[0].std()) > 1e-3
 
 
+@pytest.mark.data
+def test_a_generated_band_embedding_reads_the_bands_physical_description_and_exports(tmp_path):
+    """``band_embedding: wavelength``: no per-class table; the target's code is a function of its descriptor
+    (wavelength, bandwidth, quantity), so two classes given the same descriptor get the same code; the
+    exported graph gives torch's values on the real Spain scene."""
+    from hls_translate.core.models.spectral import NOMINAL_FWHM_NM, band_descriptors
+    from hls_translate.core.runtime import OnnxModel
+    from hls_translate.core.scene import open_scene
+    from hls_translate.training.export import export_model
+
+    d = band_descriptors()
+    assert d.shape[0] == len(_bands.BAND_CLASSES) and len(set(map(tuple, d.tolist()))) == d.shape[0]
+    assert set(NOMINAL_FWHM_NM) == {c.key for c in _bands.BAND_CLASSES}
+    m = _model(4, band_embedding="wavelength")
+    assert not any(isinstance(x, torch.nn.Embedding) for x in m.modules())
+    with open_scene(str(SPAIN)) as scene:
+        ids = [b.id for b in scene.bands]
+        values, valid = scene.read_stack(ids)
+    bands = torch.zeros(1, len(_bands.BAND_CLASSES), 64, 64)
+    bands[0, ids] = torch.from_numpy(values[:, :64, :64])
+    present = torch.zeros(1, len(_bands.BAND_CLASSES))
+    present[0, ids] = 1.0
+    nir_broad, nir_narrow = _bands.band_class("nir_broad").id, _bands.band_class("nir_narrow").id
+    present[0, [nir_broad, nir_narrow]] = 0.0
+    with torch.no_grad():
+        a = m(bands, present, torch.tensor([nir_broad]))
+        b = m(bands, present, torch.tensor([nir_narrow]))
+        assert float((a - b).abs().max()) > 1e-4  # different descriptors, different codes
+        m.band_descriptors[nir_narrow] = m.band_descriptors[nir_broad]
+        c = m.condition_code(present, torch.tensor([nir_narrow]))
+        assert torch.equal(c, m.condition_code(present, torch.tensor([nir_broad])))
+    m = _model(4, band_embedding="wavelength")
+    assert m.config.band_embedding == "wavelength"
+    path = str(tmp_path / "wavelength.onnx")
+    export_model(m, path, model_version="test", training={"note": "test"}, metrics={})
+    target = torch.tensor([_bands.band_class("red_edge_2").id])
+    present[0, target] = 0.0
+    with torch.no_grad():
+        ref = m(bands, present, target).numpy()
+    out = OnnxModel(path).session.run(None, {"bands": bands.numpy(), "present": present.numpy(),
+                                             "target": target.numpy()})[0]
+    assert np.abs(out - ref).max() <= 1e-4 and float(ref.std()) > 1e-3
+
+
 def _source_set_config(tmp_path, **data):
     from support.training import tiny_config
 
