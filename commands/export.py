@@ -1,4 +1,5 @@
-"""``hls-translate export --checkpoint CKPT --out MODEL.onnx [--module NAME]``: a training checkpoint -> one ONNX file.
+"""``hls-translate export --checkpoint CKPT [CKPT ...] --out MODEL.onnx [--module NAME]``: a training checkpoint
+-> one ONNX file; several checkpoints of one config (e.g. seeds) -> one file that outputs their mean.
 
 The file carries its metadata (bands, units, normalization, tiling, training summary, validation
 metrics); see :mod:`training.export`.  torch and onnx are imported only when the command runs.
@@ -10,8 +11,10 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, metavar="CKPT",
-                        help="checkpoint written by `hls-translate train` (e.g. runs/NAME/best.pt)")
+    parser.add_argument("--checkpoint", required=True, metavar="CKPT", nargs="+",
+                        help="checkpoint written by `hls-translate train` (e.g. runs/NAME/best.pt); several: one "
+                             "model whose output is the mean of theirs (an ensemble of runs of one config, e.g. "
+                             "different seeds; they must have the same architecture, bands and tiling)")
     parser.add_argument("--out", required=True, metavar="MODEL.onnx", help="ONNX file to write (replaced atomically)")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset, 17 or later (default 17)")
     parser.add_argument("--model-version", default=None, metavar="V",
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from ..core.errors import ConfigError
-    from ..training.export import export_checkpoint
+    from ..training.export import export_checkpoint, export_ensemble
 
     evaluation = None
     if args.evaluation:
@@ -41,9 +44,12 @@ def run(args: argparse.Namespace) -> int:
                 evaluation = json.load(f)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--evaluation {args.evaluation}: cannot read it as JSON ({exc})") from None
-    md = export_checkpoint(args.checkpoint, args.out, opset=args.opset, model_version=args.model_version,
-                           description=args.description, verify=not args.no_verify, module=args.module,
-                           evaluation=evaluation)
+    common = dict(opset=args.opset, model_version=args.model_version, description=args.description,
+                  verify=not args.no_verify, module=args.module, evaluation=evaluation)
+    if len(args.checkpoint) == 1:
+        md = export_checkpoint(args.checkpoint[0], args.out, **common)
+    else:
+        md = export_ensemble(args.checkpoint, args.out, **common)
     if args.json:
         print(md.to_json())
     else:

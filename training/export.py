@@ -16,7 +16,7 @@ import datetime as _dt
 import math
 import os
 import warnings
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from ..core.bands import BAND_CLASSES, describe_catalogue
 from ..core.config import to_dict
@@ -310,19 +310,10 @@ def held_out_metrics(evaluation: Mapping[str, Any]) -> Dict[str, Any]:
                                     "cells": cells}}
 
 
-def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET, model_version: Optional[str] = None,
-                      description: str = "", verify: bool = True, module: str = "model",
-                      evaluation: Optional[Mapping[str, Any]] = None) -> ModelMetadata:
-    """Export a trainer checkpoint; its ``training_summary`` (plus step/epoch) and ``metrics`` go into the
-    metadata.  ``model_version`` defaults to ``step<N>``.  ``module`` names which of the checkpoint's
-    models to export: ``"model"`` (the one trained), or another module the objective recorded as a
-    registered model (e.g. CycleGAN's ``generator_ba``); ``training.exported_module`` records it, and the
-    validation metrics (which score ``"model"``) are carried only with ``"model"``."""
+def _checkpoint_model(checkpoint: str, module: str):
+    """``(model, training summary, validation metrics, state)`` of one checkpoint's ``module``."""
     from .checkpoint import load_checkpoint, model_from_checkpoint
 
-    check_output_path(path)
-    check_opset(opset)
-    check_outputs_are_not_inputs([path], {os.fspath(checkpoint): "the checkpoint being exported"}, ModelError)
     state = load_checkpoint(checkpoint)
     try:
         model = model_from_checkpoint(state, module)
@@ -336,12 +327,76 @@ def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET,
     if module != "model":  # another model of the checkpoint (e.g. CycleGAN's B->A generator)
         training["exported_module"] = module
     metrics = dict(state.get("metrics") or {}) if module == "model" else {}
+    return model, training, metrics, state
+
+
+def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET, model_version: Optional[str] = None,
+                      description: str = "", verify: bool = True, module: str = "model",
+                      evaluation: Optional[Mapping[str, Any]] = None) -> ModelMetadata:
+    """Export a trainer checkpoint; its ``training_summary`` (plus step/epoch) and ``metrics`` go into the
+    metadata.  ``model_version`` defaults to ``step<N>``.  ``module`` names which of the checkpoint's
+    models to export: ``"model"`` (the one trained), or another module the objective recorded as a
+    registered model (e.g. CycleGAN's ``generator_ba``); ``training.exported_module`` records it, and the
+    validation metrics (which score ``"model"``) are carried only with ``"model"``."""
+    check_output_path(path)
+    check_opset(opset)
+    check_outputs_are_not_inputs([path], {os.fspath(checkpoint): "the checkpoint being exported"}, ModelError)
+    model, training, metrics, state = _checkpoint_model(checkpoint, module)
     if evaluation is not None:
         metrics.update(held_out_metrics(evaluation))
     return export_model(model, path, opset=opset, model_version=model_version or default_model_version(state),
                         training=training, metrics=metrics, description=description, verify=verify)
 
 
-__all__ = ["export_model", "export_checkpoint", "held_out_metrics", "build_metadata", "check_output_path", "check_opset", "max_opset",
+def export_ensemble(checkpoints: Sequence[str], path: str, *, opset: int = DEFAULT_OPSET,
+                    model_version: Optional[str] = None, description: str = "", verify: bool = True,
+                    module: str = "model", evaluation: Optional[Mapping[str, Any]] = None) -> ModelMetadata:
+    """Export the mean of several checkpoints' ``module`` (e.g. runs of one config with different seeds) as
+    one model (:class:`~..core.models.ensemble.ModelEnsemble`).  The members must be interchangeable
+    (same architecture, tensors, geometry and bands; the error names the member and what differs).  The
+    metadata's ``training`` is what the members' summaries agree on, with ``ensemble``: one entry per member
+    (its checkpoint, seed, steps, samples seen, wall time); each member's own validation metrics are not
+    carried (they score that member, not the mean); ``evaluation`` is, as for one checkpoint."""
+    from ..core.models.ensemble import ModelEnsemble
+
+    checkpoints = [os.fspath(c) for c in checkpoints]
+    if len(checkpoints) < 2:
+        raise ModelError(f"an ensemble needs at least two checkpoints, got {len(checkpoints)}")
+    dup = sorted({c for c in checkpoints if checkpoints.count(c) > 1})
+    if dup:
+        raise ModelError(f"checkpoint given more than once: {', '.join(dup)} (an ensemble of copies is one model)")
+    check_output_path(path)
+    check_opset(opset)
+    check_outputs_are_not_inputs([path], {c: "a checkpoint being exported" for c in checkpoints}, ModelError)
+    loaded = [_checkpoint_model(c, module) for c in checkpoints]  # every file checked before any work
+    members = []
+    for c, (_, training, _, _) in zip(checkpoints, loaded):
+        members.append({"checkpoint": c, **{k: training.get(k) for k in ("seed", "steps", "samples_seen",
+                                                                           "wall_seconds_this_run", "device")}})
+    model = ModelEnsemble([m for m, _, _, _ in loaded], checkpoints)
+    configs = [to_dict(m.config) for m, _, _, _ in loaded]
+    same_config = all(c == configs[0] for c in configs[1:])
+    if not same_config:  # the metadata's config is the first member's; record every member's
+        for entry, c in zip(members, configs):
+            entry["model_config"] = c
+    # what every member's training summary agrees on (the data, schedule, ...), then each member's own
+    summaries = [t for _, t, _, _ in loaded]
+    training = {k: v for k, v in summaries[0].items()
+                if k != "checkpoint" and all(k in t and t[k] == v for t in summaries[1:])}
+    training["ensemble"] = members
+    metrics: Dict[str, Any] = {}
+    if evaluation is not None:
+        metrics.update(held_out_metrics(evaluation))
+    if not description:
+        seeds = ", ".join(str(m["seed"]) for m in members)
+        what = f"models of one config (seeds {seeds})" if same_config else "models of different configs"
+        description = (f"{model.model_name}: the mean of {len(members)} {what}; "
+                       f"{build_metadata(model.lead).description.split(': ', 1)[-1]}")
+    version = model_version or "ensemble-" + "-".join(default_model_version(s) for _, _, _, s in loaded[:1])
+    return export_model(model, path, opset=opset, model_version=version, training=training, metrics=metrics,
+                        description=description, verify=verify)
+
+
+__all__ = ["export_model", "export_checkpoint", "export_ensemble", "held_out_metrics", "build_metadata", "check_output_path", "check_opset", "max_opset",
            "default_model_version",
            "MIN_OPSET", "DEFAULT_OPSET"]
