@@ -108,6 +108,14 @@ class Product:
     sensor_default: bool = False  # the entry for files of ``sensor`` whose names tell no product
     sensor_hint: Optional[Pattern] = None  # paths (upper case) that name the sensor without a parsable name
     distinctive_bands: bool = False  # its band layer names (``SR_B4``) belong to no other product
+    # band classes that a surface-level product keeps at top of atmosphere (HLS: S30's water vapour and
+    # cirrus, L30's cirrus are TOA reflectance beside surface-reflectance bands; HLS v2.0 user guide)
+    toa_classes: Tuple[str, ...] = ()
+
+    def band_level(self, class_key: str) -> str:
+        """The processing level of one band class of this product: ``TOA`` for its ``toa_classes``, else
+        the product's level ("" where it does not tell)."""
+        return "TOA" if class_key in self.toa_classes else self.level
 
     def scaling(self, thermal: bool) -> Optional[Scaling]:
         return self.thermal if thermal else self.reflectance
@@ -161,19 +169,25 @@ _LANDSAT_ANGLES = {"VAA": "view azimuth angle", "VZA": "view zenith angle", "SAA
                    "SZA": "sun zenith angle"}
 _LANDSAT_HINT = re.compile(r"(^|[^A-Z0-9])L[COTE]0[89]_|LANDSAT")
 
+#: HLS keeps these at top of atmosphere while its other reflective bands are surface reflectance.
+_HLS_S30_TOA = ("water_vapour", "cirrus")
+_HLS_L30_TOA = ("cirrus",)
+
 #: The table.  Order matters where two entries match one name: the first that knows the layer wins.
 PRODUCTS: Tuple[Product, ...] = (
     Product("hls_s30_v2", "HLS v2.0 S30 (Sentinel-2 MSI, harmonized)", "S30", "surface",
             _HLS_REFL, None, HLS_FILL, _names(_HLS_V2.format("S30")), "%Y%jT%H%M%S",
-            qa_layers=_HLS_QA, other_layers=_HLS_ANGLES, sensor_default=True),
+            qa_layers=_HLS_QA, other_layers=_HLS_ANGLES, sensor_default=True, toa_classes=_HLS_S30_TOA),
     Product("hls_l30_v2", "HLS v2.0 L30 (Landsat 8/9 OLI/TIRS, harmonized)", "L30", "surface",
             _HLS_REFL, _HLS_THERMAL, HLS_FILL, _names(_HLS_V2.format("L30")), "%Y%jT%H%M%S",
-            qa_layers=_HLS_QA, other_layers=_HLS_ANGLES, sensor_default=True),
+            qa_layers=_HLS_QA, other_layers=_HLS_ANGLES, sensor_default=True, toa_classes=_HLS_L30_TOA),
     # v1.5 granules were one HDF-EOS2 file; as GeoTIFF: one multi-band file (descriptions B01..) + _Fmask
     Product("hls_s30_v15", "HLS v1.5 S30", "S30", "surface", _HLS_REFL, None, HLS_FILL,
-            _names(_HLS_V15.format("S30")), "%Y%j", qa_layers=_HLS_QA, other_layers=_HLS_ANGLES),
+            _names(_HLS_V15.format("S30")), "%Y%j", qa_layers=_HLS_QA, other_layers=_HLS_ANGLES,
+            toa_classes=_HLS_S30_TOA),
     Product("hls_l30_v15", "HLS v1.5 L30", "L30", "surface", _HLS_REFL, _HLS_THERMAL, HLS_FILL,
-            _names(_HLS_V15.format("L30")), "%Y%j", qa_layers=_HLS_QA, other_layers=_HLS_ANGLES),
+            _names(_HLS_V15.format("L30")), "%Y%j", qa_layers=_HLS_QA, other_layers=_HLS_ANGLES,
+            toa_classes=_HLS_L30_TOA),
     # SAFE tile files T29RKH_20200219T112119_B05.jp2 (L1C) / ..._B05_20m.jp2 (L2A), or named after the product
     Product("s2_l1c", "Sentinel-2 MSI Level-1C (top of atmosphere)", "S2", "TOA", _S2_REFL, None, 0,
             _names(_S2_TILE + _RAST, _S2_PRODUCT.format("1C") + _RAST, _S2_OLD_L1C_TILE + _RAST), "%Y%m%d",

@@ -100,6 +100,12 @@ class Scene:
         levels = {PRODUCTS_BY_KEY[s.product].level for s in self.sources.values() if s.product}
         return levels.pop() if len(levels) == 1 else ""
 
+    def band_level(self, band) -> str:
+        """``TOA`` or ``surface`` for one band of the scene, as its product declares it (an HLS surface
+        product's water vapour and cirrus are TOA); "" where no product tells."""
+        source = self.sources[self.band_class(band).id]
+        return PRODUCTS_BY_KEY[source.product].band_level(self.band_class(band).key) if source.product else ""
+
     def band_class(self, band) -> BandClass:
         """Resolve a band name in this scene's terms (``B05`` is read on the scene's sensor)."""
         if isinstance(band, (BandClass, int)):

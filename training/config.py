@@ -124,6 +124,10 @@ class DataConfig:
     source_sets: Tuple[SourceSetSpec, ...] = ()  # named source sets drawn first, each with its probability
     augment: bool = True  # random flips and 90-degree rotations of chips
     atmosphere: AtmosphereAugment = field(default_factory=AtmosphereAugment)  # random path reflectance
+    # band classes learned only where they are top-of-atmosphere reflectance: where a scene has one at
+    # surface level (Sentinel-2 L2A's water vapour, B09 ~ B8A after Sen2Cor) it is left out of that scene,
+    # as input and target, so the class means one quantity (HLS keeps it at TOA; see core.products)
+    toa_only: Tuple[str, ...] = ()
 
     def band_ids(self, names: Sequence[str], key: str) -> Tuple[int, ...]:
         return tuple(resolve_config_band(n, self.band_naming, key) for n in names)
@@ -277,6 +281,7 @@ def check_config(cfg: TrainConfig, check_model: bool = True) -> TrainConfig:
     if d.reference != "finest":
         resolve_config_band(d.reference, d.band_naming, "data.reference")
     d.band_ids(d.targets, "data.targets")
+    d.band_ids(d.toa_only, "data.toa_only")
     d.band_ids(d.sources, "data.sources")
     for i, p in enumerate(d.pairs):
         key = f"data.pairs[{i}]"

@@ -77,6 +77,7 @@ class SceneData:
     chip_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     labels: Optional[np.ndarray] = None  # [H, W] int64 class indices of the scene's label map (-1: invalid)
     out_of_range: Dict[str, int] = field(default_factory=dict)  # per band key: values outside its physical range
+    left_out: Tuple[int, ...] = ()  # classes the scene has but the config left out (data.toa_only)
     # a paired image ([A|B], training/images.py): the B half, where a paired model's targets come from
     target_ids: Tuple[int, ...] = ()
     target_values: Optional[np.ndarray] = None  # [C_b, H, W] float32
@@ -117,6 +118,7 @@ class SceneData:
 
         return {"name": self.name, "config_key": self.key, "sensor": self.sensor or "unknown",
                 "level": self.level or "unknown", "bands": self.codes(),
+                **({"left_out": [band_code(c, self.sensor) for c in self.left_out]} if self.left_out else {}),
                 **({"target_bands": [band_code(c, self.sensor) for c in self.target_ids]}
                    if self.target_values is not None else {}),
                 "size": [self.grid.width, self.grid.height], "resolution": list(self.grid.res),
@@ -191,16 +193,25 @@ def load_scene(path: str, spec: SceneSpec, cfg: DataConfig, key: str, spec_index
     except HLSTranslateError as exc:
         raise DataError(f"{key} ({path}): {exc}") from None
     with scene:
-        ids = tuple(b.id for b in scene.bands)
-        values, valid = scene.read_stack([b.id for b in scene.bands])
         paths = tuple(sorted({s.path for s in scene.sources.values()} | ({scene.qa.path} if scene.qa else set())))
+        level = spec.level or scene.level or _guess_level(paths)
+        toa_only = set(cfg.band_ids(cfg.toa_only, "data.toa_only"))
+        # a band's own level where its product declares one (HLS S30's water vapour is TOA in a surface
+        # scene), else the scene's; a toa_only band at surface level is left out of this scene
+        left_out = tuple(b.id for b in scene.bands
+                         if b.id in toa_only and (scene.band_level(b.id) or level) == "surface")
+        ids = tuple(b.id for b in scene.bands if b.id not in left_out)
+        if not ids:
+            raise DataError(f"{key} ({path}): no band left after data.toa_only left out "
+                            f"{', '.join(band_code(c) for c in left_out)}")
+        values, valid = scene.read_stack(list(ids))
         name = spec.name if spec.name and len(paths) and not any(ch in spec.path for ch in "*?[") else scene.name
         if spec.name and any(ch in spec.path for ch in "*?["):
             name = f"{spec.name}/{scene.name}"
         values[~valid] = np.nan
         labels = _read_labels(spec, cfg, root_path(cfg, spec.labels), scene.grid, key) if spec.labels else None
         return SceneData(name=name, key=key, spec_index=spec_index, band_ids=ids, values=values, valid=valid,
-                         grid=scene.grid, sensor=scene.sensor, level=spec.level or scene.level or _guess_level(paths), paths=paths,
+                         grid=scene.grid, sensor=scene.sensor, level=level, paths=paths, left_out=left_out,
                          resampling=resampling, reference=reference if reference != "finest" else "finest",
                          out_of_range=dict(scene.out_of_range), labels=labels)
 
@@ -277,7 +288,9 @@ def load_scenes(specs: Sequence[SceneSpec], cfg: DataConfig, group: str, chip: O
                 s.weight = spec.weight / len(scenes)
         if log:
             for s in scenes:
-                log(f"{key}: {s.name}: {len(s.band_ids)} bands ({', '.join(s.codes())}), {s.grid.describe()}, "
+                left = (f" ({', '.join(band_code(c, s.sensor) for c in s.left_out)} at surface level left out: "
+                        "data.toa_only)") if s.left_out else ""
+                log(f"{key}: {s.name}: {len(s.band_ids)} bands ({', '.join(s.codes())}){left}, {s.grid.describe()}, "
                     f"valid {s.all_valid.mean():.1%}" + (f", {len(s.chip_rows)} chip positions" if chip else ""))
                 if s.out_of_range:
                     log(f"{key}: {s.name}: warning: values outside their band's physical range masked as nodata: "
