@@ -98,7 +98,9 @@ def make_chips(path: str, n: int = 8) -> None:
              labels=labels, scl_values=np.array(values))
 
 
-def _ours(args) -> dict:
+def _ours(args, timed=None) -> dict:
+    """One family's objective on the chips; ``timed(step_fn, args, params)`` times its steps (default
+    :func:`_timed`; ``bench_denormal.py`` passes its own)."""
     import numpy as np
     import torch
 
@@ -156,7 +158,7 @@ def _ours(args) -> dict:
         return {"bands": bands, "presence": presence, "target": torch.full((args.batch,), out_ids[0]),
                 "real": yb, "mask": ones}
 
-    return _timed(lambda step: {k: float(v) for k, v in objective.train_step(batch(step)).items()}, args,
+    return (timed or _timed)(lambda step: {k: float(v) for k, v in objective.train_step(batch(step)).items()}, args,
                   sum(p.numel() for m in objective.modules.values() for p in m.parameters()))
 
 
