@@ -21,7 +21,7 @@ import bench_families  # noqa: E402
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--family", default="cyclegan", choices=["pix2pix", "cyclegan", "adain", "spade"])
+    ap.add_argument("--family", default="cyclegan", choices=bench_families.FAMILIES)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--pairs", type=int, default=6, help="ABBA groups of four steps")
     ap.add_argument("--threads", type=int, default=2)

@@ -58,6 +58,10 @@ TEN_METRE = ["blue", "green", "red", "nir_broad"]
 T29RKH = "s2_l2a_12band_T29RKH_decimated"
 
 
+#: what ``--families`` (and ``bench_denormal.py --family``) can name
+FAMILIES = ("pix2pix", "cyclegan", "adain", "spade")
+
+
 def _data_root() -> str:
     return os.environ.get("HLS_TRANSLATE_DATA") or os.path.join(os.path.dirname(REPO), "shared", "data")
 
@@ -232,8 +236,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reference", default="/tmp/ref_cyclegan", help="folder with the reference code and drive.py")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    ap.add_argument("--families", nargs="+", default=["pix2pix", "cyclegan", "adain", "spade"],
-                    choices=["pix2pix", "cyclegan", "adain", "spade"])
+    ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads of every child (0: torch's default)")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--rounds", type=int, default=1,
