@@ -3,7 +3,9 @@ beside the conditional model's, and the authors' reference implementation (pix2p
 same configuration in the same run.
 
     .venv/bin/python bench/bench_families.py [--reference /tmp/ref_cyclegan] [--batches 1 8] [--threads 2]
-                                             [--rounds R] [--ours-adam auto|default] [--json OUT]
+                                             [--rounds R] [--ours-adam auto|default]
+                                             [--ours-malloc retain|default] [--lockstep] [--steps N]
+                                             [--json OUT]
 
 Each measurement runs in a fresh child process (peak RSS = that child's ``ru_maxrss``) on the same real
 chips, 256 x 256 px, cut from the shipped scenes: pix2pix translates the eight Landsat bands of T19UDP
@@ -31,10 +33,16 @@ pipeline runs on a thread one step ahead; ``bench_training.py`` measures its sha
 Ours trains as ``hls-translate train`` does on this machine: Adam with torch's fused kernel where torch has
 one (``--ours-adam default``: torch's default implementation, the reference's, to measure the kernel's share)
 and CycleGAN one item per forward/backward pass on the CPU (``micro_batch: 0``; the same update, see
-``docs/families/cyclegan.md``).  The reference runs as its code does.
+``docs/families/cyclegan.md``), and glibc's malloc keeping freed memory in the process
+(``run.retain_freed_memory``, ``training/allocator.py``; ``--ours-malloc default``: glibc's defaults, the
+reference's, to measure its share).  The reference runs as its code does.  Each child also reports its minor
+page faults and system CPU seconds over the timed steps.
 
 Children alternate (ours, reference) per configuration so that the machine's load affects both alike;
-``--rounds R`` runs R of each, alternating, and pools their timed steps.
+``--rounds R`` runs R of each, alternating, and pools their timed steps.  ``--lockstep`` goes further on a
+shared machine whose speed drifts by 10-30 % within minutes: both children are started and set up, then take
+one step each in turn (ours, reference, reference, ours, ...), never at the same time, so each of our steps
+has a reference step beside it; the table then adds the median of those paired ratios.
 """
 
 from __future__ import annotations
@@ -170,14 +178,74 @@ def _timed(step_fn, args, params: int) -> dict:
     import numpy as np
     import torch
 
-    times, last = [], {}
+    times, last, usage = [], {}, None
+    turn = Turns(args.lockstep)
     for step in range(args.warmup + args.steps):
+        if step == args.warmup:
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+        turn.wait()
         t = time.perf_counter()
         last = step_fn(step)
         times.append(time.perf_counter() - t)
+        turn.done(times[-1])
+    end = resource.getrusage(resource.RUSAGE_SELF)
     measured = times[args.warmup:]
-    return {"samples_per_s": args.batch * len(measured) / sum(measured), "step_s": float(np.median(measured)),
+    return {"minor_faults_per_step": (end.ru_minflt - usage.ru_minflt) / len(measured),
+            "system_s_per_step": (end.ru_stime - usage.ru_stime) / len(measured),
+            "samples_per_s": args.batch * len(measured) / sum(measured), "step_s": float(np.median(measured)),
             "times": measured, "params": params, "losses": last, "threads": torch.get_num_threads()}
+
+
+class Turns:
+    """A child's side of ``--lockstep``: say ``ready`` once set up, then run each step only when the parent
+    says so (a line on stdin) and report its time (a line on stdout).  Without ``--lockstep``: nothing."""
+
+    def __init__(self, on: bool):
+        self.on, self.started = on, False
+
+    def wait(self) -> None:
+        if not self.on:
+            return
+        if not self.started:
+            sys.stdout.write("ready\n")
+            sys.stdout.flush()
+            self.started = True
+        sys.stdin.readline()
+
+    def done(self, seconds: float) -> None:
+        if self.on:
+            sys.stdout.write(f"{seconds}\n")
+            sys.stdout.flush()
+
+
+def lockstep(cmds, steps: int, log) -> list:
+    """Run the children ``cmds`` (each started with ``--lockstep``) at the same time but never together: all
+    are set up first, then they take one step each in turn, in ABBA order (so a slow spell of the shared
+    machine falls on both alike); returns each child's final JSON."""
+    procs = [subprocess.Popen(c, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, cwd=REPO)
+             for c in cmds]
+    try:
+        for p in procs:
+            line = p.stdout.readline()
+            if line.strip() != "ready":
+                raise SystemExit(f"{' '.join(cmds[procs.index(p)])} did not start (said {line!r}); see its stderr above")
+        for step in range(steps):
+            for p in (procs if step % 2 == 0 else procs[::-1]):
+                p.stdin.write("go\n")
+                p.stdin.flush()
+                if not p.stdout.readline():
+                    raise SystemExit(f"{' '.join(cmds[procs.index(p)])} stopped at step {step}")
+        out = []
+        for c, p in zip(cmds, procs):
+            rest, _ = p.communicate()
+            if p.returncode:
+                raise SystemExit(f"{' '.join(c)} failed (exit {p.returncode})")
+            out.append(json.loads(rest.strip().splitlines()[-1]))
+        return out
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
 
 
 def child(args) -> int:
@@ -190,6 +258,10 @@ def child(args) -> int:
         from hls_translate.training.objectives import base
 
         base.adam = lambda params, **kw: torch.optim.Adam(params, **kw)
+    if args.ours_malloc == "retain":  # as hls-translate train does (run.retain_freed_memory: true)
+        from hls_translate.training.allocator import retain_freed_memory
+
+        print(f"allocator: {retain_freed_memory()}", file=sys.stderr)
     out = _ours(args)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
@@ -217,6 +289,12 @@ def run(cmd) -> dict:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+def faults(result) -> str:
+    """Minor page faults per timed step (mean over a configuration's children), or ``?`` where not reported."""
+    values = [r["minor_faults_per_step"] for r in result.get("children", [result]) if "minor_faults_per_step" in r]
+    return f"{sum(values) / len(values):,.0f}" if values else "?"
+
+
 def merge(results) -> dict:
     """One configuration's children (rounds) as one result: every timed step pooled; ``samples_per_s`` from the
     total time (the long-run rate), ``median_samples_per_s`` from the median step (robust to steps slowed by
@@ -228,7 +306,8 @@ def merge(results) -> dict:
     out = dict(results[-1])
     out.update(samples_per_s=batch * len(times) / sum(times), step_s=statistics.median(times),
                median_samples_per_s=batch / statistics.median(times), times=times, rounds=len(results),
-               peak_rss_mb=max(r["peak_rss_mb"] for r in results))
+               peak_rss_mb=max(r["peak_rss_mb"] for r in results),
+               children=[{k: r[k] for k in ("minor_faults_per_step", "system_s_per_step") if k in r} for r in results])
     return out
 
 
@@ -244,11 +323,17 @@ def main() -> int:
     ap.add_argument("--ours-adam", choices=["auto", "default"], default="auto",
                     help="hls_translate's optimizer: auto (the fused kernel where torch has one, what training uses) "
                          "or default (torch's default implementation, as the reference uses): the fused kernel's share")
+    ap.add_argument("--ours-malloc", choices=["retain", "default"], default="retain",
+                    help="hls_translate's allocator setting: retain (keep freed memory, what training does on glibc) or "
+                         "default (glibc's defaults, as the reference runs): its share")
+    ap.add_argument("--lockstep", action="store_true",
+                    help="run ours and the reference at the same time, paused, taking one step each in turn (ABBA): "
+                         "the steps of a pair see the same machine; adds the median of the paired ratios")
+    ap.add_argument("--steps", type=int, help="timed steps per child (default 6 at batch 1, 4 at batch 8)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--family", help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--chips", help=argparse.SUPPRESS)
-    ap.add_argument("--steps", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--warmup", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -265,6 +350,7 @@ def main() -> int:
         for family in args.families:
             for batch in args.batches:
                 steps, warmup = (6, 2) if batch == 1 else (4, 1)
+                steps = args.steps or steps
                 common = ["--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup),
                           "--threads", str(args.threads)]
                 with_ref = have_ref and family in ("pix2pix", "cyclegan")
@@ -273,30 +359,45 @@ def main() -> int:
                     reference_inputs(chips, family, ref_in)
                     nc = (8, 3) if family == "pix2pix" else (4, 4)
                 ours, refs = [], []
+                ours_cmd = [sys.executable, os.path.abspath(__file__), "--child", "--family", family, "--chips", chips,
+                            "--ours-adam", args.ours_adam, "--ours-malloc", args.ours_malloc, *common]
+                ref_cmd = ([sys.executable, drive, "--model", "pix2pix" if family == "pix2pix" else "cycle_gan",
+                            "--data", ref_in, "--input-nc", str(nc[0]), "--output-nc", str(nc[1]),
+                            "--size", str(SIZE), *common] if with_ref else None)
                 for _ in range(args.rounds):
-                    ours.append({**run([sys.executable, os.path.abspath(__file__), "--child", "--family", family,
-                                        "--chips", chips, "--ours-adam", args.ours_adam, *common]), "batch": batch})
+                    if args.lockstep and with_ref:
+                        o, r = lockstep([ours_cmd + ["--lockstep"], ref_cmd + ["--lockstep"]], warmup + steps, sys.stderr)
+                        ours.append({**o, "batch": batch})
+                        refs.append({**r, "batch": batch})
+                        continue
+                    ours.append({**run(ours_cmd), "batch": batch})
                     if with_ref:
-                        refs.append({**run([sys.executable, drive, "--model", "pix2pix" if family == "pix2pix" else "cycle_gan",
-                                            "--data", ref_in, "--input-nc", str(nc[0]), "--output-nc", str(nc[1]),
-                                            "--size", str(SIZE), *common]), "batch": batch})
+                        refs.append({**run(ref_cmd), "batch": batch})
                 row = {"family": family, "batch": batch, "ours": merge(ours)}
                 if refs:
                     row["reference"] = merge(refs)
                     row["ratio"] = row["ours"]["samples_per_s"] / row["reference"]["samples_per_s"]
                     row["median_ratio"] = row["ours"]["median_samples_per_s"] / row["reference"]["median_samples_per_s"]
+                    if args.lockstep:  # step i of ours ran next to step i of the reference: the median of their ratios
+                        import statistics
+
+                        row["paired_median_ratio"] = statistics.median(
+                            t_ref / t_ours for t_ours, t_ref in zip(row["ours"]["times"], row["reference"]["times"]))
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
     print("| family | batch x 256² | params (all networks) | steps timed | ours samples/s (total / median step) | "
           "ours peak RSS MB | reference samples/s (total / median step) | reference peak RSS MB | "
-          "ours / reference (total / median) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+          "ours / reference (total / median) | minor faults per step, ours / reference |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         o, ref = r["ours"], r.get("reference")
         print(f"| {r['family']} | {r['batch']} | {o['params']:,} | {len(o['times'])} | "
               f"{o['samples_per_s']:.3f} / {o['median_samples_per_s']:.3f} | {o['peak_rss_mb']:.0f} | "
               + (f"{ref['samples_per_s']:.3f} / {ref['median_samples_per_s']:.3f} | {ref['peak_rss_mb']:.0f} | "
-                 f"{r['ratio']:.2f}x / {r['median_ratio']:.2f}x |" if ref else "- | - | - |"))
+                 f"{r['ratio']:.2f}x / {r['median_ratio']:.2f}x"
+                 + (f", paired {r['paired_median_ratio']:.2f}x |" if "paired_median_ratio" in r else " |")
+                 if ref else "- | - | - |")
+              + f" {faults(o)} / {faults(ref) if ref else '-'} |")
     load_after = os.getloadavg()
     print(f"(load average before {load_before[0]:.2f}, after {load_after[0]:.2f}; {platform.machine()}, "
           f"{os.cpu_count()} CPUs; torch threads {rows[0]['ours']['threads'] if rows else '?'})")

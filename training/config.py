@@ -142,6 +142,7 @@ class RunConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: Literal["auto", "off", "bf16", "fp16"] = "auto"  # auto: bf16 on CUDA if supported, else fp16; off on CPU
     threads: int = 0  # torch CPU threads per process (0: torch's default)
+    retain_freed_memory: bool = True  # glibc: keep freed memory in the process (no page faults per step; allocator.py)
     log_every: int = 20  # steps between log lines / scalars
     validate_every: int = 250  # steps between validations (0: only at the end)
     checkpoint_every: int = 250  # steps between last.pt writes (0: only at the end)

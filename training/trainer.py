@@ -36,6 +36,7 @@ from ..core.config import to_dict
 from ..core.errors import ConfigError, HLSTranslateError
 from ..core.fileio import atomic_write_text
 from . import distributed
+from .allocator import retain_freed_memory
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig, config_to_yaml
 from .data import ChipSampler, band_code, prepare_data
@@ -201,6 +202,8 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
     amp = resolve_amp(cfg, d.device)
     if r.threads:
         torch.set_num_threads(r.threads)
+    if r.retain_freed_memory:
+        say(f"allocator: keep freed memory ({retain_freed_memory()})")
     random.seed(r.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's at wrap time)
     np.random.seed(r.seed % 2 ** 32)
     torch.manual_seed(r.seed)
