@@ -47,6 +47,10 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
                 errors.append(str(exc))
         raise ConfigError(f"{key}: {value!r} is not a valid {_type_name(tp)}")
     if origin is typing.Literal:
+        if isinstance(value, bool) and not any(isinstance(a, bool) for a in args):
+            # YAML 1.1 (PyYAML) reads a bare off / on / no / yes as a boolean: take the choice of that word
+            words = ("on", "yes", "true") if value else ("off", "no", "false")
+            value = next((a for a in args if a in words), value)
         if value not in args:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(repr(a) for a in args)}")
         return value

@@ -113,3 +113,17 @@ def test_unreadable_config_files_are_one_line_errors(tmp_path):
         apply_overrides({}, ["run.x=" + "[" * 3000 + "]" * 3000])
     with pytest.raises(ConfigError, match="nested more than 64 levels"):
         apply_overrides({}, ["run.x=" + "[" * 70 + "]" * 70])
+
+
+def test_a_bare_off_or_on_in_yaml_is_the_choice_of_that_word(tmp_path):
+    """PyYAML (YAML 1.1) reads ``amp: off`` as False: a choice named ``off`` takes it, in files and overrides."""
+    from hls_translate.training.config import RunConfig
+
+    p = tmp_path / "run.yaml"
+    p.write_text("out_dir: x\namp: off\n")
+    assert load_config(RunConfig, str(p)).amp == "off"
+    assert load_config(RunConfig, str(p), ["amp=off"]).amp == "off"
+    with pytest.raises(ConfigError, match="amp: True is not one of 'auto', 'off', 'bf16', 'fp16'"):
+        load_config(RunConfig, str(p), ["amp=on"])  # no choice is named on: still an error naming the key
+    with pytest.raises(ConfigError, match="optim.schedule: False is not one of 'cosine', 'constant'"):
+        from_dict(Run, {"name": "x", "optim": {"schedule": False}})
