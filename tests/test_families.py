@@ -128,6 +128,43 @@ def test_cyclegan_smoke_training_brings_the_cycle_loss_down(tmp_path):
     assert pool["size"] == 6 and pool["images"].shape == (6, 4, 32, 32)  # full: 40 steps x 2 fakes > 6
 
 
+def _nhwc(t) -> bool:
+    """A 4-D tensor held channels-last (not also plain contiguous: a kernel larger than 1 x 1, several channels)."""
+    return t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous()
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("family", FAMILIES)
+def test_channels_last_trains_the_same_networks_and_resumes_exactly(tmp_path, family):
+    """``run.channels_last: on`` (what ``auto`` picks on CUDA), here on the CPU: every network is held in NHWC
+    memory, the losses are NCHW's to float rounding (another memory order of the same arithmetic), and a
+    stopped and resumed NHWC run equals an uninterrupted one."""
+    torch.set_num_threads(1)
+    run = {"steps": 8, "log_every": 4}
+    nchw = train(_cfg(family, tmp_path / "a", run=run), log=lambda m: None)
+    cfg = _cfg(family, tmp_path / "b", run={**run, "channels_last": "on"})
+    nhwc = train(cfg, log=lambda m: None)
+    state = load_checkpoint(nhwc.last_checkpoint)
+    assert state["training_summary"]["channels_last"] is True
+    assert load_checkpoint(nchw.last_checkpoint)["training_summary"]["channels_last"] is False
+    for name, module in state["modules"].items():
+        kernels = [v for k, v in module.items() if v.dim() == 4 and v.shape[1] > 1 and v.shape[-1] > 1]
+        assert kernels and all(_nhwc(v) for v in kernels), name
+    key = "l1" if family == "pix2pix" else "cycle"
+    first, second = _window_means(nchw.history, key), _window_means(nhwc.history, key)
+    assert len(first) == len(second) == 2
+    np.testing.assert_allclose(second[0], first[0], rtol=1e-3)  # steps 1-4: same start, same chips
+    half = train(_cfg(family, tmp_path / "c", run={**run, "channels_last": "on"}), stop_at=4, log=lambda m: None)
+    resumed = train(_cfg(family, tmp_path / "c", run={**run, "channels_last": "on"}), resume=half.last_checkpoint,
+                    log=lambda m: None)
+    assert_same_checkpoints(nhwc.last_checkpoint, resumed.last_checkpoint, 8)
+    # an NHWC checkpoint exports like any other (the export checks ONNX Runtime against torch on real data)
+    from hls_translate.training.export import export_checkpoint
+
+    meta = export_checkpoint(nhwc.last_checkpoint, str(tmp_path / "nhwc.onnx"))
+    assert meta.training["channels_last"] is True
+
+
 @pytest.mark.data
 @pytest.mark.parametrize("family", FAMILIES)
 def test_resume_is_exact(tmp_path, family):

@@ -67,6 +67,26 @@ def test_two_process_gloo_run(tmp_path):
     assert proc.stderr.count("model adain_unet:") == 1
 
 
+def test_two_process_gloo_run_in_channels_last_memory(tmp_path):
+    """``run.channels_last: on`` under DDP (what a CUDA run gets by default): the network is put in NHWC memory
+    before DDP wraps it, so its gradient buckets match; both ranks end with the same trained parameters."""
+    run = tmp_path / "run"
+    cfg = write_config(tmp_path / "c.yaml", tiny_config(run, run={"steps": 3, "log_every": 1, "threads": 1,
+                                                                  "channels_last": "on"}))
+    proc, (r0, r1), (p0, p1) = _two_ranks(tmp_path, cfg)
+    assert r0["step"] == r1["step"] == 3 and all(math.isfinite(x) for x in r0["losses"] + r1["losses"])
+    assert "channels-last memory" in proc.stderr and "Grad strides do not match" not in proc.stderr
+    from hls_translate.training.checkpoint import load_checkpoint
+
+    st = load_checkpoint(str(run / "last.pt"))
+    kernels = [v for v in st["modules"]["model"].values() if v.dim() == 4 and v.shape[1] > 1 and v.shape[-1] > 1]
+    assert kernels and all(v.is_contiguous(memory_format=torch.channels_last) and not v.is_contiguous()
+                           for v in kernels)
+    from hls_translate.core.models import create_model
+    fresh = create_model("adain_unet", **tiny_config(run)["model"]["params"]).state_dict()
+    assert any(not torch.equal(p0[k], fresh[k]) for k in p0 if fresh[k].is_floating_point() and "normalization." not in k)
+
+
 @pytest.mark.parametrize("family", ["pix2pix", "cyclegan"])
 def test_two_process_gloo_run_of_each_gan_family(tmp_path, family):
     """pix2pix (batch norm, dropout) and CycleGAN (two generators, image pools) average their gradients and

@@ -141,6 +141,7 @@ class RunConfig:
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: Literal["auto", "off", "bf16", "fp16"] = "auto"  # auto: bf16 on CUDA if supported, else fp16; off on CPU
+    channels_last: Literal["auto", "on", "off"] = "auto"  # networks and 4-D batches in NHWC; auto: on CUDA only
     threads: int = 0  # torch CPU threads per process (0: torch's default)
     retain_freed_memory: bool = True  # glibc: keep freed memory in the process (no page faults per step; allocator.py)
     log_every: int = 20  # steps between log lines / scalars

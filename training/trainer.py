@@ -108,6 +108,12 @@ def check_resumable(cfg: TrainConfig, state: Mapping[str, Any], path: str) -> No
                           f"{cfg.model.name!r}")
 
 
+def resolve_channels_last(cfg: TrainConfig, device) -> bool:
+    """``run.channels_last``: ``auto`` is on for CUDA (tensor-core convolutions want NHWC) and off on the
+    CPU, where it was measured slower (bench/RESULTS.md: ResNet generator 1.02 s against 0.89 s)."""
+    return cfg.run.channels_last == "on" or (cfg.run.channels_last == "auto" and device.type == "cuda")
+
+
 def resolve_amp(cfg: TrainConfig, device) -> str:
     import torch
 
@@ -232,8 +238,12 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
     if state is not None:
         model.load_state_dict(state["modules"]["model"])
     model.to(d.device)
-    ctx = TrainContext(dist=d, optim=cfg.optim, steps=r.steps, amp=amp, data=data, seed=r.seed)
+    channels_last = resolve_channels_last(cfg, d.device)
+    ctx = TrainContext(dist=d, optim=cfg.optim, steps=r.steps, amp=amp, data=data, seed=r.seed,
+                       channels_last=channels_last)
     objective = create_objective(cfg.objective.name, model, cfg.objective.params, ctx)
+    for m in objective.modules.values():  # those an objective did not wrap (a no-op for the others)
+        ctx.place(m)
     samplers = [ChipSampler(scenes, plan, cfg.data.chip_size, r.batch_size, seed=r.seed, rank=d.rank,
                             world_size=d.world_size, augment=cfg.data.augment, atmosphere=cfg.data.atmosphere,
                             stream=i)
@@ -284,7 +294,8 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
     say(f"model {cfg.model.name}: {n_params['model']:,} parameters"
         + "".join(f", {k} {v:,}" for k, v in n_params.items() if k != "model")
         + f"; objective {cfg.objective.name}; device {d.device} x {d.world_size} process(es)"
-        f"{' (' + d.backend + ')' if d.backend else ''}; AMP {amp}; global batch {r.batch_size * d.world_size}")
+        f"{' (' + d.backend + ')' if d.backend else ''}; AMP {amp}; "
+        f"{'channels-last' if channels_last else 'NCHW'} memory; global batch {r.batch_size * d.world_size}")
 
     base_summary = data.summary(cfg)
     positions = max(1, sum(len(s.chip_rows) for s in data.train))
@@ -300,7 +311,7 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
                   "batch_size_per_process": r.batch_size, "world_size": d.world_size,
                   "device": f"{d.device.type}" + (f" ({torch.cuda.get_device_name(d.device)})"
                                                    if d.device.type == "cuda" else ""),
-                  "amp": amp, "seed": r.seed, "wall_seconds_this_run": round(time.time() - t_start, 1),
+                  "amp": amp, "channels_last": channels_last, "seed": r.seed, "wall_seconds_this_run": round(time.time() - t_start, 1),
                   "objective": objective.summary(),
                   "best_validation": {"value": best if np.isfinite(best) else None, "step": best_step,
                                       "metric": cfg.validation.metric}})

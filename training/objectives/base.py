@@ -40,6 +40,7 @@ class TrainContext:
     amp: str  # "off", "bf16" or "fp16" (resolved)
     data: Any = None  # training.data.TrainingData (statistics, task plan), when the objective needs it
     seed: int = 0  # run.seed (for an objective's own random streams, e.g. an image pool)
+    channels_last: bool = False  # networks and 4-D float batches in NHWC memory (run.channels_last, resolved)
 
     @property
     def device(self) -> torch.device:
@@ -56,13 +57,22 @@ class TrainContext:
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
     def wrap(self, module: nn.Module) -> nn.Module:
-        """``module`` under DistributedDataParallel when the run has several processes, else itself."""
+        """``module`` under DistributedDataParallel when the run has several processes, else itself (in
+        channels-last memory first when the run uses it, so that DDP's gradient buckets match its layout)."""
+        module = self.place(module)
         if not self.dist.distributed:
             return module
         from torch.nn.parallel import DistributedDataParallel
 
         use_cuda = self.device.type == "cuda"
         return DistributedDataParallel(module, device_ids=[self.dist.local_rank] if use_cuda else None)
+
+    def place(self, module: nn.Module) -> nn.Module:
+        """``module`` in this run's memory format (channels-last where ``channels_last``; the parameters stay
+        the same objects, so optimizers built on them keep working)."""
+        if self.channels_last:
+            module.to(memory_format=torch.channels_last)
+        return module
 
     # Objectives that use a module several times in one step (CycleGAN's generators) or freeze one inside
     # another's loss sync across processes by hand instead of wrapping in DDP: the same all-reduce of
@@ -231,8 +241,11 @@ class Objective:
     def to_device(self, batch: Mapping[str, np.ndarray]) -> Dict[str, torch.Tensor]:
         """A collated numpy batch on the run's device (pinned-free, non-blocking on CUDA)."""
         nb = self.ctx.device.type == "cuda"
-        return {k: torch.from_numpy(np.ascontiguousarray(v)).to(self.ctx.device, non_blocking=nb)
-                for k, v in batch.items()}
+        out = {k: torch.from_numpy(np.ascontiguousarray(v)).to(self.ctx.device, non_blocking=nb)
+               for k, v in batch.items()}
+        if self.ctx.channels_last:  # images (N, C, H, W) in the networks' layout; masks and labels too (cheap)
+            out = {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in out.items()}
+        return out
 
     def state_dict(self) -> Dict[str, Any]:
         return {"modules": {k: m.state_dict() for k, m in self.modules.items()},
