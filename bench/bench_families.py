@@ -5,6 +5,7 @@ same configuration in the same run.
     .venv/bin/python bench/bench_families.py [--reference /tmp/ref_cyclegan] [--batches 1 8] [--threads 2]
                                              [--rounds R] [--ours-adam auto|default]
                                              [--ours-malloc retain|default] [--lockstep] [--steps N]
+                                             [--device cpu|cuda] [--ours-amp ...] [--ours-channels-last ...]
                                              [--json OUT]
 
 Each measurement runs in a fresh child process (peak RSS = that child's ``ru_maxrss``) on the same real
@@ -37,6 +38,11 @@ and CycleGAN one item per forward/backward pass on the CPU (``micro_batch: 0``; 
 (``run.retain_freed_memory``, ``training/allocator.py``; ``--ours-malloc default``: glibc's defaults, the
 reference's, to measure its share).  The reference runs as its code does.  Each child also reports its minor
 page faults and system CPU seconds over the timed steps.
+
+``--device cuda`` runs both sides on GPU 0 (the reference as ``--gpu_ids 0`` runs it: float32, NCHW, its
+step synchronized before it is timed); ours then trains as ``hls-translate train`` does there: AMP (bf16
+where supported, ``--ours-amp``), channels-last networks and batches (``--ours-channels-last``) and cuDNN's
+autotuner.  The table then adds each side's peak CUDA memory.
 
 Children alternate (ours, reference) per configuration so that the machine's load affects both alike;
 ``--rounds R`` runs R of each, alternating, and pools their timed steps.  ``--lockstep`` goes further on a
@@ -122,7 +128,11 @@ def _ours(args, timed=None) -> dict:
     from hls_translate.training.distributed import Dist
     from hls_translate.training.objectives import TrainContext, create_objective, objective_entry
     from hls_translate.training.objectives.spade import one_hot
+    from hls_translate.training.trainer import resolve_amp, resolve_channels_last
 
+    device = torch.device(getattr(args, "device", "cpu"))
+    amp = resolve_amp(getattr(args, "ours_amp", "auto"), device)
+    channels_last = resolve_channels_last(getattr(args, "ours_channels_last", "auto"), device)
     d = np.load(args.chips)
     if args.family == "spade":  # the paper's generator over the classes of the real T29RKH SCL
         from hls_translate.core.models.spade import SCL_CLASSES
@@ -147,28 +157,33 @@ def _ours(args, timed=None) -> dict:
     model.set_normalization(stats)
     name = {"pix2pix": "pix2pix", "cyclegan": "cyclegan", "adain": "translation", "spade": "spade"}[args.family]
     optim = OptimConfig(**{**objective_entry(name).optim_defaults})
-    ctx = TrainContext(dist=Dist(0, 1, 0, torch.device("cpu"), ""), optim=optim, steps=1000, amp="off")
+    model.to(device)
+    ctx = TrainContext(dist=Dist(0, 1, 0, device, ""), optim=optim, steps=1000, amp=amp, channels_last=channels_last)
     objective = create_objective(name, model, {}, ctx)
+    for m in objective.modules.values():  # as the trainer does
+        ctx.place(m)
     objective.train_mode(True)
 
-    def batch(step):
+    def batch(step):  # a collated numpy batch, put on the device (and in its memory format) as the trainer does
         idx = [(step * args.batch + i) % len(x) for i in range(args.batch)]
-        xb, yb = torch.from_numpy(x[idx]), torch.from_numpy(y[idx])
-        ones = torch.ones(args.batch, 1, SIZE, SIZE, dtype=torch.bool)
+        xb, yb = x[idx], y[idx]
+        ones = np.ones((args.batch, 1, SIZE, SIZE), dtype=bool)
         if args.family == "spade":  # as the objective's collate makes it: one-hot labels, pixels of a known class
             index = x[idx]
-            return {"labels": torch.from_numpy(one_hot(index, len(d["scl_values"]))), "real": yb,
-                    "mask": torch.from_numpy(index >= 0)[:, None].expand(-1, len(TEN_METRE), -1, -1)}
-        if args.family == "cyclegan":
-            return {"bands": xb, "mask": ones, "bands_b": yb, "mask_b": ones}
-        if args.family == "pix2pix":
-            return {"bands": xb, "real": yb, "mask": ones}
-        bands = torch.zeros(args.batch, 15, SIZE, SIZE)
-        bands[:, ids] = xb
-        presence = torch.zeros(args.batch, 15)
-        presence[:, ids] = 1.0
-        return {"bands": bands, "presence": presence, "target": torch.full((args.batch,), out_ids[0]),
-                "real": yb, "mask": ones}
+            out = {"labels": one_hot(index, len(d["scl_values"])), "real": yb,
+                   "mask": np.broadcast_to((index >= 0)[:, None], (args.batch, len(TEN_METRE), SIZE, SIZE))}
+        elif args.family == "cyclegan":
+            out = {"bands": xb, "mask": ones, "bands_b": yb, "mask_b": ones}
+        elif args.family == "pix2pix":
+            out = {"bands": xb, "real": yb, "mask": ones}
+        else:
+            bands = np.zeros((args.batch, 15, SIZE, SIZE), dtype=np.float32)
+            bands[:, ids] = xb
+            presence = np.zeros((args.batch, 15), dtype=np.float32)
+            presence[:, ids] = 1.0
+            out = {"bands": bands, "presence": presence, "target": np.full((args.batch,), out_ids[0], dtype=np.int64),
+                   "real": yb, "mask": ones}
+        return objective.to_device(out)
 
     return (timed or _timed)(lambda step: {k: float(v) for k, v in objective.train_step(batch(step)).items()}, args,
                   sum(p.numel() for m in objective.modules.values() for p in m.parameters()))
@@ -262,8 +277,12 @@ def child(args) -> int:
         from hls_translate.training.allocator import retain_freed_memory
 
         print(f"allocator: {retain_freed_memory()}", file=sys.stderr)
+    if args.device == "cuda":
+        torch.backends.cudnn.benchmark = True  # as the trainer does on CUDA
     out = _ours(args)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.device == "cuda":
+        out["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
     print(json.dumps(out))
     return 0
 
@@ -289,6 +308,12 @@ def run(cmd) -> dict:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+def memory(result) -> str:
+    """Peak RSS in MB, and the peak CUDA memory allocated where the child ran on a GPU."""
+    gpu = f" (GPU {result['peak_gpu_mb']:.0f})" if "peak_gpu_mb" in result else ""
+    return f"{result['peak_rss_mb']:.0f}{gpu}"
+
+
 def faults(result) -> str:
     """Minor page faults per timed step (mean over a configuration's children), or ``?`` where not reported."""
     values = [r["minor_faults_per_step"] for r in result.get("children", [result]) if "minor_faults_per_step" in r]
@@ -307,6 +332,7 @@ def merge(results) -> dict:
     out.update(samples_per_s=batch * len(times) / sum(times), step_s=statistics.median(times),
                median_samples_per_s=batch / statistics.median(times), times=times, rounds=len(results),
                peak_rss_mb=max(r["peak_rss_mb"] for r in results),
+               **({"peak_gpu_mb": max(r["peak_gpu_mb"] for r in results)} if "peak_gpu_mb" in results[0] else {}),
                children=[{k: r[k] for k in ("minor_faults_per_step", "system_s_per_step") if k in r} for r in results])
     return out
 
@@ -326,6 +352,12 @@ def main() -> int:
     ap.add_argument("--ours-malloc", choices=["retain", "default"], default="retain",
                     help="hls_translate's allocator setting: retain (keep freed memory, what training does on glibc) or "
                          "default (glibc's defaults, as the reference runs): its share")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                    help="where both sides train (cuda: the reference on GPU 0 as its gpu_ids=0 runs it)")
+    ap.add_argument("--ours-amp", choices=["auto", "off", "bf16", "fp16"], default="auto",
+                    help="hls_translate's precision (auto: as run.amp: bf16 on CUDA where supported, off on the CPU)")
+    ap.add_argument("--ours-channels-last", choices=["auto", "on", "off"], default="auto",
+                    help="hls_translate's memory format (auto: as run.channels_last: NHWC on CUDA, NCHW on the CPU)")
     ap.add_argument("--lockstep", action="store_true",
                     help="run ours and the reference at the same time, paused, taking one step each in turn (ABBA): "
                          "the steps of a pair see the same machine; adds the median of the paired ratios")
@@ -352,7 +384,7 @@ def main() -> int:
                 steps, warmup = (6, 2) if batch == 1 else (4, 1)
                 steps = args.steps or steps
                 common = ["--batch", str(batch), "--steps", str(steps), "--warmup", str(warmup),
-                          "--threads", str(args.threads)]
+                          "--threads", str(args.threads), "--device", args.device]
                 with_ref = have_ref and family in ("pix2pix", "cyclegan")
                 if with_ref:
                     ref_in = os.path.join(tmp, f"ref_{family}.npz")
@@ -360,7 +392,8 @@ def main() -> int:
                     nc = (8, 3) if family == "pix2pix" else (4, 4)
                 ours, refs = [], []
                 ours_cmd = [sys.executable, os.path.abspath(__file__), "--child", "--family", family, "--chips", chips,
-                            "--ours-adam", args.ours_adam, "--ours-malloc", args.ours_malloc, *common]
+                            "--ours-adam", args.ours_adam, "--ours-malloc", args.ours_malloc,
+                            "--ours-amp", args.ours_amp, "--ours-channels-last", args.ours_channels_last, *common]
                 ref_cmd = ([sys.executable, drive, "--model", "pix2pix" if family == "pix2pix" else "cycle_gan",
                             "--data", ref_in, "--input-nc", str(nc[0]), "--output-nc", str(nc[1]),
                             "--size", str(SIZE), *common] if with_ref else None)
@@ -392,8 +425,8 @@ def main() -> int:
     for r in rows:
         o, ref = r["ours"], r.get("reference")
         print(f"| {r['family']} | {r['batch']} | {o['params']:,} | {len(o['times'])} | "
-              f"{o['samples_per_s']:.3f} / {o['median_samples_per_s']:.3f} | {o['peak_rss_mb']:.0f} | "
-              + (f"{ref['samples_per_s']:.3f} / {ref['median_samples_per_s']:.3f} | {ref['peak_rss_mb']:.0f} | "
+              f"{o['samples_per_s']:.3f} / {o['median_samples_per_s']:.3f} | {memory(o)} | "
+              + (f"{ref['samples_per_s']:.3f} / {ref['median_samples_per_s']:.3f} | {memory(ref)} | "
                  f"{r['ratio']:.2f}x / {r['median_ratio']:.2f}x"
                  + (f", paired {r['paired_median_ratio']:.2f}x |" if "paired_median_ratio" in r else " |")
                  if ref else "- | - | - |")

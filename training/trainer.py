@@ -108,16 +108,16 @@ def check_resumable(cfg: TrainConfig, state: Mapping[str, Any], path: str) -> No
                           f"{cfg.model.name!r}")
 
 
-def resolve_channels_last(cfg: TrainConfig, device) -> bool:
+def resolve_channels_last(setting: str, device) -> bool:
     """``run.channels_last``: ``auto`` is on for CUDA (tensor-core convolutions want NHWC) and off on the
     CPU, where it was measured slower (bench/RESULTS.md: ResNet generator 1.02 s against 0.89 s)."""
-    return cfg.run.channels_last == "on" or (cfg.run.channels_last == "auto" and device.type == "cuda")
+    return setting == "on" or (setting == "auto" and device.type == "cuda")
 
 
-def resolve_amp(cfg: TrainConfig, device) -> str:
+def resolve_amp(amp: str, device) -> str:
+    """``run.amp`` for ``device``: ``auto`` is bf16 on CUDA where supported, else fp16; off on the CPU."""
     import torch
 
-    amp = cfg.run.amp
     use_cuda = device.type == "cuda"
     if amp == "auto":
         amp = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if use_cuda else "off"
@@ -205,9 +205,11 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
         state = load_checkpoint(resume, map_location="cpu")
         check_resumable(cfg, state, resume)
         check_not_rewinding(run_dir, resume, int(state.get("step", 0)), force)
-    amp = resolve_amp(cfg, d.device)
+    amp = resolve_amp(cfg.run.amp, d.device)
     if r.threads:
         torch.set_num_threads(r.threads)
+    if d.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # chips of one size: let cuDNN pick its fastest convolutions once
     if r.retain_freed_memory:
         say(f"allocator: keep freed memory ({retain_freed_memory()})")
     random.seed(r.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's at wrap time)
@@ -238,7 +240,7 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
     if state is not None:
         model.load_state_dict(state["modules"]["model"])
     model.to(d.device)
-    channels_last = resolve_channels_last(cfg, d.device)
+    channels_last = resolve_channels_last(cfg.run.channels_last, d.device)
     ctx = TrainContext(dist=d, optim=cfg.optim, steps=r.steps, amp=amp, data=data, seed=r.seed,
                        channels_last=channels_last)
     objective = create_objective(cfg.objective.name, model, cfg.objective.params, ctx)
