@@ -160,8 +160,6 @@ def _ours(args, timed=None) -> dict:
     model.to(device)
     ctx = TrainContext(dist=Dist(0, 1, 0, device, ""), optim=optim, steps=1000, amp=amp, channels_last=channels_last)
     objective = create_objective(name, model, {}, ctx)
-    for m in objective.modules.values():  # as the trainer does
-        ctx.place(m)
     objective.train_mode(True)
 
     def batch(step):  # a collated numpy batch, put on the device (and in its memory format) as the trainer does

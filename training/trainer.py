@@ -244,8 +244,6 @@ def _train(cfg: TrainConfig, d: "distributed.Dist", resume: Optional[str], stop_
     ctx = TrainContext(dist=d, optim=cfg.optim, steps=r.steps, amp=amp, data=data, seed=r.seed,
                        channels_last=channels_last)
     objective = create_objective(cfg.objective.name, model, cfg.objective.params, ctx)
-    for m in objective.modules.values():  # those an objective did not wrap (a no-op for the others)
-        ctx.place(m)
     samplers = [ChipSampler(scenes, plan, cfg.data.chip_size, r.batch_size, seed=r.seed, rank=d.rank,
                             world_size=d.world_size, augment=cfg.data.augment, atmosphere=cfg.data.atmosphere,
                             stream=i)

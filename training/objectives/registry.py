@@ -99,12 +99,16 @@ def make_objective_params(name: str, params: Optional[Mapping[str, Any]] = None)
 
 
 def create_objective(name: str, model: Any, params: Optional[Mapping[str, Any]], ctx: Any):
-    """Build objective ``name`` around ``model`` (checked: the objective must train the model's kind)."""
+    """Build objective ``name`` around ``model`` (checked: the objective must train the model's kind), every
+    module in the run's memory format (``ctx.place``; a no-op for those the objective wrapped already)."""
     entry = objective_entry(name)
     why = entry.cannot_train(model)
     if why:
         raise ConfigError(f"objective.name: {why}")
-    return entry.build(model, make_objective_params(name, params), ctx)
+    objective = entry.build(model, make_objective_params(name, params), ctx)
+    for module in objective.modules.values():
+        ctx.place(module)
+    return objective
 
 
 def _load() -> None:
