@@ -29,7 +29,7 @@ class Command:
 
     def load(self) -> ModuleType:
         """The module implementing the command (imported now, not before)."""
-        return importlib.import_module(f"{__package__}.commands.{self.name}")
+        return importlib.import_module(f"{__package__}.commands.{self.name.replace('-', '_')}")
 
 
 COMMANDS: Tuple[Command, ...] = (
@@ -37,7 +37,8 @@ COMMANDS: Tuple[Command, ...] = (
     Command("batch", "synthesize bands for every scene of folders, globs or STAC documents (resumable, on Dask)"),
     Command("info", "print the metadata embedded in an exported model"),
     Command("train", "train a model from a YAML config (one CPU/GPU, or DDP under torchrun)"),
-    Command("export", "export a training checkpoint to ONNX with embedded metadata"),
+    Command("fit-trees", "fit the tree prior (per-pixel gradient-boosted trees per target) on a config's training scenes"),
+    Command("export", "export a training checkpoint to ONNX with embedded metadata (optionally with the tree prior)"),
     Command("evaluate", "evaluate a model on held-out scenes against a linear baseline"),
 )
 

@@ -31,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "metadata: per scene and target, the model's and both baselines' RMSE")
 
 
+    parser.add_argument("--trees", default=None, metavar="TREES.npz",
+                        help="graft this tree prior (hls-translate fit-trees) into the graph: the model then outputs "
+                             "(1 - W) x the network + W x per-pixel gradient-boosted trees, for every target they cover")
+    parser.add_argument("--tree-weight", type=float, default=None, metavar="W",
+                        help="the trees' share of the output with --trees, in (0, 1] (default 0.5)")
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
@@ -44,8 +51,11 @@ def run(args: argparse.Namespace) -> int:
                 evaluation = json.load(f)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--evaluation {args.evaluation}: cannot read it as JSON ({exc})") from None
+    if args.tree_weight is not None and args.trees is None:
+        raise ConfigError("--tree-weight needs --trees (the tree prior to blend with)")
     common = dict(opset=args.opset, model_version=args.model_version, description=args.description,
-                  verify=not args.no_verify, module=args.module, evaluation=evaluation)
+                  verify=not args.no_verify, module=args.module, evaluation=evaluation,
+                  trees=args.trees, tree_weight=0.5 if args.tree_weight is None else args.tree_weight)
     if len(args.checkpoint) == 1:
         md = export_checkpoint(args.checkpoint[0], args.out, **common)
     else:

@@ -161,7 +161,7 @@ def _declare_shapes(proto, metadata: ModelMetadata) -> None:
                 d.dim_param = want
 
 
-def _verify(model, path: str, sizes: Tuple[Tuple[int, int], ...], tol: float) -> Dict[str, float]:
+def _verify(model, path: str, sizes: Tuple[Tuple[int, int], ...], tol: float, blend=None) -> Dict[str, float]:
     """Run the file in ONNX Runtime (the project's one session wrapper) and the model in torch on the same
     inputs; raise if they differ by more than ``tol`` standard deviations of each output channel's band.
     Returns the largest differences seen (physical and normalized)."""
@@ -178,6 +178,8 @@ def _verify(model, path: str, sizes: Tuple[Tuple[int, int], ...], tol: float) ->
         inputs = model.example_inputs(3, h, w, generator=g)
         with torch.no_grad():
             ref = model(*inputs).numpy()
+            if blend is not None:  # a grafted tree prior: torch's output blended with the trees' reference
+                ref = blend(inputs, ref)
             std = model.normalization.scale(model.output_classes(inputs)).numpy()
         out = session.run({roles[name]: t.numpy() for name, t in zip(model.input_names, inputs)})
         if out.shape != ref.shape:
@@ -227,8 +229,14 @@ def check_output_path(path: str) -> str:
 
 def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version: str = "0",
                  training: Optional[Mapping[str, Any]] = None, metrics: Optional[Mapping[str, Any]] = None,
-                 description: str = "", verify: bool = True) -> ModelMetadata:
+                 description: str = "", verify: bool = True, trees: Any = None,
+                 tree_weight: float = 0.5) -> ModelMetadata:
     """Export ``model`` (built by ``create_model``, statistics set) to ``path``; returns its metadata.
+
+    ``trees``: a :class:`~.trees.TreePrior` (or the path of one) grafted into the graph, which then outputs
+    ``(1 - tree_weight) * model + tree_weight * trees`` for every target the trees cover (a conditional
+    model only); the metadata's ``training.tree_prior`` records it, and the export check compares ONNX
+    Runtime with that blend of torch and the trees' numpy reference.
 
     The file is written to a temporary name in the destination folder, checked (``onnx.checker``, and
     with ``verify`` ONNX Runtime against torch at two sizes) and renamed into place, so ``path`` either
@@ -237,12 +245,18 @@ def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version:
     check_opset(opset)
     path = check_output_path(path)
     _finite_weights(model)
+    prior = _tree_prior(model, trees, tree_weight)
+    if prior is not None:
+        training = {**dict(training or {}), "tree_prior": {**prior.describe(), "weight": float(tree_weight)}}
+        description = (description or build_metadata(model).description) + (
+            f"; blended {1 - tree_weight:g} / {tree_weight:g} with per-pixel gradient-boosted trees "
+            f"({prior.n_trees} trees for {len(prior.targets)} targets) in the graph")
     metadata = build_metadata(model, model_version=model_version, training=training, metrics=metrics,
                               description=description)
     parse_metadata(metadata.to_json(), source="export")  # what readers will see must parse
     m = model.export_copy()
     try:
-        _write_onnx(m, metadata, path, opset, verify)
+        _write_onnx(m, metadata, path, opset, verify, prior, tree_weight)
     except OSError as exc:  # a full disk, a folder that went away: the previous file is kept
         raise ModelError(f"cannot write {path}: {exc.strerror or exc}; the previous file, if any, is unchanged") from None
     return metadata
@@ -261,7 +275,44 @@ def export_sizes(model) -> Tuple[int, Tuple[Tuple[int, int], ...]]:
     return trace, ((trace, trace), (up(1.5 * trace), up(2.5 * trace)))
 
 
-def _write_onnx(m, metadata: ModelMetadata, path: str, opset: int, verify: bool) -> None:
+def _tree_prior(model, trees: Any, weight: float):
+    """The :class:`~.trees.TreePrior` to graft (loaded from a path), after checking it fits ``model``."""
+    if trees is None:
+        return None
+    from .trees import TreePrior
+
+    prior = trees if isinstance(trees, TreePrior) else TreePrior.load(trees)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 < float(weight) <= 1.0:
+        raise ModelError(f"--tree-weight must be a number in (0, 1], got {weight!r}")
+    if model.kind != "conditional":
+        raise ModelError(f"{model.model_name} is a {model.kind.replace('_', ' ')} model; the tree prior is grafted "
+                         "into a conditional model (any sources -> the target asked for)")
+    if not any(int(t) in model.usable_targets() for t in prior.targets):
+        raise ModelError("the tree prior has no trees for any target this model synthesizes")
+    return prior
+
+
+def _tree_blend(prior, weight: float):
+    """``blend(inputs, reference)``: the torch output blended with the trees' numpy reference, per item."""
+    import numpy as np
+
+    def blend(inputs, ref):
+        bands, present, target = (t.numpy() for t in inputs)
+        out = ref.astype(np.float64).copy()
+        n, c, h, w = bands.shape
+        for i in range(n):
+            if not prior.has_target(int(target[i])):
+                continue
+            x = np.transpose(bands[i], (1, 2, 0)).reshape(h * w, c).copy()
+            x[:, present[i] < 0.5] = np.nan
+            out[i, 0] = (1.0 - weight) * ref[i, 0] + weight * prior.predict(x, int(target[i])).reshape(h, w)
+        return out
+
+    return blend
+
+
+def _write_onnx(m, metadata: ModelMetadata, path: str, opset: int, verify: bool, prior=None,
+                tree_weight: float = 0.5) -> None:
     import onnx
 
     trace, verify_sizes = export_sizes(m)
@@ -269,6 +320,12 @@ def _write_onnx(m, metadata: ModelMetadata, path: str, opset: int, verify: bool)
         _torch_export(m, m.example_inputs(2, trace, trace), tmp, opset)
         proto = onnx.load(tmp)
         _declare_shapes(proto, metadata)
+        if prior is not None:
+            from .trees import graft_tree_prior
+
+            names = dict(zip(m.input_roles, m.input_names))
+            graft_tree_prior(proto, prior, tree_weight, bands=names["bands"], presence=names["presence"],
+                             target=names["target"], output=m.output_names[0])
         del proto.metadata_props[:]
         entry = proto.metadata_props.add()
         entry.key, entry.value = METADATA_KEY, metadata.to_json()
@@ -280,7 +337,7 @@ def _write_onnx(m, metadata: ModelMetadata, path: str, opset: int, verify: bool)
             f.flush()
             os.fsync(f.fileno())
         if verify:
-            _verify(m, tmp, verify_sizes, VERIFY_TOL)
+            _verify(m, tmp, verify_sizes, VERIFY_TOL, None if prior is None else _tree_blend(prior, tree_weight))
 
 
 def default_model_version(state: Mapping[str, Any]) -> str:
@@ -332,7 +389,8 @@ def _checkpoint_model(checkpoint: str, module: str):
 
 def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET, model_version: Optional[str] = None,
                       description: str = "", verify: bool = True, module: str = "model",
-                      evaluation: Optional[Mapping[str, Any]] = None) -> ModelMetadata:
+                      evaluation: Optional[Mapping[str, Any]] = None, trees: Any = None,
+                      tree_weight: float = 0.5) -> ModelMetadata:
     """Export a trainer checkpoint; its ``training_summary`` (plus step/epoch) and ``metrics`` go into the
     metadata.  ``model_version`` defaults to ``step<N>``.  ``module`` names which of the checkpoint's
     models to export: ``"model"`` (the one trained), or another module the objective recorded as a
@@ -345,12 +403,14 @@ def export_checkpoint(checkpoint: str, path: str, *, opset: int = DEFAULT_OPSET,
     if evaluation is not None:
         metrics.update(held_out_metrics(evaluation))
     return export_model(model, path, opset=opset, model_version=model_version or default_model_version(state),
-                        training=training, metrics=metrics, description=description, verify=verify)
+                        training=training, metrics=metrics, description=description, verify=verify, trees=trees,
+                        tree_weight=tree_weight)
 
 
 def export_ensemble(checkpoints: Sequence[str], path: str, *, opset: int = DEFAULT_OPSET,
                     model_version: Optional[str] = None, description: str = "", verify: bool = True,
-                    module: str = "model", evaluation: Optional[Mapping[str, Any]] = None) -> ModelMetadata:
+                    module: str = "model", evaluation: Optional[Mapping[str, Any]] = None, trees: Any = None,
+                    tree_weight: float = 0.5) -> ModelMetadata:
     """Export the mean of several checkpoints' ``module`` (e.g. runs of one config with different seeds) as
     one model (:class:`~..core.models.ensemble.ModelEnsemble`).  The members must be interchangeable
     (same architecture, tensors, geometry and bands; the error names the member and what differs).  The
@@ -394,7 +454,7 @@ def export_ensemble(checkpoints: Sequence[str], path: str, *, opset: int = DEFAU
                        f"{build_metadata(model.lead).description.split(': ', 1)[-1]}")
     version = model_version or "ensemble-" + "-".join(default_model_version(s) for _, _, _, s in loaded[:1])
     return export_model(model, path, opset=opset, model_version=version, training=training, metrics=metrics,
-                        description=description, verify=verify)
+                        description=description, verify=verify, trees=trees, tree_weight=tree_weight)
 
 
 __all__ = ["export_model", "export_checkpoint", "export_ensemble", "held_out_metrics", "build_metadata", "check_output_path", "check_opset", "max_opset",

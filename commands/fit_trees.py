@@ -1,0 +1,48 @@
+"""``hls-translate fit-trees --config C.yaml --out TREES.npz [KEY=VALUE ...]``: fit the tree prior
+(per-pixel gradient-boosted trees, one ensemble per target band, any source set) on a training config's
+training scenes, to graft into an exported model with ``hls-translate export --trees TREES.npz``.
+
+See :mod:`training.trees`.  scikit-learn is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, metavar="C.yaml",
+                        help="training config: its data.train scenes (read as the trainer reads them, data.toa_only "
+                             "included), data.targets and run.seed")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, as for train")
+    parser.add_argument("--out", required=True, metavar="TREES.npz", help="file to write (replaced atomically)")
+    parser.add_argument("--pixels", type=int, default=20000, metavar="N",
+                        help="pixels sampled per training scene (a glob entry's matches share one budget; default 20000)")
+    parser.add_argument("--iterations", type=int, default=300, metavar="N",
+                        help="boosting iterations per target (default 300, the evaluation's baseline)")
+    parser.add_argument("--leaves", type=int, default=31, metavar="N", help="leaves per tree at most (default 31)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+    import sys
+
+    from ..core.errors import ConfigError
+    from ..core.fileio import writable_output_path
+    from ..training.config import load_train_config
+    from ..training.trees import fit_tree_prior_from_config
+
+    if not args.out.lower().endswith(".npz"):
+        raise ConfigError(f"--out {args.out}: the tree prior is written as .npz")
+    out = writable_output_path(args.out, ConfigError)
+    cfg = load_train_config(args.config, args.overrides, check_model=False)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    prior = fit_tree_prior_from_config(cfg, pixels_per_scene=args.pixels, max_iter=args.iterations,
+                                       max_leaf_nodes=args.leaves, log=log)
+    prior.save(out)
+    print(f"wrote {os.path.relpath(out)}: {prior.n_trees} trees, {prior.n_nodes:,} nodes, targets "
+          f"{', '.join(prior.describe()['targets'])}")
+    return 0

@@ -1,0 +1,224 @@
+"""The tree prior (``hls-translate fit-trees``, ``export --trees``): per-pixel gradient-boosted trees per
+target, fitted on real training scenes, saved without pickle, grafted into an exported network's ONNX
+graph as ONNX-ML's ``TreeEnsembleRegressor``, so that ONNX Runtime outputs ``(1 - w) network + w trees``.
+
+Checked against scikit-learn's own predictions (the trees' conversion), against the numpy reference and
+the plain network's ONNX output (the graft), through ``predict`` on a real scene (georeferencing kept,
+tiled = whole), and on the refusals (bad weight, a fixed-band model, a file that is not a prior)."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+onnx = pytest.importorskip("onnx")
+
+from support.data import SPAIN  # noqa: E402
+from support.training import tiny_config, write_config  # noqa: E402
+
+pytestmark = pytest.mark.data
+
+SPECTRAL = {"width": 8, "blocks": 1, "linear_prior": True, "interpolation_prior": True}
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """A short real training on two BigEarthNet L2A patches, and a small tree prior fitted on the same
+    training scenes (25 iterations per target), with scikit-learn's regressors kept for comparison."""
+    from hls_translate.training.config import config_from_dict
+    from hls_translate.training.data import load_scenes
+    from hls_translate.training.trainer import train
+    from hls_translate.training.trees import fit_tree_prior
+
+    tmp = tmp_path_factory.mktemp("trees")
+    raw = tiny_config(tmp / "run", model={"name": "spectral_mlp", "params": dict(SPECTRAL)})
+    raw["data"]["chip_size"] = 8
+    raw["run"].update(steps=6, batch_size=16, seed=0)
+    cfg = config_from_dict(raw)
+    ckpt = train(cfg, log=lambda m: None).last_checkpoint
+    scenes = load_scenes(cfg.data.train, cfg.data, "train", chip=cfg.data.chip_size)
+    regs = {}
+    targets = (4, 5, 11)  # red edge 1, red edge 2, SWIR 1
+    prior = fit_tree_prior(scenes, targets, tuple(range(15)), pixels_per_scene=3000, max_iter=25, seed=0,
+                           regressors=regs)
+    return {"tmp": tmp, "raw": raw, "cfg": cfg, "ckpt": ckpt, "scenes": scenes, "prior": prior, "regs": regs,
+            "targets": targets}
+
+
+def _features(scene, keep):
+    """[P, 15] float32 features of every valid pixel of ``scene``, NaN outside ``keep``."""
+    ok = scene.all_valid.ravel()
+    x = np.full((int(ok.sum()), 15), np.nan, dtype=np.float32)
+    for ch, c in enumerate(scene.band_ids):
+        if c in keep:
+            x[:, c] = scene.values[ch].ravel()[ok]
+    return x
+
+
+def test_the_converted_trees_predict_what_scikit_learn_predicts(fitted):
+    """For every target and three source sets (all other bands, the L30 bands, two bands), the prior's
+    numpy traversal of the converted trees equals scikit-learn's predict (float32 thresholds rounded down:
+    the same decisions), and the trees fit the target far better than its mean would."""
+    prior, regs, scene = fitted["prior"], fitted["regs"], fitted["scenes"][0]
+    assert sorted(regs) == sorted(fitted["targets"]) and prior.n_trees == 25 * 3
+    for t in fitted["targets"]:
+        reg, cols = regs[t]
+        truth = scene.values[scene.channel(t)].ravel()[scene.all_valid.ravel()]
+        for keep in (set(scene.band_ids) - {t}, {0, 1, 2, 3, 8, 11, 12} - {t}, {2, 3}):
+            x = _features(scene, keep)
+            ours = prior.predict(x, t)
+            ref = reg.predict(x[:, cols].astype(np.float64))
+            assert np.abs(ours - ref).max() < 1e-9, (t, sorted(keep))
+        rmse = float(np.sqrt(np.mean((prior.predict(_features(scene, set(scene.band_ids) - {t}), t) - truth) ** 2)))
+        assert rmse < 0.5 * float(truth.std()), (t, rmse, truth.std())
+
+
+def test_a_saved_prior_loads_equal_and_without_pickle(fitted, tmp_path):
+    from hls_translate.core.errors import ModelError
+    from hls_translate.training.trees import TreePrior
+
+    prior = fitted["prior"]
+    path = prior.save(tmp_path / "t.npz")
+    back = TreePrior.load(path)
+    for name in ("targets", "base", "tree_target", "tree_start", "nodes_feature", "nodes_threshold", "nodes_left",
+                 "nodes_right", "nodes_missing_left", "nodes_leaf", "nodes_value"):
+        assert np.array_equal(getattr(back, name), getattr(prior, name)), name
+    assert back.info == json.loads(json.dumps(dict(prior.info)))
+    # an object array needs pickle to load: refused, never unpickled
+    bad = tmp_path / "pickled.npz"
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    np.savez(bad, **{**arrays, "info": np.array([{"evil": 1}], dtype=object)})
+    with pytest.raises(ModelError, match="pickled.npz.*cannot read"):
+        TreePrior.load(bad)
+    # a split pointing outside its tree is named
+    broken = tmp_path / "broken.npz"
+    left = arrays["nodes_left"].copy()
+    left[int(np.flatnonzero(arrays["nodes_leaf"] == 0)[0])] = 10 ** 6
+    np.savez(broken, **{**arrays, "nodes_left": left})
+    with pytest.raises(ModelError, match="broken.npz: a split points outside its tree"):
+        TreePrior.load(broken)
+    other = tmp_path / "other.npz"
+    np.savez(other, values=np.zeros(3))
+    with pytest.raises(ModelError, match="other.npz: not a tree prior"):
+        TreePrior.load(other)
+    text = tmp_path / "text.npz"
+    text.write_text("not a zip")
+    with pytest.raises(ModelError, match="text.npz"):
+        TreePrior.load(text)
+    assert zipfile.is_zipfile(path)
+
+
+def _run(path, feeds):
+    from hls_translate.core.runtime import OnnxModel
+
+    return OnnxModel(str(path)).run(feeds)
+
+
+def test_the_grafted_graph_outputs_the_blend_of_network_and_trees(fitted, tmp_path):
+    """The same checkpoint exported with and without the prior: on real Spain pixels, with a different source
+    set per item (absent bands are NaN to the trees), ONNX Runtime's output is (1 - w) network + w trees for
+    the targets the prior covers (to 1e-5 reflectance) and the network's alone for one it does not cover;
+    the metadata records the prior and its weight."""
+    from osgeo import gdal
+
+    from hls_translate.core.metadata import read_metadata
+    from hls_translate.training.export import export_checkpoint
+
+    prior = fitted["prior"]
+    plain, hybrid = tmp_path / "plain.onnx", tmp_path / "hybrid.onnx"
+    export_checkpoint(str(fitted["ckpt"]), str(plain))
+    prior_path = prior.save(tmp_path / "trees.npz")
+    md = export_checkpoint(str(fitted["ckpt"]), str(hybrid), trees=prior_path, tree_weight=0.3)
+    tp = md.training["tree_prior"]
+    assert tp["weight"] == 0.3 and tp["trees"] == 75 and tp["targets"] == ["red_edge_1", "red_edge_2", "swir_1"]
+    assert read_metadata(str(hybrid)).training["tree_prior"]["nodes"] == prior.n_nodes
+    assert "gradient-boosted trees" in md.description
+
+    ds = gdal.Open(str(SPAIN))
+    raw = ds.ReadAsArray(200, 200, 48, 40).astype(np.float32) * 1e-4  # Spain: 13 bands, DN x 1e-4
+    bands = np.zeros((4, 15, 40, 48), np.float32)
+    present = np.zeros((4, 15), np.float32)
+    # Spain's 13 bands are classes 0..12; items: all others -> B05, L30 bands -> B06, two bands -> B11, -> B02
+    targets = np.array([4, 5, 11, 1], np.int64)
+    keeps = [set(range(13)) - {4}, {0, 1, 2, 3, 8, 10, 11, 12}, {2, 3}, set(range(13)) - {1}]
+    for i, keep in enumerate(keeps):
+        for c in keep:
+            bands[i, c] = raw[c]
+            present[i, c] = 1.0
+    feeds = {"bands": bands, "presence": present, "target": targets}
+    net, out = _run(plain, feeds), _run(hybrid, feeds)
+    for i, keep in enumerate(keeps):
+        if prior.has_target(int(targets[i])):
+            x = np.transpose(bands[i], (1, 2, 0)).reshape(-1, 15).copy()
+            x[:, present[i] < 0.5] = np.nan
+            trees = prior.predict(x, int(targets[i])).reshape(40, 48)
+            want = 0.7 * net[i, 0] + 0.3 * trees
+            assert np.abs(out[i, 0] - want).max() < 1e-5, i
+            assert np.abs(trees - net[i, 0]).mean() > 1e-3  # the trees do change the output
+        else:
+            assert np.array_equal(out[i, 0], net[i, 0])
+
+
+def test_predict_with_the_hybrid_keeps_georeferencing_and_tiles_exactly(fitted, tmp_path):
+    """``predict`` with the grafted model on the real Spain scene: output georeferenced as the input,
+    64 px tiles give the whole-image result (the trees are per pixel), and ``info`` names the prior."""
+    from osgeo import gdal
+
+    from hls_translate.cli import main
+
+    model = tmp_path / "h.onnx"
+    prior_path = fitted["prior"].save(tmp_path / "trees.npz")
+    assert main(["export", "--checkpoint", str(fitted["ckpt"]), "--trees", str(prior_path), "--out", str(model)]) == 0
+    outs = {}
+    for name, extra in (("whole", ["--tile", "512"]), ("tiled", ["--tile", "64"])):
+        outs[name] = tmp_path / f"b05_{name}.tif"
+        assert main(["predict", "--model", str(model), "--input", str(SPAIN), "--target", "B05",
+                     "--out", str(outs[name]), *extra]) == 0
+    a = gdal.Open(str(outs["whole"]))
+    b = gdal.Open(str(outs["tiled"]))
+    assert np.array_equal(a.ReadAsArray(), b.ReadAsArray())
+    src = gdal.Open(str(SPAIN))
+    assert a.GetGeoTransform() == src.GetGeoTransform() and a.GetProjection() == src.GetProjection()
+
+
+def test_export_refuses_a_bad_weight_a_fixed_band_model_and_a_foreign_file(fitted, tmp_path):
+    from hls_translate.core.errors import ModelError
+    from hls_translate.training.export import export_checkpoint, export_model
+
+    prior = fitted["prior"]
+    for w in (0.0, 1.5, True):
+        with pytest.raises(ModelError, match="tree-weight"):
+            export_checkpoint(str(fitted["ckpt"]), str(tmp_path / "x.onnx"), trees=prior, tree_weight=w)
+    from hls_translate.core.models import create_model
+
+    fixed = create_model("pix2pix_unet", width=4, downsamplings=3, tile_size=32)
+    with pytest.raises(ModelError, match="fixed bands model; the tree prior is grafted into a conditional model"):
+        export_model(fixed, str(tmp_path / "p.onnx"), trees=prior)
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, a=np.zeros(2))
+    with pytest.raises(ModelError, match="foreign.npz: not a tree prior"):
+        export_checkpoint(str(fitted["ckpt"]), str(tmp_path / "y.onnx"), trees=str(foreign))
+    assert not (tmp_path / "x.onnx").exists() and not (tmp_path / "y.onnx").exists()
+
+
+def test_fit_trees_command_on_a_config(fitted, tmp_path, capsys):
+    """``hls-translate fit-trees`` on a real config writes a prior for the config's targets; an unknown
+    config key is an error that names it."""
+    from hls_translate.cli import main
+    from hls_translate.training.trees import TreePrior
+
+    raw = dict(fitted["raw"])
+    raw["data"] = {**raw["data"], "targets": ["red_edge_1", "swir_2"]}
+    cfg = write_config(tmp_path / "c.yaml", raw)
+    out = tmp_path / "t.npz"
+    assert main(["fit-trees", "--config", str(cfg), "--out", str(out), "--pixels", "500", "--iterations", "5"]) == 0
+    prior = TreePrior.load(out)
+    assert prior.describe()["targets"] == ["red_edge_1", "swir_2"] and prior.n_trees == 10
+    assert prior.info["training_scenes"] == ["ben_a", "ben_b"] and prior.info["seed"] == 0
+    assert "wrote" in capsys.readouterr().out
+    assert main(["fit-trees", "--config", str(cfg), "--out", str(out), "data.bogus=1"]) == 2
+    assert "data.bogus" in capsys.readouterr().err

@@ -1,0 +1,442 @@
+"""The tree prior: per-pixel gradient-boosted trees for every target band, inside the exported ONNX graph.
+
+The evaluation's gradient-boosted baseline (:class:`~.evaluate.GBTBaseline`) beats the network on many
+held-out cells; its per-pixel spectral relations are what an analyst would fit.  :func:`fit_tree_prior`
+fits such trees once per *target* (scikit-learn's ``HistGradientBoostingRegressor``) on the training
+scenes' pixels, with the features every band class (physical units) and an absent band given as NaN, so
+that one ensemble serves any source set: each sampled pixel is seen three times, with all other bands, with
+the Landsat / HLS L30 bands and with a random subset (the trainer's source-set mixture, each kind once), and
+the trees learn which side of a split an absent band goes.  The result is a :class:`TreePrior`, plain
+arrays (saved as ``.npz``, read without pickle).
+
+:func:`graft_tree_prior` adds the trees to an exported network's graph with ONNX-ML's
+``TreeEnsembleRegressor`` (run by every ONNX Runtime build), one per target inside an ``If`` that runs it
+only when the batch asks for that target: the output becomes ``(1 - w) * network + w * trees``.  Split
+thresholds are rounded down to float32, so ``x <= t`` decides exactly as scikit-learn's float64 compare
+does for every float32 input; :meth:`TreePrior.predict` runs the same trees in numpy, the reference the
+export check and the tests compare ONNX Runtime with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..core.bands import BAND_CLASSES, NUM_CLASSES
+from ..core.errors import ModelError
+from ..core.fileio import atomic_path
+
+#: The format tag of a saved tree prior.
+SCHEMA = "hls_translate.tree_prior/1"
+#: Array fields of a saved prior (``nodes_*``: one entry per node of every tree, trees back to back).
+_ARRAYS = ("targets", "base", "tree_target", "tree_start", "nodes_feature", "nodes_threshold", "nodes_left",
+           "nodes_right", "nodes_missing_left", "nodes_leaf", "nodes_value")
+#: The Landsat 8/9 and HLS L30 band classes (the trainer's named source set, the evaluation's use case).
+L30_KEYS = ("coastal_aerosol", "blue", "green", "red", "nir_narrow", "swir_1", "swir_2", "cirrus")
+
+
+def _floor32(t: np.ndarray) -> np.ndarray:
+    """The largest float32 <= each float64 threshold (so ``x <= t32`` equals ``x <= t`` for float32 x)."""
+    t32 = t.astype(np.float32)
+    up = t32.astype(np.float64) > t
+    t32[up] = np.nextafter(t32[up], np.float32(-np.inf))
+    return t32
+
+
+@dataclass(frozen=True)
+class TreePrior:
+    """Per-target tree ensembles over the 15 band classes (see the module docstring).
+
+    Tree ``k`` predicts for target class ``tree_target[k]``; its nodes are ``tree_start[k]`` ..
+    ``tree_start[k + 1] - 1`` (node ids local to the tree, root 0); a pixel goes left when
+    ``x[feature] <= threshold`` or when ``x[feature]`` is NaN and ``missing_left``.  The prediction for
+    target ``t`` is ``base[t's row] + sum of the leaf values of t's trees``."""
+
+    targets: np.ndarray  # int64 [T] class ids
+    base: np.ndarray  # float64 [T]
+    tree_target: np.ndarray  # int64 [K]
+    tree_start: np.ndarray  # int64 [K + 1]
+    nodes_feature: np.ndarray  # int64 [M]
+    nodes_threshold: np.ndarray  # float32 [M] (rounded down)
+    nodes_left: np.ndarray  # int64 [M] (local ids)
+    nodes_right: np.ndarray  # int64 [M]
+    nodes_missing_left: np.ndarray  # uint8 [M]
+    nodes_leaf: np.ndarray  # uint8 [M]
+    nodes_value: np.ndarray  # float64 [M] (leaves)
+    info: Mapping[str, Any]  # how it was fitted (recorded in the model's metadata)
+
+    @property
+    def n_trees(self) -> int:
+        return int(len(self.tree_target))
+
+    @property
+    def n_nodes(self) -> int:
+        return int(len(self.nodes_feature))
+
+    def has_target(self, class_id: int) -> bool:
+        return int(class_id) in set(int(t) for t in self.targets)
+
+    def predict(self, x: np.ndarray, target: int) -> np.ndarray:
+        """``x`` [P, 15] float32 (NaN: absent) -> [P] float64, for class ``target`` (numpy, the reference)."""
+        x = np.asarray(x, dtype=np.float32)
+        rows = np.flatnonzero(self.targets == int(target))
+        if rows.size == 0:
+            raise ModelError(f"tree prior: no trees for target class {int(target)}")
+        out = np.full(len(x), float(self.base[rows[0]]), dtype=np.float64)
+        idx = np.arange(len(x))
+        for k in np.flatnonzero(self.tree_target == int(target)):
+            s = int(self.tree_start[k])
+            node = np.zeros(len(x), dtype=np.int64)
+            while True:
+                g = s + node
+                leaf = self.nodes_leaf[g].astype(bool)
+                if leaf.all():
+                    break
+                v = x[idx, self.nodes_feature[g]]
+                left = np.where(np.isnan(v), self.nodes_missing_left[g].astype(bool), v <= self.nodes_threshold[g])
+                nxt = np.where(left, self.nodes_left[g], self.nodes_right[g])
+                node = np.where(leaf, node, nxt)
+            out += self.nodes_value[s + node]
+        return out
+
+    # -- files ------------------------------------------------------------------------------------------
+    def save(self, path: str) -> str:
+        """Write ``path`` (``.npz``, replaced atomically); returns the absolute path."""
+        import json
+
+        path = os.path.abspath(os.fspath(path))
+        arrays = {k: np.asarray(getattr(self, k)) for k in _ARRAYS}
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez_compressed(f, schema=np.array(SCHEMA), info=np.array(json.dumps(dict(self.info))), **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str) -> "TreePrior":
+        """Read a prior written by :meth:`save` (no pickle is ever loaded; every array is checked)."""
+        import json
+        import zipfile
+
+        path = os.fspath(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise ModelError(f"tree prior {path}: cannot read it as a .npz written by `hls-translate fit-trees` "
+                             f"({exc})") from None
+        if "schema" not in data or str(data["schema"]) != SCHEMA:
+            raise ModelError(f"tree prior {path}: not a tree prior (schema {str(data.get('schema', 'missing'))!r}, "
+                             f"expected {SCHEMA!r})")
+        missing = [k for k in _ARRAYS + ("info",) if k not in data]
+        if missing:
+            raise ModelError(f"tree prior {path}: missing array {missing[0]}")
+        try:
+            info = json.loads(str(data["info"]))
+        except ValueError as exc:
+            raise ModelError(f"tree prior {path}: its info is not JSON ({exc})") from None
+        prior = cls(targets=data["targets"].astype(np.int64), base=data["base"].astype(np.float64),
+                    tree_target=data["tree_target"].astype(np.int64), tree_start=data["tree_start"].astype(np.int64),
+                    nodes_feature=data["nodes_feature"].astype(np.int64),
+                    nodes_threshold=data["nodes_threshold"].astype(np.float32),
+                    nodes_left=data["nodes_left"].astype(np.int64), nodes_right=data["nodes_right"].astype(np.int64),
+                    nodes_missing_left=data["nodes_missing_left"].astype(np.uint8),
+                    nodes_leaf=data["nodes_leaf"].astype(np.uint8), nodes_value=data["nodes_value"].astype(np.float64),
+                    info=info)
+        problem = prior.problems()
+        if problem:
+            raise ModelError(f"tree prior {path}: {problem}")
+        return prior
+
+    def problems(self) -> str:
+        """The first inconsistency of the arrays, or ``""``."""
+        m, k = self.n_nodes, self.n_trees
+        if len(self.targets) == 0 or len(self.base) != len(self.targets):
+            return "targets and base differ in length or are empty"
+        if len(set(self.targets.tolist())) != len(self.targets) or not all(0 <= t < NUM_CLASSES for t in self.targets):
+            return f"targets must be distinct class ids 0..{NUM_CLASSES - 1}, got {self.targets.tolist()}"
+        if len(self.tree_start) != k + 1 or self.tree_start[0] != 0 or self.tree_start[-1] != m \
+                or np.any(np.diff(self.tree_start) < 1):
+            return "tree_start does not partition the nodes"
+        for name in _ARRAYS[4:]:
+            if len(getattr(self, name)) != m:
+                return f"{name} has {len(getattr(self, name))} entries, expected {m}"
+        if not set(self.tree_target.tolist()) <= set(self.targets.tolist()):
+            return "a tree predicts a target the prior does not list"
+        inner = self.nodes_leaf == 0
+        size = np.repeat(np.diff(self.tree_start), np.diff(self.tree_start))
+        if np.any(self.nodes_feature[inner] < 0) or np.any(self.nodes_feature[inner] >= NUM_CLASSES):
+            return "a split uses a feature outside the 15 band classes"
+        for side in (self.nodes_left, self.nodes_right):
+            if np.any(side[inner] <= 0) or np.any(side[inner] >= size[inner]):
+                return "a split points outside its tree"
+        if not (np.isfinite(self.nodes_value).all() and np.isfinite(self.base).all()):
+            return "a leaf value or base is not finite"
+        return ""
+
+    def describe(self) -> Dict[str, Any]:
+        """What the model's metadata records about the trees."""
+        codes = [BAND_CLASSES[int(t)].key for t in self.targets]
+        return {**dict(self.info), "targets": codes, "trees": self.n_trees, "nodes": self.n_nodes}
+
+
+# -- fitting -----------------------------------------------------------------------------------------------
+def _rows(scene, target: int, pick: np.ndarray, rng: np.random.Generator, sources: Sequence[int],
+          l30: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """Three copies of the picked pixels of ``scene`` as features [3P, 15] (NaN: absent) and the target."""
+    full = np.full((pick.size, NUM_CLASSES), np.nan, dtype=np.float32)
+    for ch, cid in enumerate(scene.band_ids):
+        if cid != target and cid in sources:
+            full[:, cid] = scene.values[ch].ravel()[pick]
+    y = scene.values[scene.channel(target)].ravel()[pick].astype(np.float32)
+    others = [c for c in scene.band_ids if c != target and c in sources]
+    l30_set = [c for c in others if c in l30] or others
+    keep_l30 = np.full(NUM_CLASSES, False)
+    keep_l30[l30_set] = True
+    sub = full.copy()
+    sub[:, ~keep_l30] = np.nan
+    rand = full.copy()
+    n = len(others)
+    if n > 1:  # each pixel its own random subset of 1 .. n-1 of the other bands (the trainer's draw)
+        k = rng.integers(1, n, size=pick.size)
+        order = np.argsort(rng.random((pick.size, n)), axis=1)
+        drop = np.argsort(order, axis=1) >= k[:, None]  # rank of each band >= k: absent
+        cols = np.asarray(others)
+        for j in range(n):
+            rand[drop[:, j], cols[j]] = np.nan
+    return np.concatenate([full, sub, rand]), np.concatenate([y, y, y])
+
+
+def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Sequence[int], *,
+                   pixels_per_scene: int = 20000, max_iter: int = 300, max_leaf_nodes: int = 31, seed: int = 0,
+                   log=None, regressors: Optional[Dict[int, Any]] = None) -> TreePrior:
+    """Fit one ``HistGradientBoostingRegressor`` per target on the training ``scenes`` (see the module
+    docstring): a fixed random sample of ``pixels_per_scene`` pixels valid in every band per scene (a glob
+    entry's matches share one budget), each scene weighted by its sampling weight, like the evaluation's
+    baseline.  Deterministic for a given ``seed``.  ``regressors``: a dict that receives, per target, the
+    fitted scikit-learn regressor and the feature columns it was fitted on (for checks)."""
+    try:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+    except ImportError:
+        raise ModelError("the tree prior needs scikit-learn (pip install 'hls_translate[train]')") from None
+    import time
+
+    if pixels_per_scene < 100 or max_iter < 1 or max_leaf_nodes < 2:
+        raise ModelError("tree prior: pixels_per_scene must be >= 100, max_iter >= 1, max_leaf_nodes >= 2")
+    l30 = [c.id for c in BAND_CLASSES if c.key in L30_KEYS]
+    per_spec: Dict[int, int] = {}
+    for s in scenes:
+        per_spec[s.spec_index] = per_spec.get(s.spec_index, 0) + 1
+    picks = []
+    for i, s in enumerate(scenes):
+        ok = np.flatnonzero(s.all_valid.ravel())
+        rng = np.random.default_rng([seed, i])
+        n = max(1, pixels_per_scene // per_spec[s.spec_index])
+        picks.append(np.sort(rng.choice(ok, size=min(n, ok.size), replace=False)) if ok.size else ok)
+    fields: Dict[str, List[np.ndarray]] = {k: [] for k in _ARRAYS[2:]}
+    fields["tree_start"] = []
+    kept, base, offset = [], [], 0
+    t_all = time.time()
+    for target in targets:
+        xs, ys, ws = [], [], []
+        for i, (s, pick) in enumerate(zip(scenes, picks)):
+            if not s.has(target) or pick.size == 0 or len([c for c in s.band_ids if c != target]) == 0:
+                continue
+            x, y = _rows(s, target, pick, np.random.default_rng([seed, i, 1 + int(target)]), sources, l30)
+            xs.append(x)
+            ys.append(y)
+            ws.append(np.full(len(y), s.weight / len(y)))
+        if not xs:
+            if log:
+                log(f"tree prior: no training scene has {BAND_CLASSES[int(target)].key}; no trees for it")
+            continue
+        t0 = time.time()
+        w = np.concatenate(ws)
+        reg = HistGradientBoostingRegressor(max_iter=max_iter, max_leaf_nodes=max_leaf_nodes, early_stopping=False,
+                                            random_state=seed)
+        x = np.concatenate(xs)
+        cols = np.flatnonzero(~np.isnan(x).all(axis=0))  # classes no scene has (and the target) are no feature
+        reg.fit(x[:, cols], np.concatenate(ys), sample_weight=w / w.mean())
+        kept.append(int(target))
+        if regressors is not None:
+            regressors[int(target)] = (reg, cols)
+        base.append(float(np.ravel(reg._baseline_prediction)[0]))  # the initial constant of the boosting
+        for stage in reg._predictors:
+            nodes = stage[0].nodes
+            if np.any(nodes["is_categorical"]):
+                raise ModelError("tree prior: a categorical split (not expected for reflectance features)")
+            fields["tree_target"].append(np.array([target], dtype=np.int64))
+            fields["tree_start"].append(np.array([offset], dtype=np.int64))
+            leaf = nodes["is_leaf"].astype(np.uint8)
+            fields["nodes_feature"].append(np.where(leaf, 0, cols[np.where(leaf, 0, nodes["feature_idx"])]).astype(np.int64))
+            fields["nodes_threshold"].append(np.where(leaf, 0.0, _floor32(nodes["num_threshold"])).astype(np.float32))
+            fields["nodes_left"].append(np.where(leaf, 0, nodes["left"]).astype(np.int64))
+            fields["nodes_right"].append(np.where(leaf, 0, nodes["right"]).astype(np.int64))
+            fields["nodes_missing_left"].append(nodes["missing_go_to_left"].astype(np.uint8))
+            fields["nodes_leaf"].append(leaf)
+            fields["nodes_value"].append(np.where(leaf, nodes["value"], 0.0).astype(np.float64))
+            offset += len(nodes)
+        if log:
+            log(f"tree prior: {BAND_CLASSES[int(target)].key}: {len(w):,} rows, {len(reg._predictors)} trees, "
+                f"{time.time() - t0:.1f} s")
+    if not kept:
+        raise ModelError("tree prior: no target band has training pixels")
+    cat = {k: np.concatenate(v) for k, v in fields.items()}
+    info = {"fitted_with": "sklearn.ensemble.HistGradientBoostingRegressor", "max_iter": int(max_iter),
+            "max_leaf_nodes": int(max_leaf_nodes), "pixels_per_scene": int(pixels_per_scene), "seed": int(seed),
+            "source_sets": "each pixel with all other bands, with the Landsat / HLS L30 bands, with a random subset",
+            "training_scenes": [s.name for s in scenes], "fit_seconds": round(time.time() - t_all, 1)}
+    prior = TreePrior(targets=np.array(kept, dtype=np.int64), base=np.array(base, dtype=np.float64),
+                      tree_target=cat["tree_target"], tree_start=np.append(cat["tree_start"], offset),
+                      nodes_feature=cat["nodes_feature"], nodes_threshold=cat["nodes_threshold"],
+                      nodes_left=cat["nodes_left"], nodes_right=cat["nodes_right"],
+                      nodes_missing_left=cat["nodes_missing_left"], nodes_leaf=cat["nodes_leaf"],
+                      nodes_value=cat["nodes_value"], info=info)
+    problem = prior.problems()
+    if problem:  # pragma: no cover - a scikit-learn whose tree layout changed
+        raise ModelError(f"tree prior: the fitted trees do not convert ({problem})")
+    return prior
+
+
+# -- the ONNX graph ----------------------------------------------------------------------------------------
+ML_DOMAIN = "ai.onnx.ml"
+
+
+def tree_ensemble_attributes(prior: TreePrior, target: int) -> Dict[str, Any]:
+    """The attributes of the ONNX-ML ``TreeEnsembleRegressor`` holding the trees of ``target`` (a class the
+    prior covers): one output, the sum of the leaves plus the target's base."""
+    row = int(np.flatnonzero(prior.targets == int(target))[0])
+    treeids, nodeids, featureids, values, modes, trues, falses, missing = [], [], [], [], [], [], [], []
+    t_tree, t_node, t_weight = [], [], []
+    for j, k in enumerate(np.flatnonzero(prior.tree_target == int(target))):
+        s, e = int(prior.tree_start[k]), int(prior.tree_start[k + 1])
+        leaf = prior.nodes_leaf[s:e].astype(bool)
+        treeids.append(np.full(e - s, j, dtype=np.int64))
+        nodeids.append(np.arange(e - s, dtype=np.int64))
+        featureids.append(prior.nodes_feature[s:e])
+        values.append(prior.nodes_threshold[s:e])
+        modes.extend("LEAF" if lf else "BRANCH_LEQ" for lf in leaf)
+        trues.append(np.where(leaf, 0, prior.nodes_left[s:e]))
+        falses.append(np.where(leaf, 0, prior.nodes_right[s:e]))
+        missing.append(prior.nodes_missing_left[s:e].astype(np.int64))
+        local = np.flatnonzero(leaf)
+        t_tree.append(np.full(local.size, j, dtype=np.int64))
+        t_node.append(local.astype(np.int64))
+        t_weight.append(prior.nodes_value[s:e][local])
+    cat = np.concatenate
+    return dict(n_targets=1, aggregate_function="SUM", post_transform="NONE",
+                base_values=[float(prior.base[row])],
+                nodes_treeids=cat(treeids).tolist(), nodes_nodeids=cat(nodeids).tolist(),
+                nodes_featureids=cat(featureids).astype(np.int64).tolist(),
+                nodes_values=cat(values).astype(np.float32).tolist(), nodes_modes=modes,
+                nodes_truenodeids=cat(trues).astype(np.int64).tolist(),
+                nodes_falsenodeids=cat(falses).astype(np.int64).tolist(),
+                nodes_missing_value_tracks_true=cat(missing).tolist(),
+                target_ids=np.zeros(sum(len(t) for t in t_tree), dtype=np.int64).tolist(),
+                target_nodeids=cat(t_node).tolist(), target_treeids=cat(t_tree).tolist(),
+                target_weights=cat(t_weight).astype(np.float32).tolist())
+
+
+def graft_tree_prior(proto, prior: TreePrior, weight: float, *, bands: str, presence: str, target: str,
+                     output: str) -> None:
+    """Make the graph of ``proto`` (an exported conditional model: ``bands`` [N,15,H,W], ``presence``
+    [N,15], ``target`` [N] int64 -> ``output`` [N,1,H,W]) output ``(1 - weight) * network + weight *
+    trees``, in place.  A target the prior has no trees for keeps the network's output alone.
+
+    Each target's trees are one ``TreeEnsembleRegressor`` inside an ``If`` that runs only when some item of
+    the batch asks for that target (the engine's batches have one target: one ensemble runs per call)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    if not 0.0 < float(weight) <= 1.0:
+        raise ModelError(f"--tree-weight must be in (0, 1], got {weight}")
+    g = proto.graph
+    names = {o for n in g.node for o in n.output} | {i.name for i in g.input}
+    p = "tree_prior/"
+    if any(n.startswith(p) for n in names):
+        raise ModelError("this graph already has a tree prior")
+    net = p + "network_output"
+    for n in g.node:  # the network now writes net; the blend writes the graph's output
+        for i, o in enumerate(n.output):
+            if o == output:
+                n.output[i] = net
+    has = np.zeros(NUM_CLASSES, dtype=np.float32)
+    has[prior.targets] = float(weight)
+    made: Dict[str, str] = {}
+
+    def const(name, arr):
+        if name not in made:
+            g.initializer.append(numpy_helper.from_array(np.asarray(arr), p + name))
+            made[name] = p + name
+        return made[name]
+
+    nodes = [
+        helper.make_node("Shape", [bands], [p + "shape"]),
+        helper.make_node("Transpose", [bands], [p + "nhwc"], perm=[0, 2, 3, 1]),
+        helper.make_node("Unsqueeze", [presence, const("axes12", np.array([1, 2], np.int64))], [p + "pres4"]),
+        helper.make_node("Greater", [p + "pres4", const("half", np.array(0.5, np.float32))], [p + "on"]),
+        helper.make_node("Where", [p + "on", p + "nhwc", const("nan", np.array(np.nan, np.float32))], [p + "xm"]),
+        helper.make_node("Reshape", [p + "xm", const("m15", np.array([-1, NUM_CLASSES], np.int64))], [p + "rows"]),
+        helper.make_node("Gather", [p + "shape", const("i0", np.array([0], np.int64))], [p + "n"]),
+        helper.make_node("Slice", [p + "shape", const("s2", np.array([2], np.int64)),
+                                   const("s4", np.array([4], np.int64))], [p + "hw"]),
+        helper.make_node("Concat", [p + "n", const("one", np.array([1], np.int64)), p + "hw"], [p + "shape1"], axis=0),
+        helper.make_node("ConstantOfShape", [p + "shape1"], [p + "zeros"],
+                         value=numpy_helper.from_array(np.zeros(1, np.float32))),
+        helper.make_node("Reshape", [target, const("n111", np.array([-1, 1, 1, 1], np.int64))], [p + "t4"]),
+    ]
+    total = p + "zeros"
+    for t in prior.targets.tolist():
+        q = f"{p}t{t}/"
+        then = helper.make_graph(
+            [helper.make_node("TreeEnsembleRegressor", [p + "rows"], [q + "tree_rows"], domain=ML_DOMAIN,
+                              **tree_ensemble_attributes(prior, t)),
+             helper.make_node("Reshape", [q + "tree_rows", p + "shape1"], [q + "then_out"])],
+            f"trees_{t}", [], [helper.make_tensor_value_info(q + "then_out", TensorProto.FLOAT, None)])
+        other = helper.make_graph([helper.make_node("Identity", [p + "zeros"], [q + "else_out"])], f"no_trees_{t}", [],
+                                  [helper.make_tensor_value_info(q + "else_out", TensorProto.FLOAT, None)])
+        nodes += [
+            helper.make_node("Equal", [p + "t4", const(f"c{t}", np.array(t, np.int64))], [q + "is"]),
+            helper.make_node("Cast", [q + "is"], [q + "isf"], to=TensorProto.FLOAT),
+            helper.make_node("ReduceMax", [q + "isf"], [q + "any_f"], keepdims=0),
+            helper.make_node("Greater", [q + "any_f", const("half", np.array(0.5, np.float32))], [q + "any"]),
+            helper.make_node("If", [q + "any"], [q + "trees"], then_branch=then, else_branch=other),
+            helper.make_node("Mul", [q + "trees", q + "isf"], [q + "mine"]),
+            helper.make_node("Add", [total, q + "mine"], [q + "total"]),
+        ]
+        total = q + "total"
+    nodes += [
+        # w where the prior has the target's trees, else 0; out = net + w (trees - net)
+        helper.make_node("Gather", [const("weights", has), target], [p + "w"]),
+        helper.make_node("Reshape", [p + "w", const("n111", np.array([-1, 1, 1, 1], np.int64))], [p + "w4"]),
+        helper.make_node("Sub", [total, net], [p + "delta"]),
+        helper.make_node("Mul", [p + "w4", p + "delta"], [p + "wdelta"]),
+        helper.make_node("Add", [net, p + "wdelta"], [output]),
+    ]
+    g.node.extend(nodes)
+    if not any(o.domain == ML_DOMAIN for o in proto.opset_import):
+        op = proto.opset_import.add()
+        op.domain, op.version = ML_DOMAIN, 3
+
+
+def fit_tree_prior_from_config(cfg, *, sources: Sequence[int] = (), targets: Sequence[int] = (),
+                               pixels_per_scene: int = 20000, max_iter: int = 300, max_leaf_nodes: int = 31,
+                               log=None) -> TreePrior:
+    """:func:`fit_tree_prior` on the training scenes of a training config (``data.train``, read as the
+    trainer reads them, ``data.toa_only`` included), for its targets from its sources (default: the
+    config's ``data.targets`` / every class), seed ``run.seed``."""
+    from .data import load_scenes
+
+    d = cfg.data
+    scenes = load_scenes(d.train, d, "train", chip=d.chip_size, log=log)
+    targets = tuple(targets) or tuple(d.band_ids(d.targets, "data.targets")) or tuple(range(NUM_CLASSES))
+    sources = tuple(sources) or tuple(range(NUM_CLASSES))
+    prior = fit_tree_prior(scenes, targets, sources, pixels_per_scene=pixels_per_scene, max_iter=max_iter,
+                           max_leaf_nodes=max_leaf_nodes, seed=cfg.run.seed, log=log)
+    return dataclasses.replace(prior, info={**dict(prior.info), "sources": [BAND_CLASSES[c].key for c in sources]})
+
+
+__all__ = ["TreePrior", "fit_tree_prior", "fit_tree_prior_from_config", "graft_tree_prior",
+           "tree_ensemble_attributes", "SCHEMA", "L30_KEYS"]
