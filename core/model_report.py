@@ -42,6 +42,27 @@ def _number(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def _composition(training: Mapping) -> List[Tuple[str, str]]:
+    """Rows saying what the model is made of: the members of an ensemble, a grafted tree prior."""
+    rows = []
+    members = training.get("ensemble") or []
+    if isinstance(members, list) and members:
+        seeds = ", ".join(str(m.get("seed", "?")) for m in members if isinstance(m, Mapping))
+        steps = sorted({m.get("steps") for m in members if isinstance(m, Mapping) and m.get("steps") is not None})
+        rows.append(("members", f"{len(members)} trainings (seeds {seeds}"
+                     + (f", {', '.join(f'{s:,}' for s in steps)} steps each" if steps else "")
+                     + "); the network's output is their mean"))
+    trees = training.get("tree_prior")
+    if isinstance(trees, Mapping):
+        targets = trees.get("targets") or []
+        w = trees.get("weight")
+        rows.append(("trees", f"{trees.get('trees', '?')} gradient-boosted trees for {len(targets)} targets "
+                     f"({trees.get('max_iter', '?')} per target, at most {trees.get('max_leaf_nodes', '?')} leaves, "
+                     f"fitted on {trees.get('pixels_per_scene', '?')} pixels per training scene); "
+                     + (f"output = {1 - w:g} x network + {w:g} x trees" if isinstance(w, (int, float)) else "")))
+    return rows
+
+
 def model_report(md: ModelMetadata, path: str = "") -> List[Section]:
     """The sections of a readable report of ``md`` (the model file ``path``)."""
     t = md.tiling
@@ -53,6 +74,7 @@ def model_report(md: ModelMetadata, path: str = "") -> List[Section]:
              ("created", md.created or "not recorded")]
     if md.description:
         what.append(("about", md.description))
+    what += _composition(md.training or {})
     sections = [Section("Model", tuple(what))]
     if md.conditional:
         band_rows = (("reads (any of)", _bands(md.source_bands)), ("synthesizes", _bands(md.target_bands)))
@@ -99,7 +121,7 @@ def model_report(md: ModelMetadata, path: str = "") -> List[Section]:
             _number(scores.get(k, "")) for k in ("rmse", "bias", "linear_rmse", "gbt_rmse"))
             for source_set, by_cell in cells.items() for cell, scores in by_cell.items())
         summary = held.get("summary") or {}
-        rows = [("scenes", ", ".join(map(str, held.get("scenes") or []))),
+        rows = [("held out (never trained on)", ", ".join(map(str, held.get("scenes") or []))),
                 ("inference", str(held.get("inference", "")))]
         for key, label in (("fraction_beating_baseline", "beats the linear fit in"),
                            ("fraction_beating_gbt", "beats the boosted trees in")):

@@ -147,7 +147,7 @@ def test_model_information_is_readable(plugin, tmp_path):
     html = tmp_path / "report.html"
     res = processing.run("hls_translate:model_info", {"OUTPUT_HTML": str(html)}, feedback=log)
     text = res["SUMMARY"]  # logged line by line (QGIS itself then logs the results dict)
-    assert "{" not in text and "Validation" in text and "held out (never trained on)  Spain" in text
+    assert "{" not in text and "Held-out evaluation" in text and "held out (never trained on)  Spain" in text
     assert all(line in log.lines for line in text.splitlines())
     assert res["FAMILY"] == "spectral" and "<th>RMSE</th>" in html.read_text()
 
