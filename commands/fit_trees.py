@@ -21,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iterations", type=int, default=300, metavar="N",
                         help="boosting iterations per target (default 300, the evaluation's baseline)")
     parser.add_argument("--leaves", type=int, default=31, metavar="N", help="leaves per tree at most (default 31)")
+    parser.add_argument("--on-linear", action="store_true",
+                        help="fit the trees to the residual of the per-pixel least-squares fit of each row's source "
+                             "set (added back in the exported graph), so that the sum extrapolates linearly beyond "
+                             "the training scenes' range")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     prior = fit_tree_prior_from_config(cfg, pixels_per_scene=args.pixels, max_iter=args.iterations,
-                                       max_leaf_nodes=args.leaves, log=log)
+                                       max_leaf_nodes=args.leaves, log=log, on_linear=args.on_linear)
     prior.save(out)
     print(f"wrote {os.path.relpath(out)}: {prior.n_trees} trees, {prior.n_nodes:,} nodes, targets "
           f"{', '.join(prior.describe()['targets'])}")

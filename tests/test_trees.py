@@ -222,3 +222,55 @@ def test_fit_trees_command_on_a_config(fitted, tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     assert main(["fit-trees", "--config", str(cfg), "--out", str(out), "data.bogus=1"]) == 2
     assert "data.bogus" in capsys.readouterr().err
+
+
+def test_trees_on_the_linear_fits_residual_add_the_fit_back_in_the_graph(fitted, tmp_path):
+    """``on_linear``: the trees fit ``target - linear fit``; the prior's full prediction is scikit-learn's
+    trees plus ``LinearBaseline``'s fit of the same source set (so it extrapolates linearly: far outside the
+    training range it follows the line, where plain trees stay flat); it survives save/load, and the grafted
+    graph (the linear solve exported into it) outputs the blend with it, to 1e-5."""
+    from osgeo import gdal
+
+    from hls_translate.training.evaluate import LinearBaseline
+    from hls_translate.training.export import export_checkpoint
+    from hls_translate.training.trees import TreePrior, fit_tree_prior
+
+    scenes, regs = fitted["scenes"], {}
+    prior = fit_tree_prior(scenes, (4, 11), tuple(range(15)), pixels_per_scene=3000, max_iter=15, seed=0,
+                           regressors=regs, on_linear=True)
+    assert prior.on_linear and prior.info["base"].startswith("linear")
+    lb = LinearBaseline.fit(scenes)
+    scene = scenes[1]
+    for t in (4, 11):
+        keep = set(scene.band_ids) - {t}
+        x = _features(scene, keep)
+        reg, cols = regs[t]
+        src = sorted(keep)
+        lin = lb.coefficients(src, t)
+        want = reg.predict(x[:, cols].astype(np.float64)) + lin[0] + x[:, src].astype(np.float64) @ lin[1:]
+        assert np.abs(prior.predict_full(x, t) - want).max() < 1e-6, t
+    # twice as bright as anything trained on: the trees add a bounded correction to the line
+    x = _features(scene, set(scene.band_ids) - {11}) * 2.0
+    line = prior.linear(x, 11)
+    assert np.abs(prior.predict_full(x, 11) - line).max() <= np.abs(prior.nodes_value).sum() + abs(prior.base).max()
+    back = TreePrior.load(prior.save(tmp_path / "lin.npz"))
+    assert back.on_linear and np.array_equal(back.linear_moments, prior.linear_moments)
+    assert np.array_equal(back.sources, prior.sources)
+
+    plain, hybrid = tmp_path / "plain.onnx", tmp_path / "hybrid.onnx"
+    export_checkpoint(str(fitted["ckpt"]), str(plain))
+    export_checkpoint(str(fitted["ckpt"]), str(hybrid), trees=back, tree_weight=0.5)  # its own check passes
+    raw = gdal.Open(str(SPAIN)).ReadAsArray(100, 300, 32, 24).astype(np.float32) * 1e-4
+    bands = np.zeros((2, 15, 24, 32), np.float32)
+    present = np.zeros((2, 15), np.float32)
+    targets = np.array([4, 11], np.int64)
+    for i, keep in enumerate([set(range(13)) - {4}, {0, 1, 2, 3, 8, 10, 12}]):
+        for c in keep:
+            bands[i, c], present[i, c] = raw[c], 1.0
+    feeds = {"bands": bands, "presence": present, "target": targets}
+    net, out = _run(plain, feeds), _run(hybrid, feeds)
+    for i in range(2):
+        x = np.transpose(bands[i], (1, 2, 0)).reshape(-1, 15).copy()
+        x[:, present[i] < 0.5] = np.nan
+        want = 0.5 * net[i, 0] + 0.5 * back.predict_full(x, int(targets[i])).reshape(24, 32)
+        assert np.abs(out[i, 0] - want).max() < 1e-5, i

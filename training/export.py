@@ -305,7 +305,7 @@ def _tree_blend(prior, weight: float):
                 continue
             x = np.transpose(bands[i], (1, 2, 0)).reshape(h * w, c).copy()
             x[:, present[i] < 0.5] = np.nan
-            out[i, 0] = (1.0 - weight) * ref[i, 0] + weight * prior.predict(x, int(target[i])).reshape(h, w)
+            out[i, 0] = (1.0 - weight) * ref[i, 0] + weight * prior.predict_full(x, int(target[i])).reshape(h, w)
         return out
 
     return blend

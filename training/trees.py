@@ -35,6 +35,8 @@ SCHEMA = "hls_translate.tree_prior/1"
 #: Array fields of a saved prior (``nodes_*``: one entry per node of every tree, trees back to back).
 _ARRAYS = ("targets", "base", "tree_target", "tree_start", "nodes_feature", "nodes_threshold", "nodes_left",
            "nodes_right", "nodes_missing_left", "nodes_leaf", "nodes_value")
+#: The arrays of a prior fitted on the linear fit's residual.
+_LINEAR = ("linear_moments", "linear_bands", "linear_weights", "sources")
 #: The Landsat 8/9 and HLS L30 band classes (the trainer's named source set, the evaluation's use case).
 L30_KEYS = ("coastal_aerosol", "blue", "green", "red", "nir_narrow", "swir_1", "swir_2", "cirrus")
 
@@ -68,6 +70,12 @@ class TreePrior:
     nodes_leaf: np.ndarray  # uint8 [M]
     nodes_value: np.ndarray  # float64 [M] (leaves)
     info: Mapping[str, Any]  # how it was fitted (recorded in the model's metadata)
+    # fitted on the residual of the linear fit (``--on-linear``): the training scenes' moments, as
+    # ``LinearBaseline`` keeps them, and the source classes the fit may use; None otherwise
+    linear_moments: Optional[np.ndarray] = None  # float64 [K, 16, 16]
+    linear_bands: Optional[np.ndarray] = None  # float64 [K, 15] 1 where the scene has the class
+    linear_weights: Optional[np.ndarray] = None  # float64 [K]
+    sources: Optional[np.ndarray] = None  # float64 [15] 1 for a class the linear fit may use
 
     @property
     def n_trees(self) -> int:
@@ -76,6 +84,43 @@ class TreePrior:
     @property
     def n_nodes(self) -> int:
         return int(len(self.nodes_feature))
+
+    @property
+    def on_linear(self) -> bool:
+        """Whether the trees predict the residual of the linear fit (added back by :meth:`predict_full`)."""
+        return self.linear_moments is not None
+
+    def linear(self, x: np.ndarray, target: int) -> np.ndarray:
+        """The least-squares fit of ``target`` from each row's present source bands (``x`` [P, 15], NaN:
+        absent), solved per presence pattern from the stored moments with the solve the graph runs
+        (:mod:`~..core.models.linear_fit`; where no training scene has every band involved, the moments of
+        all of them, as the models' linear prior does); [P] float64."""
+        import torch
+
+        from ..core.models.linear_fit import mix_moments, solve_coefficients
+
+        x = np.asarray(x, dtype=np.float32)
+        have = ~np.isnan(x) & (self.sources > 0.5)[None, :]
+        have[:, int(target)] = False
+        patterns, inverse = np.unique(have, axis=0, return_inverse=True)
+        inverse = np.ravel(inverse)
+        src = torch.from_numpy(patterns.astype(np.float64))
+        onehot = torch.zeros_like(src)
+        onehot[:, int(target)] = 1.0
+        g = mix_moments(torch.from_numpy(np.asarray(self.linear_moments, np.float64)),
+                        torch.from_numpy(np.asarray(self.linear_bands, np.float64)),
+                        torch.from_numpy(np.asarray(self.linear_weights, np.float64)), src + onehot)
+        use = torch.cat([torch.ones_like(src[:, :1]), src], dim=1)
+        coef = solve_coefficients(g, use, torch.full((len(src),), 1 + int(target), dtype=torch.int64)).numpy()
+        values = np.where(have, x, 0.0).astype(np.float64)
+        c = coef[inverse]  # [P, 16]
+        return c[:, 0] + np.einsum("pc,pc->p", values, c[:, 1:])
+
+    def predict_full(self, x: np.ndarray, target: int) -> np.ndarray:
+        """What the grafted graph's tree branch outputs: the trees, plus the linear fit when fitted on its
+        residual; [P] float64."""
+        out = self.predict(x, target)
+        return out + self.linear(x, target) if self.on_linear else out
 
     def has_target(self, class_id: int) -> bool:
         return int(class_id) in set(int(t) for t in self.targets)
@@ -109,7 +154,7 @@ class TreePrior:
         import json
 
         path = os.path.abspath(os.fspath(path))
-        arrays = {k: np.asarray(getattr(self, k)) for k in _ARRAYS}
+        arrays = {k: np.asarray(getattr(self, k)) for k in _ARRAYS + (_LINEAR if self.on_linear else ())}
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
                 np.savez_compressed(f, schema=np.array(SCHEMA), info=np.array(json.dumps(dict(self.info))), **arrays)
@@ -146,6 +191,11 @@ class TreePrior:
                     nodes_missing_left=data["nodes_missing_left"].astype(np.uint8),
                     nodes_leaf=data["nodes_leaf"].astype(np.uint8), nodes_value=data["nodes_value"].astype(np.float64),
                     info=info)
+        present = [k for k in _LINEAR if k in data]
+        if present:
+            if len(present) != len(_LINEAR):
+                raise ModelError(f"tree prior {path}: missing array {[k for k in _LINEAR if k not in data][0]}")
+            prior = dataclasses.replace(prior, **{k: data[k].astype(np.float64) for k in _LINEAR})
         problem = prior.problems()
         if problem:
             raise ModelError(f"tree prior {path}: {problem}")
@@ -175,6 +225,15 @@ class TreePrior:
                 return "a split points outside its tree"
         if not (np.isfinite(self.nodes_value).all() and np.isfinite(self.base).all()):
             return "a leaf value or base is not finite"
+        if self.on_linear:
+            k = len(self.linear_moments)
+            if self.linear_moments.shape != (k, 1 + NUM_CLASSES, 1 + NUM_CLASSES) or k == 0 \
+                    or self.linear_bands.shape != (k, NUM_CLASSES) or self.linear_weights.shape != (k,) \
+                    or self.sources.shape != (NUM_CLASSES,):
+                return "the linear fit's moments, bands, weights or sources have the wrong shape"
+            if not (np.isfinite(self.linear_moments).all() and np.isfinite(self.linear_weights).all()) \
+                    or np.any(self.linear_weights < 0):
+                return "the linear fit's moments or weights are not finite and non-negative"
         return ""
 
     def describe(self) -> Dict[str, Any]:
@@ -212,12 +271,15 @@ def _rows(scene, target: int, pick: np.ndarray, rng: np.random.Generator, source
 
 def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Sequence[int], *,
                    pixels_per_scene: int = 20000, max_iter: int = 300, max_leaf_nodes: int = 31, seed: int = 0,
-                   log=None, regressors: Optional[Dict[int, Any]] = None) -> TreePrior:
+                   log=None, regressors: Optional[Dict[int, Any]] = None, on_linear: bool = False) -> TreePrior:
     """Fit one ``HistGradientBoostingRegressor`` per target on the training ``scenes`` (see the module
     docstring): a fixed random sample of ``pixels_per_scene`` pixels valid in every band per scene (a glob
     entry's matches share one budget), each scene weighted by its sampling weight, like the evaluation's
     baseline.  Deterministic for a given ``seed``.  ``regressors``: a dict that receives, per target, the
-    fitted scikit-learn regressor and the feature columns it was fitted on (for checks)."""
+    fitted scikit-learn regressor and the feature columns it was fitted on (for checks).  ``on_linear``: the
+    trees fit ``target - linear fit`` (the least squares of each row's own source set, from the training
+    scenes' moments as :class:`~.evaluate.LinearBaseline` solves it), so that the sum extrapolates linearly
+    beyond the training range; the prior then carries the moments, and the graph adds the fit back."""
     try:
         from sklearn.ensemble import HistGradientBoostingRegressor
     except ImportError:
@@ -238,6 +300,20 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
         picks.append(np.sort(rng.choice(ok, size=min(n, ok.size), replace=False)) if ok.size else ok)
     fields: Dict[str, List[np.ndarray]] = {k: [] for k in _ARRAYS[2:]}
     fields["tree_start"] = []
+    linear: Dict[str, np.ndarray] = {}
+    if on_linear:
+        from .evaluate.baseline import LinearBaseline
+
+        lb = LinearBaseline.fit(scenes)
+        mask = np.zeros(NUM_CLASSES)
+        mask[list(sources)] = 1.0
+        bands01 = np.zeros((len(lb.grams), NUM_CLASSES))
+        for k, g in enumerate(lb.grams):
+            bands01[k, list(g.bands)] = 1.0
+        linear = {"linear_moments": np.stack([g.moments for g in lb.grams]), "linear_bands": bands01,
+                  "linear_weights": np.array([g.weight for g in lb.grams], dtype=np.float64), "sources": mask}
+        helper = TreePrior(np.zeros(1, np.int64), np.zeros(1), np.zeros(0, np.int64), np.zeros(1, np.int64),
+                           *(np.zeros(0) for _ in range(7)), info={}, **linear)
     kept, base, offset = [], [], 0
     t_all = time.time()
     for target in targets:
@@ -259,7 +335,10 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
                                             random_state=seed)
         x = np.concatenate(xs)
         cols = np.flatnonzero(~np.isnan(x).all(axis=0))  # classes no scene has (and the target) are no feature
-        reg.fit(x[:, cols], np.concatenate(ys), sample_weight=w / w.mean())
+        y = np.concatenate(ys).astype(np.float64)
+        if on_linear:
+            y = y - helper.linear(x, int(target))
+        reg.fit(x[:, cols], y, sample_weight=w / w.mean())
         kept.append(int(target))
         if regressors is not None:
             regressors[int(target)] = (reg, cols)
@@ -288,13 +367,14 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
     info = {"fitted_with": "sklearn.ensemble.HistGradientBoostingRegressor", "max_iter": int(max_iter),
             "max_leaf_nodes": int(max_leaf_nodes), "pixels_per_scene": int(pixels_per_scene), "seed": int(seed),
             "source_sets": "each pixel with all other bands, with the Landsat / HLS L30 bands, with a random subset",
-            "training_scenes": [s.name for s in scenes], "fit_seconds": round(time.time() - t_all, 1)}
+            "training_scenes": [s.name for s in scenes], "fit_seconds": round(time.time() - t_all, 1),
+            "base": "linear fit (the trees fit its residual)" if on_linear else "none"}
     prior = TreePrior(targets=np.array(kept, dtype=np.int64), base=np.array(base, dtype=np.float64),
                       tree_target=cat["tree_target"], tree_start=np.append(cat["tree_start"], offset),
                       nodes_feature=cat["nodes_feature"], nodes_threshold=cat["nodes_threshold"],
                       nodes_left=cat["nodes_left"], nodes_right=cat["nodes_right"],
                       nodes_missing_left=cat["nodes_missing_left"], nodes_leaf=cat["nodes_leaf"],
-                      nodes_value=cat["nodes_value"], info=info)
+                      nodes_value=cat["nodes_value"], info=info, **linear)
     problem = prior.problems()
     if problem:  # pragma: no cover - a scikit-learn whose tree layout changed
         raise ModelError(f"tree prior: the fitted trees do not convert ({problem})")
@@ -407,6 +487,10 @@ def graft_tree_prior(proto, prior: TreePrior, weight: float, *, bands: str, pres
             helper.make_node("Add", [total, q + "mine"], [q + "total"]),
         ]
         total = q + "total"
+    if prior.on_linear:  # the trees fit the linear fit's residual: add the fit (solved in the graph) back
+        lin = _linear_nodes(proto, prior, bands=bands, presence=presence, target=target, prefix=p + "linear/")
+        nodes.append(helper.make_node("Add", [total, lin], [p + "trees_and_linear"]))
+        total = p + "trees_and_linear"
     nodes += [
         # w where the prior has the target's trees, else 0; out = net + w (trees - net)
         helper.make_node("Gather", [const("weights", has), target], [p + "w"]),
@@ -421,9 +505,79 @@ def graft_tree_prior(proto, prior: TreePrior, weight: float, *, bands: str, pres
         op.domain, op.version = ML_DOMAIN, 3
 
 
+def _linear_module(prior: TreePrior):
+    """A torch module computing :meth:`TreePrior.linear` for a batch (``bands`` [N,15,H,W], ``presence``
+    [N,15], ``target`` [N] -> [N,1,H,W]), with the same solve as the models' in-graph linear prior."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from ..core.models.linear_fit import mix_moments, solve_coefficients
+
+    class LinearFit(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("moments", torch.from_numpy(np.asarray(prior.linear_moments, np.float64)))
+            self.register_buffer("group_bands", torch.from_numpy(np.asarray(prior.linear_bands, np.float64)))
+            self.register_buffer("weights", torch.from_numpy(np.asarray(prior.linear_weights, np.float64)))
+            self.register_buffer("sources", torch.from_numpy(np.asarray(prior.sources, np.float64)))
+
+        def forward(self, bands, present, target):
+            onehot = F.one_hot(target, NUM_CLASSES).to(torch.float64)
+            src = (present > 0.5).to(torch.float64) * self.sources.unsqueeze(0) * (1.0 - onehot)
+            need = torch.clamp(src + onehot, max=1.0)
+            g = mix_moments(self.moments, self.group_bands, self.weights, need)
+            use = torch.cat([torch.ones_like(src[:, :1]), src], dim=1)
+            coef = solve_coefficients(g, use, target + 1)
+            x = torch.where(src.to(bands.dtype)[:, :, None, None] > 0.5, bands, torch.zeros_like(bands))
+            n, c, h, w = x.shape
+            lin = torch.matmul(coef[:, None, 1:].to(bands.dtype), x.reshape(n, c, h * w))
+            return (lin + coef[:, None, :1].to(bands.dtype)).reshape(n, 1, h, w)
+
+    return LinearFit().eval()
+
+
+def _linear_nodes(proto, prior: TreePrior, *, bands: str, presence: str, target: str, prefix: str) -> str:
+    """Add the linear fit's nodes (a torch export of :func:`_linear_module`, every name but the graph's
+    inputs prefixed) to ``proto``'s graph; returns the name of its output [N,1,H,W]."""
+    import tempfile
+    import warnings
+
+    import onnx
+    import torch
+
+    opset = next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    module = _linear_module(prior)
+    example = (torch.rand(2, NUM_CLASSES, 4, 4), torch.ones(2, NUM_CLASSES), torch.tensor([4, 11]))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "linear.onnx")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, example, path, dynamo=False, opset_version=opset,
+                              input_names=[bands, presence, target], output_names=["linear"],
+                              dynamic_axes={bands: {0: "N", 2: "H", 3: "W"}, presence: {0: "N"}, target: {0: "N"},
+                                            "linear": {0: "N", 2: "H", 3: "W"}}, do_constant_folding=True)
+        sub = onnx.load(path)
+    keep = {bands, presence, target, ""}
+    rename = lambda n: n if n in keep else prefix + n  # noqa: E731
+    for init in sub.graph.initializer:
+        init.name = rename(init.name)
+        proto.graph.initializer.append(init)
+    for node in sub.graph.node:
+        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+            raise ModelError("tree prior: the linear fit's graph has a subgraph (not expected)")
+        node.name = prefix + node.name if node.name else ""
+        for i, n in enumerate(node.input):
+            node.input[i] = rename(n)
+        for i, n in enumerate(node.output):
+            node.output[i] = rename(n)
+        proto.graph.node.append(node)
+    return prefix + "linear"
+
+
 def fit_tree_prior_from_config(cfg, *, sources: Sequence[int] = (), targets: Sequence[int] = (),
                                pixels_per_scene: int = 20000, max_iter: int = 300, max_leaf_nodes: int = 31,
-                               log=None) -> TreePrior:
+                               log=None, on_linear: bool = False) -> TreePrior:
     """:func:`fit_tree_prior` on the training scenes of a training config (``data.train``, read as the
     trainer reads them, ``data.toa_only`` included), for its targets from its sources (default: the
     config's ``data.targets`` / every class), seed ``run.seed``."""
@@ -434,7 +588,7 @@ def fit_tree_prior_from_config(cfg, *, sources: Sequence[int] = (), targets: Seq
     targets = tuple(targets) or tuple(d.band_ids(d.targets, "data.targets")) or tuple(range(NUM_CLASSES))
     sources = tuple(sources) or tuple(range(NUM_CLASSES))
     prior = fit_tree_prior(scenes, targets, sources, pixels_per_scene=pixels_per_scene, max_iter=max_iter,
-                           max_leaf_nodes=max_leaf_nodes, seed=cfg.run.seed, log=log)
+                           max_leaf_nodes=max_leaf_nodes, seed=cfg.run.seed, log=log, on_linear=on_linear)
     return dataclasses.replace(prior, info={**dict(prior.info), "sources": [BAND_CLASSES[c].key for c in sources]})
 
 
