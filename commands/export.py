@@ -29,8 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--evaluation", default=None, metavar="evaluation.json",
                         help="carry these held-out scores (hls-translate evaluate of this checkpoint's export) in the "
                              "metadata: per scene and target, the model's and both baselines' RMSE")
-
-
     parser.add_argument("--trees", default=None, metavar="TREES.npz",
                         help="graft this tree prior (hls-translate fit-trees) into the graph: the model then outputs "
                              "(1 - W) x the network + W x per-pixel gradient-boosted trees, for every target they cover")

@@ -32,9 +32,11 @@ from ..core.fileio import atomic_path
 
 #: The format tag of a saved tree prior.
 SCHEMA = "hls_translate.tree_prior/1"
-#: Array fields of a saved prior (``nodes_*``: one entry per node of every tree, trees back to back).
-_ARRAYS = ("targets", "base", "tree_target", "tree_start", "nodes_feature", "nodes_threshold", "nodes_left",
-           "nodes_right", "nodes_missing_left", "nodes_leaf", "nodes_value")
+#: Array fields of a saved prior and their dtypes (``nodes_*``: one entry per node of every tree, trees back
+#: to back).
+_ARRAYS = {"targets": np.int64, "base": np.float64, "tree_target": np.int64, "tree_start": np.int64,
+           "nodes_feature": np.int64, "nodes_threshold": np.float32, "nodes_left": np.int64, "nodes_right": np.int64,
+           "nodes_missing_left": np.uint8, "nodes_leaf": np.uint8, "nodes_value": np.float64}
 #: The arrays of a prior fitted on the linear fit's residual.
 _LINEAR = ("linear_moments", "linear_bands", "linear_weights", "sources")
 #: The Landsat 8/9 and HLS L30 band classes (the trainer's named source set, the evaluation's use case).
@@ -47,6 +49,27 @@ def _floor32(t: np.ndarray) -> np.ndarray:
     up = t32.astype(np.float64) > t
     t32[up] = np.nextafter(t32[up], np.float32(-np.inf))
     return t32
+
+
+def _linear_fit(x: np.ndarray, target: int, moments: np.ndarray, group_bands: np.ndarray, weights: np.ndarray,
+                sources: np.ndarray) -> np.ndarray:
+    """The least-squares fit of ``target`` from each row's present classes of ``sources`` (``x`` [P, 15], NaN:
+    absent), solved once per presence pattern with the solve the graph runs
+    (:func:`~..core.models.linear_fit.item_coefficients`; where no training scene has every band involved,
+    the moments of all of them, as the models' linear prior does); [P] float64."""
+    import torch
+
+    from ..core.models.linear_fit import item_coefficients
+
+    x = np.asarray(x, dtype=np.float32)
+    have = ~np.isnan(x) & (np.asarray(sources) > 0.5)[None, :]
+    have[:, int(target)] = False
+    patterns, inverse = np.unique(have, axis=0, return_inverse=True)
+    coef = item_coefficients(torch.from_numpy(patterns.astype(np.float64)),
+                             torch.full((len(patterns),), int(target), dtype=torch.int64),
+                             *(torch.from_numpy(np.asarray(a, np.float64)) for a in (moments, group_bands, weights)))
+    c = coef.numpy()[np.ravel(inverse)]  # [P, 16]
+    return c[:, 0] + np.einsum("pc,pc->p", np.where(have, x, 0.0).astype(np.float64), c[:, 1:])
 
 
 @dataclass(frozen=True)
@@ -92,29 +115,8 @@ class TreePrior:
 
     def linear(self, x: np.ndarray, target: int) -> np.ndarray:
         """The least-squares fit of ``target`` from each row's present source bands (``x`` [P, 15], NaN:
-        absent), solved per presence pattern from the stored moments with the solve the graph runs
-        (:mod:`~..core.models.linear_fit`; where no training scene has every band involved, the moments of
-        all of them, as the models' linear prior does); [P] float64."""
-        import torch
-
-        from ..core.models.linear_fit import mix_moments, solve_coefficients
-
-        x = np.asarray(x, dtype=np.float32)
-        have = ~np.isnan(x) & (self.sources > 0.5)[None, :]
-        have[:, int(target)] = False
-        patterns, inverse = np.unique(have, axis=0, return_inverse=True)
-        inverse = np.ravel(inverse)
-        src = torch.from_numpy(patterns.astype(np.float64))
-        onehot = torch.zeros_like(src)
-        onehot[:, int(target)] = 1.0
-        g = mix_moments(torch.from_numpy(np.asarray(self.linear_moments, np.float64)),
-                        torch.from_numpy(np.asarray(self.linear_bands, np.float64)),
-                        torch.from_numpy(np.asarray(self.linear_weights, np.float64)), src + onehot)
-        use = torch.cat([torch.ones_like(src[:, :1]), src], dim=1)
-        coef = solve_coefficients(g, use, torch.full((len(src),), 1 + int(target), dtype=torch.int64)).numpy()
-        values = np.where(have, x, 0.0).astype(np.float64)
-        c = coef[inverse]  # [P, 16]
-        return c[:, 0] + np.einsum("pc,pc->p", values, c[:, 1:])
+        absent), from the stored moments; see :func:`_linear_fit`.  [P] float64."""
+        return _linear_fit(x, target, self.linear_moments, self.linear_bands, self.linear_weights, self.sources)
 
     def predict_full(self, x: np.ndarray, target: int) -> np.ndarray:
         """What the grafted graph's tree branch outputs: the trees, plus the linear fit when fitted on its
@@ -154,7 +156,7 @@ class TreePrior:
         import json
 
         path = os.path.abspath(os.fspath(path))
-        arrays = {k: np.asarray(getattr(self, k)) for k in _ARRAYS + (_LINEAR if self.on_linear else ())}
+        arrays = {k: np.asarray(getattr(self, k)) for k in (*_ARRAYS, *(_LINEAR if self.on_linear else ()))}
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
                 np.savez_compressed(f, schema=np.array(SCHEMA), info=np.array(json.dumps(dict(self.info))), **arrays)
@@ -176,21 +178,14 @@ class TreePrior:
         if "schema" not in data or str(data["schema"]) != SCHEMA:
             raise ModelError(f"tree prior {path}: not a tree prior (schema {str(data.get('schema', 'missing'))!r}, "
                              f"expected {SCHEMA!r})")
-        missing = [k for k in _ARRAYS + ("info",) if k not in data]
+        missing = [k for k in (*_ARRAYS, "info") if k not in data]
         if missing:
             raise ModelError(f"tree prior {path}: missing array {missing[0]}")
         try:
             info = json.loads(str(data["info"]))
         except ValueError as exc:
             raise ModelError(f"tree prior {path}: its info is not JSON ({exc})") from None
-        prior = cls(targets=data["targets"].astype(np.int64), base=data["base"].astype(np.float64),
-                    tree_target=data["tree_target"].astype(np.int64), tree_start=data["tree_start"].astype(np.int64),
-                    nodes_feature=data["nodes_feature"].astype(np.int64),
-                    nodes_threshold=data["nodes_threshold"].astype(np.float32),
-                    nodes_left=data["nodes_left"].astype(np.int64), nodes_right=data["nodes_right"].astype(np.int64),
-                    nodes_missing_left=data["nodes_missing_left"].astype(np.uint8),
-                    nodes_leaf=data["nodes_leaf"].astype(np.uint8), nodes_value=data["nodes_value"].astype(np.float64),
-                    info=info)
+        prior = cls(**{k: data[k].astype(dt) for k, dt in _ARRAYS.items()}, info=info)
         present = [k for k in _LINEAR if k in data]
         if present:
             if len(present) != len(_LINEAR):
@@ -211,7 +206,7 @@ class TreePrior:
         if len(self.tree_start) != k + 1 or self.tree_start[0] != 0 or self.tree_start[-1] != m \
                 or np.any(np.diff(self.tree_start) < 1):
             return "tree_start does not partition the nodes"
-        for name in _ARRAYS[4:]:
+        for name in list(_ARRAYS)[4:]:
             if len(getattr(self, name)) != m:
                 return f"{name} has {len(getattr(self, name))} entries, expected {m}"
         if not set(self.tree_target.tolist()) <= set(self.targets.tolist()):
@@ -298,7 +293,7 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
         rng = np.random.default_rng([seed, i])
         n = max(1, pixels_per_scene // per_spec[s.spec_index])
         picks.append(np.sort(rng.choice(ok, size=min(n, ok.size), replace=False)) if ok.size else ok)
-    fields: Dict[str, List[np.ndarray]] = {k: [] for k in _ARRAYS[2:]}
+    fields: Dict[str, List[np.ndarray]] = {k: [] for k in list(_ARRAYS)[2:]}
     fields["tree_start"] = []
     linear: Dict[str, np.ndarray] = {}
     if on_linear:
@@ -312,8 +307,6 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
             bands01[k, list(g.bands)] = 1.0
         linear = {"linear_moments": np.stack([g.moments for g in lb.grams]), "linear_bands": bands01,
                   "linear_weights": np.array([g.weight for g in lb.grams], dtype=np.float64), "sources": mask}
-        helper = TreePrior(np.zeros(1, np.int64), np.zeros(1), np.zeros(0, np.int64), np.zeros(1, np.int64),
-                           *(np.zeros(0) for _ in range(7)), info={}, **linear)
     kept, base, offset = [], [], 0
     t_all = time.time()
     for target in targets:
@@ -337,7 +330,7 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
         cols = np.flatnonzero(~np.isnan(x).all(axis=0))  # classes no scene has (and the target) are no feature
         y = np.concatenate(ys).astype(np.float64)
         if on_linear:
-            y = y - helper.linear(x, int(target))
+            y = y - _linear_fit(x, int(target), *(linear[k] for k in _LINEAR))
         reg.fit(x[:, cols], y, sample_weight=w / w.mean())
         kept.append(int(target))
         if regressors is not None:
@@ -509,10 +502,9 @@ def _linear_module(prior: TreePrior):
     """A torch module computing :meth:`TreePrior.linear` for a batch (``bands`` [N,15,H,W], ``presence``
     [N,15], ``target`` [N] -> [N,1,H,W]), with the same solve as the models' in-graph linear prior."""
     import torch
-    import torch.nn.functional as F
     from torch import nn
 
-    from ..core.models.linear_fit import mix_moments, solve_coefficients
+    from ..core.models.linear_fit import linear_prediction
 
     class LinearFit(nn.Module):
         def __init__(self):
@@ -523,16 +515,8 @@ def _linear_module(prior: TreePrior):
             self.register_buffer("sources", torch.from_numpy(np.asarray(prior.sources, np.float64)))
 
         def forward(self, bands, present, target):
-            onehot = F.one_hot(target, NUM_CLASSES).to(torch.float64)
-            src = (present > 0.5).to(torch.float64) * self.sources.unsqueeze(0) * (1.0 - onehot)
-            need = torch.clamp(src + onehot, max=1.0)
-            g = mix_moments(self.moments, self.group_bands, self.weights, need)
-            use = torch.cat([torch.ones_like(src[:, :1]), src], dim=1)
-            coef = solve_coefficients(g, use, target + 1)
-            x = torch.where(src.to(bands.dtype)[:, :, None, None] > 0.5, bands, torch.zeros_like(bands))
-            n, c, h, w = x.shape
-            lin = torch.matmul(coef[:, None, 1:].to(bands.dtype), x.reshape(n, c, h * w))
-            return (lin + coef[:, None, :1].to(bands.dtype)).reshape(n, 1, h, w)
+            p = (present > 0.5).to(torch.float64) * self.sources.unsqueeze(0)
+            return linear_prediction(bands, p, target, self.moments, self.group_bands, self.weights)
 
     return LinearFit().eval()
 

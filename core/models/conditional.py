@@ -23,7 +23,7 @@ from ..bands import NUM_CLASSES
 from ..errors import ModelError
 from ..metadata import TensorSpec
 from .fixed_bands import band_list
-from .linear_fit import mix_moments, solve_coefficients
+from .linear_fit import linear_prediction
 from .normalization import BandNormalization
 
 
@@ -144,16 +144,7 @@ class BandConditionalModel(nn.Module):
         """Least-squares linear prediction of the target (physical units, ``[N, 1, H, W]``) from the present
         bands, solved per item in float64 from the moments of the training band sets that have every band
         involved, by :mod:`.linear_fit` (the same solve as ``LinearBaseline``; it exports to ONNX)."""
-        onehot = F.one_hot(target, NUM_CLASSES).to(torch.float64)
-        src = p.to(torch.float64) * (1.0 - onehot)  # a target band never predicts itself
-        need = torch.clamp(src + onehot, max=1.0)
-        g = mix_moments(self.prior_moments, self.prior_bands, self.prior_weights, need)
-        use = torch.cat([torch.ones_like(src[:, :1]), src], dim=1)  # [N, 16]: intercept + sources
-        coef = solve_coefficients(g, use, target + 1)  # [N, 16]
-        x = torch.where(src.to(bands.dtype)[:, :, None, None] > 0.5, bands, torch.zeros_like(bands))
-        n, c, h, w = x.shape
-        lin = torch.matmul(coef[:, None, 1:].to(bands.dtype), x.reshape(n, c, h * w))  # [N, 1, H*W]
-        return (lin + coef[:, None, :1].to(bands.dtype)).reshape(n, 1, h, w)
+        return linear_prediction(bands, p, target, self.prior_moments, self.prior_bands, self.prior_weights)
 
     # -- the model contract (core/models/contract.py) -------------------------------------------------
 

@@ -15,6 +15,7 @@ evaluation's ``LinearBaseline``, so the two agree by construction.
 from __future__ import annotations
 
 import torch
+from torch.nn import functional as F
 
 #: Relative Tikhonov term of the solve (keeps nearly collinear band sets solvable).
 RIDGE = 1e-10
@@ -56,4 +57,37 @@ def solve_coefficients(g: torch.Tensor, use: torch.Tensor, column: torch.Tensor)
     return aug[:, :, n1]
 
 
-__all__ = ["RIDGE", "mix_moments", "solve_coefficients"]
+def _sources(p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``p`` (0/1 ``[N, C]``) without each item's target class, float64: a band never predicts itself."""
+    return p.to(torch.float64) * (1.0 - F.one_hot(target, p.shape[1]).to(torch.float64))
+
+
+def _solve(src: torch.Tensor, target: torch.Tensor, moments: torch.Tensor, group_bands: torch.Tensor,
+           weights: torch.Tensor) -> torch.Tensor:
+    need = torch.clamp(src + F.one_hot(target, src.shape[1]).to(torch.float64), max=1.0)
+    g = mix_moments(moments, group_bands, weights, need)
+    use = torch.cat([torch.ones_like(src[:, :1]), src], dim=1)  # [N, 1+C]: intercept + sources
+    return solve_coefficients(g, use, target + 1)
+
+
+def item_coefficients(p: torch.Tensor, target: torch.Tensor, moments: torch.Tensor, group_bands: torch.Tensor,
+                      weights: torch.Tensor) -> torch.Tensor:
+    """Per item, the coefficients ``[N, 1+C]`` (float64) of the fit of class ``target`` ``[N]`` from the
+    classes present in ``p`` ``[N, C]`` (0/1; the target itself is never a source), from the groups' moments
+    (:func:`mix_moments`, :func:`solve_coefficients`)."""
+    return _solve(_sources(p, target), target, moments, group_bands, weights)
+
+
+def linear_prediction(bands: torch.Tensor, p: torch.Tensor, target: torch.Tensor, moments: torch.Tensor,
+                      group_bands: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The fit of :func:`item_coefficients` applied to ``bands`` ``[N, C, H, W]`` (physical units; absent and
+    target classes contribute nothing): ``[N, 1, H, W]`` in ``bands``' dtype."""
+    src = _sources(p, target)
+    coef = _solve(src, target, moments, group_bands, weights)
+    x = torch.where(src.to(bands.dtype)[:, :, None, None] > 0.5, bands, torch.zeros_like(bands))
+    n, c, h, w = x.shape
+    lin = torch.matmul(coef[:, None, 1:].to(bands.dtype), x.reshape(n, c, h * w))  # [N, 1, H*W]
+    return (lin + coef[:, None, :1].to(bands.dtype)).reshape(n, 1, h, w)
+
+
+__all__ = ["RIDGE", "mix_moments", "solve_coefficients", "item_coefficients", "linear_prediction"]
