@@ -1,5 +1,7 @@
 """``hls-translate export --checkpoint CKPT [CKPT ...] --out MODEL.onnx [--module NAME]``: a training checkpoint
 -> one ONNX file; several checkpoints of one config (e.g. seeds) -> one file that outputs their mean.
+``hls-translate export --onnx MODEL.onnx --trees TREES.npz --out NEW.onnx``: an exported model with its tree
+prior replaced (or added), the network unchanged.
 
 The file carries its metadata (bands, units, normalization, tiling, training summary, validation
 metrics); see :mod:`training.export`.  torch and onnx are imported only when the command runs.
@@ -11,10 +13,14 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, metavar="CKPT", nargs="+",
-                        help="checkpoint written by `hls-translate train` (e.g. runs/NAME/best.pt); several: one "
-                             "model whose output is the mean of theirs (an ensemble of runs of one config, e.g. "
-                             "different seeds; they must have the same architecture, bands and tiling)")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--checkpoint", metavar="CKPT", nargs="+",
+                      help="checkpoint written by `hls-translate train` (e.g. runs/NAME/best.pt); several: one "
+                           "model whose output is the mean of theirs (an ensemble of runs of one config, e.g. "
+                           "different seeds; they must have the same architecture, bands and tiling)")
+    what.add_argument("--onnx", metavar="MODEL.onnx",
+                      help="an exported conditional model to give the tree prior of --trees, without its checkpoints: "
+                           "its own tree prior, if any, is replaced and its network kept as it is")
     parser.add_argument("--out", required=True, metavar="MODEL.onnx", help="ONNX file to write (replaced atomically)")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset, 17 or later (default 17)")
     parser.add_argument("--model-version", default=None, metavar="V",
@@ -51,9 +57,22 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--evaluation {args.evaluation}: cannot read it as JSON ({exc})") from None
     if args.tree_weight is not None and args.trees is None:
         raise ConfigError("--tree-weight needs --trees (the tree prior to blend with)")
+    weight = 0.5 if args.tree_weight is None else args.tree_weight
+    if args.onnx is not None:
+        if args.trees is None:
+            raise ConfigError("--onnx needs --trees (the tree prior to give the exported model)")
+        if args.module != "model" or args.opset != 17:
+            raise ConfigError("--module and --opset apply to --checkpoint; --onnx keeps the exported network as it is")
+        from ..training.export import export_with_trees
+
+        md = export_with_trees(args.onnx, args.out, trees=args.trees, tree_weight=weight,
+                               model_version=args.model_version, description=args.description,
+                               evaluation=evaluation, verify=not args.no_verify)
+        print(md.to_json() if args.json else f"wrote {args.out}\n{md.summary()}")
+        return 0
     common = dict(opset=args.opset, model_version=args.model_version, description=args.description,
                   verify=not args.no_verify, module=args.module, evaluation=evaluation,
-                  trees=args.trees, tree_weight=0.5 if args.tree_weight is None else args.tree_weight)
+                  trees=args.trees, tree_weight=weight)
     if len(args.checkpoint) == 1:
         md = export_checkpoint(args.checkpoint[0], args.out, **common)
     else:

@@ -25,6 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fit the trees to the residual of the per-pixel least-squares fit of each row's source "
                              "set (added back in the exported graph), so that the sum extrapolates linearly beyond "
                              "the training scenes' range")
+    parser.add_argument("--relative", action="store_true",
+                        help="fit the trees on each reflective band divided by the pixel's mean reflective band "
+                             "(and that mean) to the target divided by it, so that the prediction scales with a "
+                             "brighter or darker scene of the same spectral shape (not with --on-linear)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     prior = fit_tree_prior_from_config(cfg, pixels_per_scene=args.pixels, max_iter=args.iterations,
-                                       max_leaf_nodes=args.leaves, log=log, on_linear=args.on_linear)
+                                       max_leaf_nodes=args.leaves, log=log, on_linear=args.on_linear,
+                                       relative=args.relative)
     prior.save(out)
     print(f"wrote {os.path.relpath(out)}: {prior.n_trees} trees, {prior.n_nodes:,} nodes, targets "
           f"{', '.join(prior.describe()['targets'])}")

@@ -274,3 +274,135 @@ def test_trees_on_the_linear_fits_residual_add_the_fit_back_in_the_graph(fitted,
         x[:, present[i] < 0.5] = np.nan
         want = 0.5 * net[i, 0] + 0.5 * back.predict_full(x, int(targets[i])).reshape(24, 32)
         assert np.abs(out[i, 0] - want).max() < 1e-5, i
+
+
+def test_relative_trees_scale_with_brightness_and_match_in_the_graph(fitted, tmp_path):
+    """``relative``: the trees see each reflective band over the pixel's brightness (the mean of its present
+    reflective bands) and predict the target over it.  The prior's prediction is scikit-learn's on those
+    features times the brightness; a pixel twice as bright (same shape, beyond the training range) gets
+    twice the prediction where plain trees stay flat; the flag survives save/load (and refuses to combine
+    with ``on_linear``); the grafted graph computes the same brightness bits (class-by-class float32 sums),
+    so ONNX Runtime outputs the blend to 1e-5 on real Spain pixels with different source sets per item."""
+    from osgeo import gdal
+
+    from hls_translate.core.errors import ModelError
+    from hls_translate.training.export import export_checkpoint
+    from hls_translate.training.trees import TreePrior, brightness, fit_tree_prior, relative_features
+
+    scenes, regs = fitted["scenes"], {}
+    prior = fit_tree_prior(scenes, (4, 11), tuple(range(15)), pixels_per_scene=3000, max_iter=15, seed=0,
+                           regressors=regs, relative=True)
+    assert prior.relative and not prior.on_linear and prior.info["relative"] != "no"
+    assert prior.nodes_feature[prior.nodes_leaf == 0].max() == 15  # the brightness is split on
+    scene = scenes[1]
+    for t in (4, 11):
+        keep = set(scene.band_ids) - {t}
+        x = _features(scene, keep)
+        reg, cols = regs[t]
+        feats, b = relative_features(x)
+        refl = [c for c in sorted(keep) if c < 13]
+        assert np.allclose(b, np.maximum(x[:, refl].mean(axis=1), 0.01), rtol=1e-6)
+        want = reg.predict(feats[:, cols].astype(np.float64)) * b
+        assert np.abs(prior.predict(x, t) - want).max() < 1e-6, t
+        truth = scene.values[scene.channel(t)].ravel()[scene.all_valid.ravel()]
+        assert float(np.sqrt(np.mean((prior.predict(x, t) - truth) ** 2))) < 0.5 * float(truth.std())
+    # beyond the brightest split on the brightness, a pixel k times as bright gets k times the prediction
+    # (the spectral shape is the same), where the plain trees, beyond their largest split, stay flat
+    x = _features(scene, set(scene.band_ids) - {11})
+    x = x[np.nanmin(x, axis=1) > 0.01]
+    top = float(prior.nodes_threshold[(prior.nodes_leaf == 0) & (prior.nodes_feature == 15)].max())
+    plain_top = float(fitted["prior"].nodes_threshold[fitted["prior"].nodes_leaf == 0].max())
+    x = x * np.float32(2 * max(top, plain_top) / np.nanmin(x))  # every band above every split
+    assert np.allclose(prior.predict(2 * x, 11), 2 * prior.predict(x, 11), rtol=1e-6)
+    assert np.array_equal(fitted["prior"].predict(2 * x, 11), fitted["prior"].predict(x, 11))
+    assert np.array_equal(brightness(np.full((2, 15), np.nan, np.float32)), np.ones(2, np.float32))
+    back = TreePrior.load(prior.save(tmp_path / "rel.npz"))
+    assert back.relative and np.array_equal(back.nodes_feature, prior.nodes_feature)
+    assert not TreePrior.load(fitted["prior"].save(tmp_path / "plain.npz")).relative
+    with pytest.raises(ModelError, match="relative and on_linear"):
+        fit_tree_prior(scenes, (4,), tuple(range(15)), pixels_per_scene=300, max_iter=2, relative=True, on_linear=True)
+
+    plain, hybrid = tmp_path / "plain.onnx", tmp_path / "hybrid.onnx"
+    export_checkpoint(str(fitted["ckpt"]), str(plain))
+    export_checkpoint(str(fitted["ckpt"]), str(hybrid), trees=back, tree_weight=0.5)  # its own check passes
+    raw = gdal.Open(str(SPAIN)).ReadAsArray(100, 300, 48, 40).astype(np.float32) * 1e-4
+    bands = np.zeros((3, 15, 40, 48), np.float32)
+    present = np.zeros((3, 15), np.float32)
+    targets = np.array([4, 11, 11], np.int64)
+    for i, keep in enumerate([set(range(13)) - {4}, {0, 1, 2, 3, 8, 10, 12}, {2}]):
+        for c in keep:
+            bands[i, c], present[i, c] = raw[c], 1.0
+    feeds = {"bands": bands, "presence": present, "target": targets}
+    net, out = _run(plain, feeds), _run(hybrid, feeds)
+    for i in range(3):
+        x = np.transpose(bands[i], (1, 2, 0)).reshape(-1, 15).copy()
+        x[:, present[i] < 0.5] = np.nan
+        want = 0.5 * net[i, 0] + 0.5 * back.predict(x, int(targets[i])).reshape(40, 48)
+        assert np.abs(out[i, 0] - want).max() < 1e-5, i
+
+
+def test_an_exported_model_gets_new_trees_without_its_checkpoint(fitted, tmp_path, capsys):
+    """``export --onnx MODEL --trees T``: the tree prior of an exported model is replaced (or added) with the
+    network kept node for node: replacing a model's trees with another prior gives what exporting the
+    checkpoint with that prior gives (to 1e-6 on real Spain pixels); the metadata records the new prior and
+    the one replaced and drops the held-out scores of the old file; a model without our metadata, a file
+    that is not ONNX and --onnx without --trees are refused, naming the file or the option."""
+    from osgeo import gdal
+
+    from hls_translate.cli import main
+    from hls_translate.core.errors import ModelError
+    from hls_translate.core.metadata import read_metadata
+    from hls_translate.training.export import export_checkpoint, export_with_trees
+    from hls_translate.training.trees import fit_tree_prior
+
+    other = fit_tree_prior(fitted["scenes"], (4, 11), tuple(range(15)), pixels_per_scene=2000, max_iter=10, seed=1,
+                           relative=True).save(tmp_path / "other.npz")
+    first, direct = tmp_path / "first.onnx", tmp_path / "direct.onnx"
+    fake_eval = {"schema": "hls_translate.evaluation", "rows": [], "scenes": [{"name": "X"}], "summary": {}}
+    export_checkpoint(str(fitted["ckpt"]), str(first), trees=fitted["prior"], tree_weight=0.3, evaluation=fake_eval)
+    assert "held_out_evaluation" in read_metadata(str(first)).metrics
+    export_checkpoint(str(fitted["ckpt"]), str(direct), trees=other, tree_weight=0.6)
+    swapped = tmp_path / "swapped.onnx"
+    assert main(["export", "--onnx", str(first), "--trees", other, "--tree-weight", "0.6", "--out", str(swapped)]) == 0
+    md = read_metadata(str(swapped))
+    assert md.training["tree_prior"]["weight"] == 0.6 and md.training["tree_prior"]["trees"] == 20
+    assert md.training["replaced_tree_prior"]["weight"] == 0.3 and "held_out_evaluation" not in md.metrics
+    assert md.description.count("blended") == 1 and "0.4 / 0.6" in md.description
+    assert md.normalization == read_metadata(str(direct)).normalization
+
+    raw = gdal.Open(str(SPAIN)).ReadAsArray(40, 60, 33, 29).astype(np.float32) * 1e-4
+    bands = np.zeros((3, 15, 29, 33), np.float32)
+    present = np.zeros((3, 15), np.float32)
+    for i, keep in enumerate([set(range(13)) - {4}, {0, 1, 2, 3, 8, 10, 12}, {1, 2, 3}]):
+        for c in keep:
+            bands[i, c], present[i, c] = raw[c], 1.0
+    feeds = {"bands": bands, "presence": present, "target": np.array([4, 11, 5], np.int64)}
+    want, got, old = _run(direct, feeds), _run(swapped, feeds), _run(first, feeds)
+    assert np.abs(got - want).max() < 1e-6
+    assert np.abs(got[:2] - old[:2]).max() > 1e-3  # the trees did change
+    # red edge 2 (5): the new prior has no trees for it, so the network's own output, unblended
+    plain = tmp_path / "plain.onnx"
+    export_checkpoint(str(fitted["ckpt"]), str(plain))
+    assert np.abs(got[2] - _run(plain, feeds)[2]).max() < 1e-6
+    # a plain model gets trees: the same file as exporting with them
+    added = export_with_trees(str(plain), str(tmp_path / "added.onnx"), trees=other, tree_weight=0.6)
+    assert "replaced_tree_prior" not in added.training
+    assert np.abs(_run(tmp_path / "added.onnx", feeds) - want).max() < 1e-6
+
+    bare = tmp_path / "bare.onnx"
+    bare.write_bytes(onnx.helper.make_model(onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["a"], ["b"])], "g",
+        [onnx.helper.make_tensor_value_info("a", onnx.TensorProto.FLOAT, [1])],
+        [onnx.helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, [1])])).SerializeToString())
+    with pytest.raises(ModelError, match="bare.onnx has no hls_translate metadata"):
+        export_with_trees(str(bare), str(tmp_path / "z.onnx"), trees=other)
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x00 not onnx")
+    with pytest.raises(ModelError, match="junk.onnx: cannot read it as an ONNX model"):
+        export_with_trees(str(junk), str(tmp_path / "z.onnx"), trees=other)
+    with pytest.raises(ModelError, match="tree-weight"):
+        export_with_trees(str(plain), str(tmp_path / "z.onnx"), trees=other, tree_weight=0.0)
+    assert not (tmp_path / "z.onnx").exists()
+    capsys.readouterr()
+    assert main(["export", "--onnx", str(first), "--out", str(tmp_path / "z.onnx")]) == 2
+    assert "--onnx needs --trees" in capsys.readouterr().err

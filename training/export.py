@@ -12,6 +12,7 @@ with torch on two input sizes before the file appears, atomically, at its path.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
 import os
@@ -28,6 +29,8 @@ MIN_OPSET = 17
 DEFAULT_OPSET = 17
 #: Parity tolerance of the export-time check, in units of the target band's standard deviation.
 VERIFY_TOL = 1e-3
+#: How an export describes its tree prior, after the network's own description.
+_BLEND_NOTE = "; blended {a:g} / {b:g} with per-pixel gradient-boosted trees ({n} trees for {t} targets) in the graph"
 
 
 def _jsonable(obj: Any) -> Any:
@@ -248,9 +251,8 @@ def export_model(model, path: str, *, opset: int = DEFAULT_OPSET, model_version:
     prior = _tree_prior(model, trees, tree_weight)
     if prior is not None:
         training = {**dict(training or {}), "tree_prior": {**prior.describe(), "weight": float(tree_weight)}}
-        description = (description or build_metadata(model).description) + (
-            f"; blended {1 - tree_weight:g} / {tree_weight:g} with per-pixel gradient-boosted trees "
-            f"({prior.n_trees} trees for {len(prior.targets)} targets) in the graph")
+        description = (description or build_metadata(model).description) + _BLEND_NOTE.format(
+            a=1 - tree_weight, b=tree_weight, n=prior.n_trees, t=len(prior.targets))
     metadata = build_metadata(model, model_version=model_version, training=training, metrics=metrics,
                               description=description)
     parse_metadata(metadata.to_json(), source="export")  # what readers will see must parse
@@ -457,6 +459,133 @@ def export_ensemble(checkpoints: Sequence[str], path: str, *, opset: int = DEFAU
                         description=description, verify=verify, trees=trees, tree_weight=tree_weight)
 
 
-__all__ = ["export_model", "export_checkpoint", "export_ensemble", "held_out_metrics", "build_metadata", "check_output_path", "check_opset", "max_opset",
+def _check_retree(metadata: ModelMetadata, prior, weight: float, source: str) -> None:
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 < float(weight) <= 1.0:
+        raise ModelError(f"--tree-weight must be a number in (0, 1], got {weight!r}")
+    if metadata.kind != "conditional":
+        raise ModelError(f"{source} is a {metadata.kind.replace('_', ' ')} model; the tree prior is grafted into a "
+                         "conditional model (any sources -> the target asked for)")
+    if not set(int(t) for t in prior.targets) & set(metadata.target_bands):
+        raise ModelError(f"the tree prior has no trees for any target {source} synthesizes")
+
+
+def _verify_retree(network: str, model: str, metadata: ModelMetadata, prior, weight: float) -> Dict[str, float]:
+    """ONNX Runtime on the network alone and on the re-treed file, at two sizes, with random inputs in each
+    band's training range and a different source set per item: the file must output ``(1 - w) network +
+    w trees`` (the trees' numpy reference) to :data:`VERIFY_TOL` target-band standard deviations."""
+    import numpy as np
+
+    from ..core.runtime import OnnxModel
+
+    rng = np.random.default_rng(1234)
+    nets, outs = OnnxModel(network, device="cpu"), OnnxModel(model, device="cpu")
+    sources = [c for c in metadata.source_bands]
+    covered = [t for t in metadata.target_bands if prior.has_target(t)]
+    other = [t for t in metadata.target_bands if not prior.has_target(t)]
+    worst = {"max_abs_diff": 0.0, "max_norm_diff": 0.0}
+    n_bands = metadata.input("bands").shape[1]
+    for h, w in ((37, 45), (64, 64)):
+        targets = np.array([covered[0], covered[-1], (other or covered)[0]], np.int64)
+        bands = np.zeros((3, n_bands, h, w), np.float32)
+        present = np.zeros((3, n_bands), np.float32)
+        for i, t in enumerate(targets):
+            keep = [c for c in sources if c != t and rng.random() < 0.7] or [c for c in sources if c != t][:1]
+            for c in keep:
+                st = metadata.normalization[c]
+                bands[i, c] = rng.normal(st.mean, st.std, size=(h, w))
+                present[i, c] = 1.0
+        feeds = {"bands": bands, "presence": present, "target": targets}
+        net, out = nets.run(feeds).astype(np.float64), outs.run(feeds).astype(np.float64)
+        for i, t in enumerate(targets):
+            want = net[i, 0]
+            if prior.has_target(int(t)):
+                x = np.transpose(bands[i], (1, 2, 0)).reshape(h * w, n_bands).copy()
+                x[:, present[i] < 0.5] = np.nan
+                want = (1.0 - weight) * want + weight * prior.predict_full(x, int(t)).reshape(h, w)
+            diff = np.abs(out[i, 0] - want)
+            norm = float(diff.max() / metadata.normalization[int(t)].std)
+            worst = {"max_abs_diff": max(worst["max_abs_diff"], float(diff.max())),
+                     "max_norm_diff": max(worst["max_norm_diff"], norm)}
+            if not np.isfinite(out[i, 0]).all() or norm > VERIFY_TOL:
+                raise ModelError(f"export check failed: the re-treed model differs from the network blended with "
+                                 f"the trees by {norm:.3g} standard deviations of {BAND_CLASSES[int(t)].key} at "
+                                 f"{h}x{w} (tolerance {VERIFY_TOL:g})")
+    return worst
+
+
+def export_with_trees(model_path: str, path: str, *, trees: Any, tree_weight: float = 0.5,
+                      model_version: Optional[str] = None, description: str = "",
+                      evaluation: Optional[Mapping[str, Any]] = None, verify: bool = True) -> ModelMetadata:
+    """Give an exported conditional model (``model_path``) a new tree prior, without its checkpoints: the
+    prior it has, if any, is removed (the network's graph is kept node for node) and ``trees`` is grafted at
+    ``tree_weight``.  The metadata keeps everything about the network, records the new prior in
+    ``training.tree_prior`` (the one replaced in ``training.replaced_tree_prior``) and drops held-out scores,
+    which scored the old file, unless ``evaluation`` (of the new file) is given.  Written and checked as
+    :func:`export_model` writes (with ``verify``: ONNX Runtime against the network alone blended with the
+    trees' numpy reference)."""
+    import onnx
+
+    from .trees import TreePrior, graft_tree_prior, strip_tree_prior
+
+    model_path = os.fspath(model_path)
+    path = check_output_path(path)
+    check_outputs_are_not_inputs([path], {model_path: "the model whose trees are replaced"}, ModelError)
+    try:
+        proto = onnx.load(model_path)
+    except Exception as exc:  # onnx raises DecodeError, OSError, ...
+        raise ModelError(f"{model_path}: cannot read it as an ONNX model ({exc})") from None
+    props = {p.key: p.value for p in proto.metadata_props}
+    if METADATA_KEY not in props:
+        raise ModelError(f"{model_path} has no hls_translate metadata; only a model written by `hls-translate export` "
+                         "can be given new trees")
+    old = parse_metadata(props[METADATA_KEY], source=os.path.basename(model_path))
+    prior = trees if isinstance(trees, TreePrior) else TreePrior.load(trees)
+    _check_retree(old, prior, tree_weight, model_path)
+    names = {t.role: t.name for t in old.inputs}
+    output = old.output.name
+    training = dict(old.training)
+    replaced = training.pop("tree_prior", None)
+    if strip_tree_prior(proto, output) != (replaced is not None):
+        raise ModelError(f"{model_path}: its graph and its metadata disagree on whether it has a tree prior")
+    if replaced is not None:
+        training["replaced_tree_prior"] = replaced
+    training["tree_prior"] = {**prior.describe(), "weight": float(tree_weight)}
+    metrics = {k: v for k, v in old.metrics.items() if k != "held_out_evaluation"}
+    if evaluation is not None:
+        metrics.update(held_out_metrics(evaluation))
+    base = description or old.description.split("; blended ")[0]
+    description = base + _BLEND_NOTE.format(a=1 - tree_weight, b=tree_weight, n=prior.n_trees, t=len(prior.targets))
+    metadata = dataclasses.replace(old, description=description, training=_jsonable(training),
+                                   metrics=_jsonable(metrics), model_version=model_version or old.model_version,
+                                   created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat())
+    parse_metadata(metadata.to_json(), source="export")
+    network = proto.SerializeToString() if verify else b""
+    graft_tree_prior(proto, prior, tree_weight, bands=names["bands"], presence=names["presence"],
+                     target=names["target"], output=output)
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, metadata.to_json()
+    proto.doc_string = metadata.description
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+        with atomic_path(path, fsync=False) as tmp:
+            with open(tmp, "wb") as f:
+                f.write(proto.SerializeToString())
+                f.flush()
+                os.fsync(f.fileno())
+            if verify:
+                import tempfile
+
+                with tempfile.TemporaryDirectory() as scratch:
+                    net_path = os.path.join(scratch, "network.onnx")
+                    with open(net_path, "wb") as f:
+                        f.write(network)
+                    _verify_retree(net_path, tmp, metadata, prior, float(tree_weight))
+    except OSError as exc:
+        raise ModelError(f"cannot write {path}: {exc.strerror or exc}; the previous file, if any, is unchanged") from None
+    return metadata
+
+
+__all__ = ["export_model", "export_checkpoint", "export_ensemble", "export_with_trees", "held_out_metrics", "build_metadata", "check_output_path", "check_opset", "max_opset",
            "default_model_version",
            "MIN_OPSET", "DEFAULT_OPSET"]

@@ -39,6 +39,11 @@ _ARRAYS = {"targets": np.int64, "base": np.float64, "tree_target": np.int64, "tr
            "nodes_missing_left": np.uint8, "nodes_leaf": np.uint8, "nodes_value": np.float64}
 #: The arrays of a prior fitted on the linear fit's residual.
 _LINEAR = ("linear_moments", "linear_bands", "linear_weights", "sources")
+#: The reflective band classes: a relative prior's brightness is their mean, and its features their ratio to it
+#: (thermal classes, in degrees Celsius, stay as they are).
+REFLECTIVE = np.array([not c.is_thermal for c in BAND_CLASSES])
+#: A relative prior's brightness is at least this (reflectance): a dark pixel's ratios stay bounded.
+BRIGHTNESS_FLOOR = np.float32(0.01)
 #: The Landsat 8/9 and HLS L30 band classes (the trainer's named source set, the evaluation's use case).
 L30_KEYS = ("coastal_aerosol", "blue", "green", "red", "nir_narrow", "swir_1", "swir_2", "cirrus")
 
@@ -72,6 +77,34 @@ def _linear_fit(x: np.ndarray, target: int, moments: np.ndarray, group_bands: np
     return c[:, 0] + np.einsum("pc,pc->p", np.where(have, x, 0.0).astype(np.float64), c[:, 1:])
 
 
+def brightness(x: np.ndarray) -> np.ndarray:
+    """A relative prior's brightness of each row of ``x`` [P, 15] float32 (NaN: absent): the mean of its
+    present reflective classes, at least :data:`BRIGHTNESS_FLOOR` (1 where none is present); [P] float32.
+
+    Summed class by class in float32, in class order, as the exported graph does (elementwise ``Add``): the
+    same bits in numpy and ONNX Runtime, so the trees' splits on the ratios decide identically."""
+    x = np.asarray(x, dtype=np.float32)
+    on = ~np.isnan(x) & REFLECTIVE[None, :]
+    xz = np.where(on, x, np.float32(0.0)).astype(np.float32)
+    total = np.zeros(len(x), np.float32)
+    count = np.zeros(len(x), np.float32)
+    for c in range(NUM_CLASSES):
+        total = total + xz[:, c]
+        count = count + on[:, c].astype(np.float32)
+    mean = np.where(count > 0.5, total / np.maximum(count, np.float32(1.0)), np.float32(1.0)).astype(np.float32)
+    return np.maximum(mean, BRIGHTNESS_FLOOR)
+
+
+def relative_features(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """``x`` [P, 15] float32 (NaN: absent) -> (features [P, 16] float32, brightness [P] float32): each
+    reflective class divided by the row's :func:`brightness` (thermal classes unchanged), and the
+    brightness itself as feature 15."""
+    x = np.asarray(x, dtype=np.float32)
+    b = brightness(x)
+    ratio = np.where(REFLECTIVE[None, :], x / b[:, None], x).astype(np.float32)
+    return np.concatenate([ratio, b[:, None]], axis=1), b
+
+
 @dataclass(frozen=True)
 class TreePrior:
     """Per-target tree ensembles over the 15 band classes (see the module docstring).
@@ -99,6 +132,10 @@ class TreePrior:
     linear_bands: Optional[np.ndarray] = None  # float64 [K, 15] 1 where the scene has the class
     linear_weights: Optional[np.ndarray] = None  # float64 [K]
     sources: Optional[np.ndarray] = None  # float64 [15] 1 for a class the linear fit may use
+    # brightness-relative (``--relative``): the trees see each reflective band divided by the pixel's
+    # brightness (:func:`relative_features`, feature 15 the brightness) and predict the target divided by
+    # it; the prediction is multiplied back, so it scales with a brighter scene of the same spectral shape
+    relative: bool = False
 
     @property
     def n_trees(self) -> int:
@@ -130,6 +167,9 @@ class TreePrior:
     def predict(self, x: np.ndarray, target: int) -> np.ndarray:
         """``x`` [P, 15] float32 (NaN: absent) -> [P] float64, for class ``target`` (numpy, the reference)."""
         x = np.asarray(x, dtype=np.float32)
+        scale = None
+        if self.relative:
+            x, scale = relative_features(x)
         rows = np.flatnonzero(self.targets == int(target))
         if rows.size == 0:
             raise ModelError(f"tree prior: no trees for target class {int(target)}")
@@ -148,7 +188,7 @@ class TreePrior:
                 nxt = np.where(left, self.nodes_left[g], self.nodes_right[g])
                 node = np.where(leaf, node, nxt)
             out += self.nodes_value[s + node]
-        return out
+        return out if scale is None else out * scale.astype(np.float64)
 
     # -- files ------------------------------------------------------------------------------------------
     def save(self, path: str) -> str:
@@ -157,6 +197,8 @@ class TreePrior:
 
         path = os.path.abspath(os.fspath(path))
         arrays = {k: np.asarray(getattr(self, k)) for k in (*_ARRAYS, *(_LINEAR if self.on_linear else ()))}
+        if self.relative:
+            arrays["relative"] = np.array(1, dtype=np.uint8)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
                 np.savez_compressed(f, schema=np.array(SCHEMA), info=np.array(json.dumps(dict(self.info))), **arrays)
@@ -191,6 +233,10 @@ class TreePrior:
             if len(present) != len(_LINEAR):
                 raise ModelError(f"tree prior {path}: missing array {[k for k in _LINEAR if k not in data][0]}")
             prior = dataclasses.replace(prior, **{k: data[k].astype(np.float64) for k in _LINEAR})
+        if "relative" in data:
+            if data["relative"].shape != () or int(data["relative"]) not in (0, 1):
+                raise ModelError(f"tree prior {path}: its relative flag is not 0 or 1")
+            prior = dataclasses.replace(prior, relative=bool(int(data["relative"])))
         problem = prior.problems()
         if problem:
             raise ModelError(f"tree prior {path}: {problem}")
@@ -213,8 +259,11 @@ class TreePrior:
             return "a tree predicts a target the prior does not list"
         inner = self.nodes_leaf == 0
         size = np.repeat(np.diff(self.tree_start), np.diff(self.tree_start))
-        if np.any(self.nodes_feature[inner] < 0) or np.any(self.nodes_feature[inner] >= NUM_CLASSES):
-            return "a split uses a feature outside the 15 band classes"
+        n_features = NUM_CLASSES + (1 if self.relative else 0)
+        if np.any(self.nodes_feature[inner] < 0) or np.any(self.nodes_feature[inner] >= n_features):
+            return (f"a split uses a feature outside the 15 band classes{' and the brightness' if self.relative else ''}")
+        if self.relative and self.on_linear:
+            return "a prior is either relative or fitted on the linear fit's residual, not both"
         for side in (self.nodes_left, self.nodes_right):
             if np.any(side[inner] <= 0) or np.any(side[inner] >= size[inner]):
                 return "a split points outside its tree"
@@ -266,7 +315,8 @@ def _rows(scene, target: int, pick: np.ndarray, rng: np.random.Generator, source
 
 def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Sequence[int], *,
                    pixels_per_scene: int = 20000, max_iter: int = 300, max_leaf_nodes: int = 31, seed: int = 0,
-                   log=None, regressors: Optional[Dict[int, Any]] = None, on_linear: bool = False) -> TreePrior:
+                   log=None, regressors: Optional[Dict[int, Any]] = None, on_linear: bool = False,
+                   relative: bool = False) -> TreePrior:
     """Fit one ``HistGradientBoostingRegressor`` per target on the training ``scenes`` (see the module
     docstring): a fixed random sample of ``pixels_per_scene`` pixels valid in every band per scene (a glob
     entry's matches share one budget), each scene weighted by its sampling weight, like the evaluation's
@@ -274,13 +324,19 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
     fitted scikit-learn regressor and the feature columns it was fitted on (for checks).  ``on_linear``: the
     trees fit ``target - linear fit`` (the least squares of each row's own source set, from the training
     scenes' moments as :class:`~.evaluate.LinearBaseline` solves it), so that the sum extrapolates linearly
-    beyond the training range; the prior then carries the moments, and the graph adds the fit back."""
+    beyond the training range; the prior then carries the moments, and the graph adds the fit back.
+    ``relative``: the trees see :func:`relative_features` (each reflective band over the pixel's brightness,
+    and the brightness) and fit ``target / brightness``, each row weighted by the brightness squared (the
+    squared error of the product), so that the prediction, multiplied back, scales with a brighter or darker
+    scene of the same spectral shape; ``regressors`` then receive the columns of those 16 features."""
     try:
         from sklearn.ensemble import HistGradientBoostingRegressor
     except ImportError:
         raise ModelError("the tree prior needs scikit-learn (pip install 'hls_translate[train]')") from None
     import time
 
+    if on_linear and relative:
+        raise ModelError("tree prior: relative and on_linear exclude each other (pick one)")
     if pixels_per_scene < 100 or max_iter < 1 or max_leaf_nodes < 2:
         raise ModelError("tree prior: pixels_per_scene must be >= 100, max_iter >= 1, max_leaf_nodes >= 2")
     l30 = [c.id for c in BAND_CLASSES if c.key in L30_KEYS]
@@ -327,10 +383,14 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
         reg = HistGradientBoostingRegressor(max_iter=max_iter, max_leaf_nodes=max_leaf_nodes, early_stopping=False,
                                             random_state=seed)
         x = np.concatenate(xs)
-        cols = np.flatnonzero(~np.isnan(x).all(axis=0))  # classes no scene has (and the target) are no feature
         y = np.concatenate(ys).astype(np.float64)
         if on_linear:
             y = y - _linear_fit(x, int(target), *(linear[k] for k in _LINEAR))
+        if relative:
+            x, b = relative_features(x)
+            y = y / b
+            w = w * b.astype(np.float64) ** 2
+        cols = np.flatnonzero(~np.isnan(x).all(axis=0))  # classes no scene has (and the target) are no feature
         reg.fit(x[:, cols], y, sample_weight=w / w.mean())
         kept.append(int(target))
         if regressors is not None:
@@ -361,13 +421,15 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
             "max_leaf_nodes": int(max_leaf_nodes), "pixels_per_scene": int(pixels_per_scene), "seed": int(seed),
             "source_sets": "each pixel with all other bands, with the Landsat / HLS L30 bands, with a random subset",
             "training_scenes": [s.name for s in scenes], "fit_seconds": round(time.time() - t_all, 1),
-            "base": "linear fit (the trees fit its residual)" if on_linear else "none"}
+            "base": "linear fit (the trees fit its residual)" if on_linear else "none",
+            "relative": ("the trees see each reflective band over the pixel's mean reflective band (and that "
+                         "mean) and predict the target over it") if relative else "no"}
     prior = TreePrior(targets=np.array(kept, dtype=np.int64), base=np.array(base, dtype=np.float64),
                       tree_target=cat["tree_target"], tree_start=np.append(cat["tree_start"], offset),
                       nodes_feature=cat["nodes_feature"], nodes_threshold=cat["nodes_threshold"],
                       nodes_left=cat["nodes_left"], nodes_right=cat["nodes_right"],
                       nodes_missing_left=cat["nodes_missing_left"], nodes_leaf=cat["nodes_leaf"],
-                      nodes_value=cat["nodes_value"], info=info, **linear)
+                      nodes_value=cat["nodes_value"], info=info, relative=bool(relative), **linear)
     problem = prior.problems()
     if problem:  # pragma: no cover - a scikit-learn whose tree layout changed
         raise ModelError(f"tree prior: the fitted trees do not convert ({problem})")
@@ -460,12 +522,19 @@ def graft_tree_prior(proto, prior: TreePrior, weight: float, *, bands: str, pres
                          value=numpy_helper.from_array(np.zeros(1, np.float32))),
         helper.make_node("Reshape", [target, const("n111", np.array([-1, 1, 1, 1], np.int64))], [p + "t4"]),
     ]
+    features = p + "rows"
+    if prior.relative:
+        features = _relative_nodes(nodes, const, p + "rows", p + "relative/")
     total = p + "zeros"
     for t in prior.targets.tolist():
         q = f"{p}t{t}/"
+        scaled = [helper.make_node("Mul", [q + "tree_ratio", p + "relative/b"], [q + "tree_rows"])] \
+            if prior.relative else []
         then = helper.make_graph(
-            [helper.make_node("TreeEnsembleRegressor", [p + "rows"], [q + "tree_rows"], domain=ML_DOMAIN,
+            [helper.make_node("TreeEnsembleRegressor", [features],
+                              [q + ("tree_ratio" if prior.relative else "tree_rows")], domain=ML_DOMAIN,
                               **tree_ensemble_attributes(prior, t)),
+             *scaled,
              helper.make_node("Reshape", [q + "tree_rows", p + "shape1"], [q + "then_out"])],
             f"trees_{t}", [], [helper.make_tensor_value_info(q + "then_out", TensorProto.FLOAT, None)])
         other = helper.make_graph([helper.make_node("Identity", [p + "zeros"], [q + "else_out"])], f"no_trees_{t}", [],
@@ -496,6 +565,80 @@ def graft_tree_prior(proto, prior: TreePrior, weight: float, *, bands: str, pres
     if not any(o.domain == ML_DOMAIN for o in proto.opset_import):
         op = proto.opset_import.add()
         op.domain, op.version = ML_DOMAIN, 3
+
+
+def strip_tree_prior(proto, output: str) -> bool:
+    """Remove the tree prior :func:`graft_tree_prior` added to ``proto``'s graph, in place: every node,
+    initializer and value info it named, and the blend that wrote ``output``; the network's last node then
+    writes ``output`` again, unchanged.  Returns whether the graph had a prior."""
+    g = proto.graph
+    p = "tree_prior/"
+    net = p + "network_output"
+    if not any(net in n.output for n in g.node):
+        return False
+    keep = []
+    for n in g.node:
+        outs = list(n.output)
+        if net in outs:
+            for i, o in enumerate(outs):
+                if o == net:
+                    n.output[i] = output
+            keep.append(n)
+        elif output not in outs and not any(o.startswith(p) for o in outs):
+            keep.append(n)
+    leftover = [i for n in keep for i in n.input if i.startswith(p)]
+    if leftover:
+        raise ModelError(f"this graph's tree prior cannot be removed: the network reads {leftover[0]}")
+    del g.node[:]
+    g.node.extend(keep)
+    for field in (g.initializer, g.value_info):
+        kept = [v for v in field if not v.name.startswith(p)]
+        del field[:]
+        field.extend(kept)
+    if not any(n.domain == ML_DOMAIN for n in g.node):
+        ops = [o for o in proto.opset_import if o.domain != ML_DOMAIN]
+        del proto.opset_import[:]
+        proto.opset_import.extend(ops)
+    return True
+
+
+def _relative_nodes(nodes: list, const, rows: str, q: str) -> str:
+    """Append to ``nodes`` the graph of :func:`relative_features` on ``rows`` [M, 15] (NaN: absent): the
+    brightness ``q + "b"`` [M, 1] (summed class by class with elementwise ``Add``, in class order, as
+    :func:`brightness` does in numpy) and the features [M, 16]; returns the features' name."""
+    from onnx import TensorProto, helper
+
+    nodes += [
+        helper.make_node("IsNaN", [rows], [q + "nan"]),
+        helper.make_node("Not", [q + "nan"], [q + "have"]),
+        helper.make_node("And", [q + "have", const("reflective", REFLECTIVE.reshape(1, -1))], [q + "on"]),
+        helper.make_node("Where", [q + "on", rows, const("zero", np.array(0.0, np.float32))], [q + "xz"]),
+        helper.make_node("Cast", [q + "on"], [q + "onf"], to=TensorProto.FLOAT),
+    ]
+    total, count = None, None
+    for c in range(NUM_CLASSES):
+        idx = const(f"col{c}", np.array([c], np.int64))
+        nodes += [helper.make_node("Gather", [q + "xz", idx], [f"{q}x{c}"], axis=1),
+                  helper.make_node("Gather", [q + "onf", idx], [f"{q}n{c}"], axis=1)]
+        if total is None:  # 0 + x == x exactly, as numpy's first addition
+            total, count = f"{q}x{c}", f"{q}n{c}"
+            continue
+        nodes += [helper.make_node("Add", [total, f"{q}x{c}"], [f"{q}sum{c}"]),
+                  helper.make_node("Add", [count, f"{q}n{c}"], [f"{q}count{c}"])]
+        total, count = f"{q}sum{c}", f"{q}count{c}"
+    one = const("one_f", np.array(1.0, np.float32))
+    nodes += [
+        helper.make_node("Max", [count, one], [q + "divisor"]),
+        helper.make_node("Div", [total, q + "divisor"], [q + "mean"]),
+        helper.make_node("Greater", [count, const("half", np.array(0.5, np.float32))], [q + "any"]),
+        helper.make_node("Where", [q + "any", q + "mean", one], [q + "mean1"]),
+        helper.make_node("Max", [q + "mean1", const("floor", np.array(BRIGHTNESS_FLOOR, np.float32))], [q + "b"]),
+        helper.make_node("Div", [rows, q + "b"], [q + "ratio_all"]),
+        helper.make_node("Where", [const("reflective", REFLECTIVE.reshape(1, -1)), q + "ratio_all", rows],
+                         [q + "ratio"]),
+        helper.make_node("Concat", [q + "ratio", q + "b"], [q + "features"], axis=1),
+    ]
+    return q + "features"
 
 
 def _linear_module(prior: TreePrior):
@@ -561,20 +704,29 @@ def _linear_nodes(proto, prior: TreePrior, *, bands: str, presence: str, target:
 
 def fit_tree_prior_from_config(cfg, *, sources: Sequence[int] = (), targets: Sequence[int] = (),
                                pixels_per_scene: int = 20000, max_iter: int = 300, max_leaf_nodes: int = 31,
-                               log=None, on_linear: bool = False) -> TreePrior:
+                               log=None, on_linear: bool = False, relative: bool = False) -> TreePrior:
     """:func:`fit_tree_prior` on the training scenes of a training config (``data.train``, read as the
-    trainer reads them, ``data.toa_only`` included), for its targets from its sources (default: the
-    config's ``data.targets`` / every class), seed ``run.seed``."""
+    trainer reads them, ``data.toa_only`` included), for its targets from its sources, seed ``run.seed``.
+    Default targets: the config's ``data.targets`` (else every class); default sources: the classes the
+    config's model takes as input (a conditional model's ``source_bands``; every class for another model),
+    so that the trees never learn from a band the exported model is never fed (the engine marks every
+    other band absent)."""
+    from ..core.models import create_model
     from .data import load_scenes
 
     d = cfg.data
+    if not sources:
+        model = create_model(cfg.model.name, **dict(cfg.model.params))
+        sources = model.cfg.source_ids if model.kind == "conditional" else tuple(range(NUM_CLASSES))
     scenes = load_scenes(d.train, d, "train", chip=d.chip_size, log=log)
     targets = tuple(targets) or tuple(d.band_ids(d.targets, "data.targets")) or tuple(range(NUM_CLASSES))
-    sources = tuple(sources) or tuple(range(NUM_CLASSES))
+    sources = tuple(sources)
     prior = fit_tree_prior(scenes, targets, sources, pixels_per_scene=pixels_per_scene, max_iter=max_iter,
-                           max_leaf_nodes=max_leaf_nodes, seed=cfg.run.seed, log=log, on_linear=on_linear)
+                           max_leaf_nodes=max_leaf_nodes, seed=cfg.run.seed, log=log, on_linear=on_linear,
+                           relative=relative)
     return dataclasses.replace(prior, info={**dict(prior.info), "sources": [BAND_CLASSES[c].key for c in sources]})
 
 
-__all__ = ["TreePrior", "fit_tree_prior", "fit_tree_prior_from_config", "graft_tree_prior",
-           "tree_ensemble_attributes", "SCHEMA", "L30_KEYS"]
+__all__ = ["TreePrior", "fit_tree_prior", "fit_tree_prior_from_config", "graft_tree_prior", "strip_tree_prior",
+           "tree_ensemble_attributes", "brightness", "relative_features", "SCHEMA", "L30_KEYS", "REFLECTIVE",
+           "BRIGHTNESS_FLOOR"]
