@@ -25,6 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fit the trees to the residual of the per-pixel least-squares fit of each row's source "
                              "set (added back in the exported graph), so that the sum extrapolates linearly beyond "
                              "the training scenes' range")
+    parser.add_argument("--sources", nargs="+", default=None, metavar="BAND",
+                        help="the band classes the trees may use as features (config names, e.g. B02 red_edge_1), or "
+                             "'all' for every class, thermal included (run 16's trees); default: the classes the "
+                             "config's model takes as input (model.params.source_bands)")
     parser.add_argument("--relative", action="store_true",
                         help="fit the trees on each reflective band divided by the pixel's mean reflective band "
                              "(and that mean) to the target divided by it, so that the prediction scales with a "
@@ -44,11 +48,18 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out}: the tree prior is written as .npz")
     out = writable_output_path(args.out, ConfigError)
     cfg = load_train_config(args.config, args.overrides, check_model=False)
+    sources: tuple = ()
+    if args.sources == ["all"]:
+        from ..core.bands import NUM_CLASSES
+
+        sources = tuple(range(NUM_CLASSES))
+    elif args.sources:
+        sources = cfg.data.band_ids(args.sources, "--sources")
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    prior = fit_tree_prior_from_config(cfg, pixels_per_scene=args.pixels, max_iter=args.iterations,
+    prior = fit_tree_prior_from_config(cfg, sources=sources, pixels_per_scene=args.pixels, max_iter=args.iterations,
                                        max_leaf_nodes=args.leaves, log=log, on_linear=args.on_linear,
                                        relative=args.relative)
     prior.save(out)

@@ -222,6 +222,20 @@ def test_fit_trees_command_on_a_config(fitted, tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     assert main(["fit-trees", "--config", str(cfg), "--out", str(out), "data.bogus=1"]) == 2
     assert "data.bogus" in capsys.readouterr().err
+    # the features: the config model's sources by default (this config's model declares none: every class),
+    # or the ones named
+    assert main(["fit-trees", "--config", str(cfg), "--out", str(out), "--pixels", "500", "--iterations", "5",
+                 "--sources", "B02", "B03", "B04"]) == 0
+    prior = TreePrior.load(out)
+    assert prior.info["sources"] == ["blue", "green", "red"]
+    assert set(np.unique(prior.nodes_feature[prior.nodes_leaf == 0]).tolist()) <= {1, 2, 3}
+    capsys.readouterr()
+    assert main(["fit-trees", "--config", str(cfg), "--out", str(out), "--sources", "B77"]) == 2
+    assert "--sources" in capsys.readouterr().err
+    raw["model"] = {"name": "spectral_mlp", "params": {**SPECTRAL, "source_bands": ["B02", "B03", "B04", "B8A"]}}
+    cfg = write_config(tmp_path / "own.yaml", raw)
+    assert main(["fit-trees", "--config", str(cfg), "--out", str(out), "--pixels", "500", "--iterations", "5"]) == 0
+    assert TreePrior.load(out).info["sources"] == ["blue", "green", "red", "nir_narrow"]
 
 
 def test_trees_on_the_linear_fits_residual_add_the_fit_back_in_the_graph(fitted, tmp_path):
