@@ -416,6 +416,10 @@ def test_an_exported_model_gets_new_trees_without_its_checkpoint(fitted, tmp_pat
         export_with_trees(str(junk), str(tmp_path / "z.onnx"), trees=other)
     with pytest.raises(ModelError, match="tree-weight"):
         export_with_trees(str(plain), str(tmp_path / "z.onnx"), trees=other, tree_weight=0.0)
+    before = plain.read_bytes()
+    with pytest.raises(ModelError, match="plain.onnx"):  # written over the model it reads: refused, file kept
+        export_with_trees(str(plain), str(plain), trees=other)
+    assert plain.read_bytes() == before
     assert not (tmp_path / "z.onnx").exists()
     capsys.readouterr()
     assert main(["export", "--onnx", str(first), "--out", str(tmp_path / "z.onnx")]) == 2
