@@ -58,7 +58,10 @@ def _composition(training: Mapping) -> List[Tuple[str, str]]:
         w = trees.get("weight")
         rows.append(("trees", f"{trees.get('trees', '?')} gradient-boosted trees for {len(targets)} targets "
                      f"({trees.get('max_iter', '?')} per target, at most {trees.get('max_leaf_nodes', '?')} leaves, "
-                     f"fitted on {trees.get('pixels_per_scene', '?')} pixels per training scene); "
+                     f"fitted on {trees.get('pixels_per_scene', '?')} pixels per training scene"
+                     + ("; each band over the pixel's brightness" if trees.get("relative") not in (None, "no") else "")
+                     + ("; on the linear fit's residual" if str(trees.get("base", "")).startswith("linear") else "")
+                     + "); "
                      + (f"output = {1 - w:g} x network + {w:g} x trees" if isinstance(w, (int, float)) else "")))
     return rows
 

@@ -383,6 +383,12 @@ def test_an_exported_model_gets_new_trees_without_its_checkpoint(fitted, tmp_pat
     assert md.training["replaced_tree_prior"]["weight"] == 0.3 and "held_out_evaluation" not in md.metrics
     assert md.description.count("blended") == 1 and "0.4 / 0.6" in md.description
     assert md.normalization == read_metadata(str(direct)).normalization
+    from hls_translate.core.model_report import model_report, report_text
+
+    line = next(x for x in report_text(model_report(md, str(swapped))).splitlines() if x.strip().startswith("trees "))
+    assert line.split(None, 1)[1] == ("20 gradient-boosted trees for 2 targets (10 per target, at most 31 leaves, "
+                                      "fitted on 2000 pixels per training scene; each band over the pixel's "
+                                      "brightness); output = 0.4 x network + 0.6 x trees")
 
     raw = gdal.Open(str(SPAIN)).ReadAsArray(40, 60, 33, 29).astype(np.float32) * 1e-4
     bands = np.zeros((3, 15, 29, 33), np.float32)
