@@ -30,7 +30,8 @@ DEFAULT_OPSET = 17
 #: Parity tolerance of the export-time check, in units of the target band's standard deviation.
 VERIFY_TOL = 1e-3
 #: How an export describes its tree prior, after the network's own description.
-_BLEND_NOTE = "; blended {a:g} / {b:g} with per-pixel gradient-boosted trees ({n} trees for {t} targets) in the graph"
+_BLEND_MARK = "; blended "
+_BLEND_NOTE = _BLEND_MARK + "{a:g} / {b:g} with per-pixel gradient-boosted trees ({n} trees for {t} targets) in the graph"
 
 
 def _jsonable(obj: Any) -> Any:
@@ -284,14 +285,20 @@ def _tree_prior(model, trees: Any, weight: float):
     from .trees import TreePrior
 
     prior = trees if isinstance(trees, TreePrior) else TreePrior.load(trees)
+    _check_prior_fits(prior, weight, model.kind, model.usable_targets(), model.model_name, "this model")
+    return prior
+
+
+def _check_prior_fits(prior, weight: Any, kind: str, targets: Sequence[int], name: str, which: str) -> None:
+    """Refuse a blend weight outside (0, 1], a model (``name``, ``which`` in the last message) that is not
+    conditional, or a prior with no trees for any of its ``targets``."""
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 < float(weight) <= 1.0:
         raise ModelError(f"--tree-weight must be a number in (0, 1], got {weight!r}")
-    if model.kind != "conditional":
-        raise ModelError(f"{model.model_name} is a {model.kind.replace('_', ' ')} model; the tree prior is grafted "
+    if kind != "conditional":
+        raise ModelError(f"{name} is a {kind.replace('_', ' ')} model; the tree prior is grafted "
                          "into a conditional model (any sources -> the target asked for)")
-    if not any(int(t) in model.usable_targets() for t in prior.targets):
-        raise ModelError("the tree prior has no trees for any target this model synthesizes")
-    return prior
+    if not set(int(t) for t in prior.targets) & set(int(t) for t in targets):
+        raise ModelError(f"the tree prior has no trees for any target {which} synthesizes")
 
 
 def _tree_blend(prior, weight: float):
@@ -301,16 +308,43 @@ def _tree_blend(prior, weight: float):
     def blend(inputs, ref):
         bands, present, target = (t.numpy() for t in inputs)
         out = ref.astype(np.float64).copy()
-        n, c, h, w = bands.shape
-        for i in range(n):
-            if not prior.has_target(int(target[i])):
-                continue
-            x = np.transpose(bands[i], (1, 2, 0)).reshape(h * w, c).copy()
-            x[:, present[i] < 0.5] = np.nan
-            out[i, 0] = (1.0 - weight) * ref[i, 0] + weight * prior.predict_full(x, int(target[i])).reshape(h, w)
+        for i in range(len(bands)):
+            out[i, 0] = _blend_item(prior, weight, bands[i], present[i], int(target[i]), ref[i, 0])
         return out
 
     return blend
+
+
+def _blend_item(prior, weight: float, bands, present, target: int, network):
+    """What a grafted graph outputs for one item (``bands`` [C,H,W], ``present`` [C]) given the network's
+    output ``network`` [H,W]: ``(1 - w) network + w trees`` (the trees' numpy reference, absent bands NaN)
+    where the prior covers ``target``, else the network's own; float64."""
+    import numpy as np
+
+    network = np.asarray(network, dtype=np.float64)
+    if not prior.has_target(target):
+        return network
+    c, h, w = bands.shape
+    x = np.transpose(bands, (1, 2, 0)).reshape(h * w, c).copy()
+    x[:, present < 0.5] = np.nan
+    return (1.0 - weight) * network + weight * prior.predict_full(x, target).reshape(h, w)
+
+
+def _seal(proto, metadata: ModelMetadata, tmp: str) -> None:
+    """Embed ``metadata`` in ``proto`` (the only metadata entry), check the graph with ``onnx.checker`` and
+    write it to ``tmp``, synced to disk."""
+    import onnx
+
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, metadata.to_json()
+    proto.doc_string = metadata.description
+    proto.producer_name = "hls_translate"
+    onnx.checker.check_model(proto, full_check=True)
+    with open(tmp, "wb") as f:
+        f.write(proto.SerializeToString())
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _write_onnx(m, metadata: ModelMetadata, path: str, opset: int, verify: bool, prior=None,
@@ -328,16 +362,7 @@ def _write_onnx(m, metadata: ModelMetadata, path: str, opset: int, verify: bool,
             names = dict(zip(m.input_roles, m.input_names))
             graft_tree_prior(proto, prior, tree_weight, bands=names["bands"], presence=names["presence"],
                              target=names["target"], output=m.output_names[0])
-        del proto.metadata_props[:]
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = METADATA_KEY, metadata.to_json()
-        proto.doc_string = metadata.description
-        proto.producer_name = "hls_translate"
-        onnx.checker.check_model(proto, full_check=True)
-        with open(tmp, "wb") as f:
-            f.write(proto.SerializeToString())
-            f.flush()
-            os.fsync(f.fileno())
+        _seal(proto, metadata, tmp)
         if verify:
             _verify(m, tmp, verify_sizes, VERIFY_TOL, None if prior is None else _tree_blend(prior, tree_weight))
 
@@ -459,16 +484,6 @@ def export_ensemble(checkpoints: Sequence[str], path: str, *, opset: int = DEFAU
                         description=description, verify=verify, trees=trees, tree_weight=tree_weight)
 
 
-def _check_retree(metadata: ModelMetadata, prior, weight: float, source: str) -> None:
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 < float(weight) <= 1.0:
-        raise ModelError(f"--tree-weight must be a number in (0, 1], got {weight!r}")
-    if metadata.kind != "conditional":
-        raise ModelError(f"{source} is a {metadata.kind.replace('_', ' ')} model; the tree prior is grafted into a "
-                         "conditional model (any sources -> the target asked for)")
-    if not set(int(t) for t in prior.targets) & set(metadata.target_bands):
-        raise ModelError(f"the tree prior has no trees for any target {source} synthesizes")
-
-
 def _verify_retree(network: str, model: str, metadata: ModelMetadata, prior, weight: float) -> Dict[str, float]:
     """ONNX Runtime on the network alone and on the re-treed file, at two sizes, with random inputs in each
     band's training range and a different source set per item: the file must output ``(1 - w) network +
@@ -479,7 +494,7 @@ def _verify_retree(network: str, model: str, metadata: ModelMetadata, prior, wei
 
     rng = np.random.default_rng(1234)
     nets, outs = OnnxModel(network, device="cpu"), OnnxModel(model, device="cpu")
-    sources = [c for c in metadata.source_bands]
+    sources = list(metadata.source_bands)
     covered = [t for t in metadata.target_bands if prior.has_target(t)]
     other = [t for t in metadata.target_bands if not prior.has_target(t)]
     worst = {"max_abs_diff": 0.0, "max_norm_diff": 0.0}
@@ -497,12 +512,7 @@ def _verify_retree(network: str, model: str, metadata: ModelMetadata, prior, wei
         feeds = {"bands": bands, "presence": present, "target": targets}
         net, out = nets.run(feeds).astype(np.float64), outs.run(feeds).astype(np.float64)
         for i, t in enumerate(targets):
-            want = net[i, 0]
-            if prior.has_target(int(t)):
-                x = np.transpose(bands[i], (1, 2, 0)).reshape(h * w, n_bands).copy()
-                x[:, present[i] < 0.5] = np.nan
-                want = (1.0 - weight) * want + weight * prior.predict_full(x, int(t)).reshape(h, w)
-            diff = np.abs(out[i, 0] - want)
+            diff = np.abs(out[i, 0] - _blend_item(prior, weight, bands[i], present[i], int(t), net[i, 0]))
             norm = float(diff.max() / metadata.normalization[int(t)].std)
             worst = {"max_abs_diff": max(worst["max_abs_diff"], float(diff.max())),
                      "max_norm_diff": max(worst["max_norm_diff"], norm)}
@@ -540,7 +550,7 @@ def export_with_trees(model_path: str, path: str, *, trees: Any, tree_weight: fl
                          "can be given new trees")
     old = parse_metadata(props[METADATA_KEY], source=os.path.basename(model_path))
     prior = trees if isinstance(trees, TreePrior) else TreePrior.load(trees)
-    _check_retree(old, prior, tree_weight, model_path)
+    _check_prior_fits(prior, tree_weight, old.kind, old.target_bands, model_path, model_path)
     names = {t.role: t.name for t in old.inputs}
     output = old.output.name
     training = dict(old.training)
@@ -553,7 +563,7 @@ def export_with_trees(model_path: str, path: str, *, trees: Any, tree_weight: fl
     metrics = {k: v for k, v in old.metrics.items() if k != "held_out_evaluation"}
     if evaluation is not None:
         metrics.update(held_out_metrics(evaluation))
-    base = description or old.description.split("; blended ")[0]
+    base = description or old.description.split(_BLEND_MARK)[0]
     description = base + _BLEND_NOTE.format(a=1 - tree_weight, b=tree_weight, n=prior.n_trees, t=len(prior.targets))
     metadata = dataclasses.replace(old, description=description, training=_jsonable(training),
                                    metrics=_jsonable(metrics), model_version=model_version or old.model_version,
@@ -562,17 +572,9 @@ def export_with_trees(model_path: str, path: str, *, trees: Any, tree_weight: fl
     network = proto.SerializeToString() if verify else b""
     graft_tree_prior(proto, prior, tree_weight, bands=names["bands"], presence=names["presence"],
                      target=names["target"], output=output)
-    del proto.metadata_props[:]
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, metadata.to_json()
-    proto.doc_string = metadata.description
     try:
-        onnx.checker.check_model(proto, full_check=True)
         with atomic_path(path, fsync=False) as tmp:
-            with open(tmp, "wb") as f:
-                f.write(proto.SerializeToString())
-                f.flush()
-                os.fsync(f.fileno())
+            _seal(proto, metadata, tmp)
             if verify:
                 import tempfile
 

@@ -313,6 +313,22 @@ def _rows(scene, target: int, pick: np.ndarray, rng: np.random.Generator, source
     return np.concatenate([full, sub, rand]), np.concatenate([y, y, y])
 
 
+def sample_pixels(scenes: Sequence[Any], pixels_per_scene: int, seed: int) -> List[np.ndarray]:
+    """The trees' training pixels: per scene, the sorted flat indices of a fixed random sample of pixels
+    valid in every band, ``pixels_per_scene`` per config entry (a glob entry's matches share one budget);
+    deterministic for a given ``seed``."""
+    per_spec: Dict[int, int] = {}
+    for s in scenes:
+        per_spec[s.spec_index] = per_spec.get(s.spec_index, 0) + 1
+    picks = []
+    for i, s in enumerate(scenes):
+        ok = np.flatnonzero(s.all_valid.ravel())
+        rng = np.random.default_rng([seed, i])
+        n = max(1, pixels_per_scene // per_spec[s.spec_index])
+        picks.append(np.sort(rng.choice(ok, size=min(n, ok.size), replace=False)) if ok.size else ok)
+    return picks
+
+
 def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Sequence[int], *,
                    pixels_per_scene: int = 20000, max_iter: int = 300, max_leaf_nodes: int = 31, seed: int = 0,
                    log=None, regressors: Optional[Dict[int, Any]] = None, on_linear: bool = False,
@@ -340,15 +356,7 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
     if pixels_per_scene < 100 or max_iter < 1 or max_leaf_nodes < 2:
         raise ModelError("tree prior: pixels_per_scene must be >= 100, max_iter >= 1, max_leaf_nodes >= 2")
     l30 = [c.id for c in BAND_CLASSES if c.key in L30_KEYS]
-    per_spec: Dict[int, int] = {}
-    for s in scenes:
-        per_spec[s.spec_index] = per_spec.get(s.spec_index, 0) + 1
-    picks = []
-    for i, s in enumerate(scenes):
-        ok = np.flatnonzero(s.all_valid.ravel())
-        rng = np.random.default_rng([seed, i])
-        n = max(1, pixels_per_scene // per_spec[s.spec_index])
-        picks.append(np.sort(rng.choice(ok, size=min(n, ok.size), replace=False)) if ok.size else ok)
+    picks = sample_pixels(scenes, pixels_per_scene, seed)
     fields: Dict[str, List[np.ndarray]] = {k: [] for k in list(_ARRAYS)[2:]}
     fields["tree_start"] = []
     linear: Dict[str, np.ndarray] = {}
@@ -438,6 +446,9 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
 
 # -- the ONNX graph ----------------------------------------------------------------------------------------
 ML_DOMAIN = "ai.onnx.ml"
+#: Every name :func:`graft_tree_prior` adds starts so; the network's own output is renamed to the second.
+_GRAFT_PREFIX = "tree_prior/"
+_NETWORK_OUTPUT = _GRAFT_PREFIX + "network_output"
 
 
 def tree_ensemble_attributes(prior: TreePrior, target: int) -> Dict[str, Any]:
@@ -489,10 +500,10 @@ def graft_tree_prior(proto, prior: TreePrior, weight: float, *, bands: str, pres
         raise ModelError(f"--tree-weight must be in (0, 1], got {weight}")
     g = proto.graph
     names = {o for n in g.node for o in n.output} | {i.name for i in g.input}
-    p = "tree_prior/"
+    p = _GRAFT_PREFIX
     if any(n.startswith(p) for n in names):
         raise ModelError("this graph already has a tree prior")
-    net = p + "network_output"
+    net = _NETWORK_OUTPUT
     for n in g.node:  # the network now writes net; the blend writes the graph's output
         for i, o in enumerate(n.output):
             if o == output:
@@ -572,8 +583,7 @@ def strip_tree_prior(proto, output: str) -> bool:
     initializer and value info it named, and the blend that wrote ``output``; the network's last node then
     writes ``output`` again, unchanged.  Returns whether the graph had a prior."""
     g = proto.graph
-    p = "tree_prior/"
-    net = p + "network_output"
+    p, net = _GRAFT_PREFIX, _NETWORK_OUTPUT
     if not any(net in n.output for n in g.node):
         return False
     keep = []
@@ -727,6 +737,6 @@ def fit_tree_prior_from_config(cfg, *, sources: Sequence[int] = (), targets: Seq
     return dataclasses.replace(prior, info={**dict(prior.info), "sources": [BAND_CLASSES[c].key for c in sources]})
 
 
-__all__ = ["TreePrior", "fit_tree_prior", "fit_tree_prior_from_config", "graft_tree_prior", "strip_tree_prior",
+__all__ = ["TreePrior", "fit_tree_prior", "fit_tree_prior_from_config", "graft_tree_prior", "strip_tree_prior", "sample_pixels",
            "tree_ensemble_attributes", "brightness", "relative_features", "SCHEMA", "L30_KEYS", "REFLECTIVE",
            "BRIGHTNESS_FLOOR"]
