@@ -118,13 +118,32 @@ def _run(path, feeds):
     return OnnxModel(str(path)).run(feeds)
 
 
+def _spain_feeds(col, row, width, height, keeps, targets):
+    """Engine-style feeds from a real Spain crop (13 bands, DN x 1e-4; its bands are classes 0..12): item i
+    has the classes of ``keeps[i]`` present, every other absent, and asks for ``targets[i]``."""
+    from osgeo import gdal
+
+    raw = gdal.Open(str(SPAIN)).ReadAsArray(col, row, width, height).astype(np.float32) * 1e-4
+    bands = np.zeros((len(keeps), 15, height, width), np.float32)
+    present = np.zeros((len(keeps), 15), np.float32)
+    for i, keep in enumerate(keeps):
+        for c in keep:
+            bands[i, c], present[i, c] = raw[c], 1.0
+    return {"bands": bands, "presence": present, "target": np.asarray(targets, np.int64)}
+
+
+def _item_rows(feeds, i):
+    """Item ``i`` of ``feeds`` as the trees' rows [H*W, 15] (absent classes NaN)."""
+    x = np.transpose(feeds["bands"][i], (1, 2, 0)).reshape(-1, 15).copy()
+    x[:, feeds["presence"][i] < 0.5] = np.nan
+    return x
+
+
 def test_the_grafted_graph_outputs_the_blend_of_network_and_trees(fitted, tmp_path):
     """The same checkpoint exported with and without the prior: on real Spain pixels, with a different source
     set per item (absent bands are NaN to the trees), ONNX Runtime's output is (1 - w) network + w trees for
     the targets the prior covers (to 1e-5 reflectance) and the network's alone for one it does not cover;
     the metadata records the prior and its weight."""
-    from osgeo import gdal
-
     from hls_translate.core.metadata import read_metadata
     from hls_translate.training.export import export_checkpoint
 
@@ -138,24 +157,14 @@ def test_the_grafted_graph_outputs_the_blend_of_network_and_trees(fitted, tmp_pa
     assert read_metadata(str(hybrid)).training["tree_prior"]["nodes"] == prior.n_nodes
     assert "gradient-boosted trees" in md.description
 
-    ds = gdal.Open(str(SPAIN))
-    raw = ds.ReadAsArray(200, 200, 48, 40).astype(np.float32) * 1e-4  # Spain: 13 bands, DN x 1e-4
-    bands = np.zeros((4, 15, 40, 48), np.float32)
-    present = np.zeros((4, 15), np.float32)
-    # Spain's 13 bands are classes 0..12; items: all others -> B05, L30 bands -> B06, two bands -> B11, -> B02
+    # items: all others -> B05, L30 bands -> B06, two bands -> B11, all others -> B02
     targets = np.array([4, 5, 11, 1], np.int64)
     keeps = [set(range(13)) - {4}, {0, 1, 2, 3, 8, 10, 11, 12}, {2, 3}, set(range(13)) - {1}]
-    for i, keep in enumerate(keeps):
-        for c in keep:
-            bands[i, c] = raw[c]
-            present[i, c] = 1.0
-    feeds = {"bands": bands, "presence": present, "target": targets}
+    feeds = _spain_feeds(200, 200, 48, 40, keeps, targets)
     net, out = _run(plain, feeds), _run(hybrid, feeds)
     for i, keep in enumerate(keeps):
         if prior.has_target(int(targets[i])):
-            x = np.transpose(bands[i], (1, 2, 0)).reshape(-1, 15).copy()
-            x[:, present[i] < 0.5] = np.nan
-            trees = prior.predict(x, int(targets[i])).reshape(40, 48)
+            trees = prior.predict(_item_rows(feeds, i), int(targets[i])).reshape(40, 48)
             want = 0.7 * net[i, 0] + 0.3 * trees
             assert np.abs(out[i, 0] - want).max() < 1e-5, i
             assert np.abs(trees - net[i, 0]).mean() > 1e-3  # the trees do change the output
@@ -243,8 +252,6 @@ def test_trees_on_the_linear_fits_residual_add_the_fit_back_in_the_graph(fitted,
     trees plus ``LinearBaseline``'s fit of the same source set (so it extrapolates linearly: far outside the
     training range it follows the line, where plain trees stay flat); it survives save/load, and the grafted
     graph (the linear solve exported into it) outputs the blend with it, to 1e-5."""
-    from osgeo import gdal
-
     from hls_translate.training.evaluate import LinearBaseline
     from hls_translate.training.export import export_checkpoint
     from hls_translate.training.trees import TreePrior, fit_tree_prior
@@ -274,19 +281,11 @@ def test_trees_on_the_linear_fits_residual_add_the_fit_back_in_the_graph(fitted,
     plain, hybrid = tmp_path / "plain.onnx", tmp_path / "hybrid.onnx"
     export_checkpoint(str(fitted["ckpt"]), str(plain))
     export_checkpoint(str(fitted["ckpt"]), str(hybrid), trees=back, tree_weight=0.5)  # its own check passes
-    raw = gdal.Open(str(SPAIN)).ReadAsArray(100, 300, 32, 24).astype(np.float32) * 1e-4
-    bands = np.zeros((2, 15, 24, 32), np.float32)
-    present = np.zeros((2, 15), np.float32)
     targets = np.array([4, 11], np.int64)
-    for i, keep in enumerate([set(range(13)) - {4}, {0, 1, 2, 3, 8, 10, 12}]):
-        for c in keep:
-            bands[i, c], present[i, c] = raw[c], 1.0
-    feeds = {"bands": bands, "presence": present, "target": targets}
+    feeds = _spain_feeds(100, 300, 32, 24, [set(range(13)) - {4}, {0, 1, 2, 3, 8, 10, 12}], targets)
     net, out = _run(plain, feeds), _run(hybrid, feeds)
     for i in range(2):
-        x = np.transpose(bands[i], (1, 2, 0)).reshape(-1, 15).copy()
-        x[:, present[i] < 0.5] = np.nan
-        want = 0.5 * net[i, 0] + 0.5 * back.predict_full(x, int(targets[i])).reshape(24, 32)
+        want = 0.5 * net[i, 0] + 0.5 * back.predict_full(_item_rows(feeds, i), int(targets[i])).reshape(24, 32)
         assert np.abs(out[i, 0] - want).max() < 1e-5, i
 
 
@@ -297,8 +296,6 @@ def test_relative_trees_scale_with_brightness_and_match_in_the_graph(fitted, tmp
     twice the prediction where plain trees stay flat; the flag survives save/load (and refuses to combine
     with ``on_linear``); the grafted graph computes the same brightness bits (class-by-class float32 sums),
     so ONNX Runtime outputs the blend to 1e-5 on real Spain pixels with different source sets per item."""
-    from osgeo import gdal
-
     from hls_translate.core.errors import ModelError
     from hls_translate.training.export import export_checkpoint
     from hls_translate.training.trees import TreePrior, brightness, fit_tree_prior, relative_features
@@ -339,19 +336,11 @@ def test_relative_trees_scale_with_brightness_and_match_in_the_graph(fitted, tmp
     plain, hybrid = tmp_path / "plain.onnx", tmp_path / "hybrid.onnx"
     export_checkpoint(str(fitted["ckpt"]), str(plain))
     export_checkpoint(str(fitted["ckpt"]), str(hybrid), trees=back, tree_weight=0.5)  # its own check passes
-    raw = gdal.Open(str(SPAIN)).ReadAsArray(100, 300, 48, 40).astype(np.float32) * 1e-4
-    bands = np.zeros((3, 15, 40, 48), np.float32)
-    present = np.zeros((3, 15), np.float32)
     targets = np.array([4, 11, 11], np.int64)
-    for i, keep in enumerate([set(range(13)) - {4}, {0, 1, 2, 3, 8, 10, 12}, {2}]):
-        for c in keep:
-            bands[i, c], present[i, c] = raw[c], 1.0
-    feeds = {"bands": bands, "presence": present, "target": targets}
+    feeds = _spain_feeds(100, 300, 48, 40, [set(range(13)) - {4}, {0, 1, 2, 3, 8, 10, 12}, {2}], targets)
     net, out = _run(plain, feeds), _run(hybrid, feeds)
     for i in range(3):
-        x = np.transpose(bands[i], (1, 2, 0)).reshape(-1, 15).copy()
-        x[:, present[i] < 0.5] = np.nan
-        want = 0.5 * net[i, 0] + 0.5 * back.predict(x, int(targets[i])).reshape(40, 48)
+        want = 0.5 * net[i, 0] + 0.5 * back.predict(_item_rows(feeds, i), int(targets[i])).reshape(40, 48)
         assert np.abs(out[i, 0] - want).max() < 1e-5, i
 
 
@@ -361,8 +350,6 @@ def test_an_exported_model_gets_new_trees_without_its_checkpoint(fitted, tmp_pat
     checkpoint with that prior gives (to 1e-6 on real Spain pixels); the metadata records the new prior and
     the one replaced and drops the held-out scores of the old file; a model without our metadata, a file
     that is not ONNX and --onnx without --trees are refused, naming the file or the option."""
-    from osgeo import gdal
-
     from hls_translate.cli import main
     from hls_translate.core.errors import ModelError
     from hls_translate.core.metadata import read_metadata
@@ -390,13 +377,7 @@ def test_an_exported_model_gets_new_trees_without_its_checkpoint(fitted, tmp_pat
                                       "fitted on 2000 pixels per training scene; each band over the pixel's "
                                       "brightness); output = 0.4 x network + 0.6 x trees")
 
-    raw = gdal.Open(str(SPAIN)).ReadAsArray(40, 60, 33, 29).astype(np.float32) * 1e-4
-    bands = np.zeros((3, 15, 29, 33), np.float32)
-    present = np.zeros((3, 15), np.float32)
-    for i, keep in enumerate([set(range(13)) - {4}, {0, 1, 2, 3, 8, 10, 12}, {1, 2, 3}]):
-        for c in keep:
-            bands[i, c], present[i, c] = raw[c], 1.0
-    feeds = {"bands": bands, "presence": present, "target": np.array([4, 11, 5], np.int64)}
+    feeds = _spain_feeds(40, 60, 33, 29, [set(range(13)) - {4}, {0, 1, 2, 3, 8, 10, 12}, {1, 2, 3}], [4, 11, 5])
     want, got, old = _run(direct, feeds), _run(swapped, feeds), _run(first, feeds)
     assert np.abs(got - want).max() < 1e-6
     assert np.abs(got[:2] - old[:2]).max() > 1e-3  # the trees did change
