@@ -33,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fit the trees on each reflective band divided by the pixel's mean reflective band "
                              "(and that mean) to the target divided by it, so that the prediction scales with a "
                              "brighter or darker scene of the same spectral shape (not with --on-linear)")
+    parser.add_argument("--per-set", action="store_true",
+                        help="per target, besides the ensemble on every source set, one ensemble fitted only on the "
+                             "rows with all other bands and one only on the rows with the L30 bands; a pixel's "
+                             "present bands choose one (three times the trees; not with --relative or --on-linear)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.out.lower().endswith(".npz"):
         raise ConfigError(f"--out {args.out}: the tree prior is written as .npz")
     out = writable_output_path(args.out, ConfigError)
+    chosen = [f for f, on in (("--relative", args.relative), ("--on-linear", args.on_linear), ("--per-set", args.per_set))
+              if on]
+    if len(chosen) > 1:  # refused before the scenes are read
+        raise ConfigError(f"fit-trees: {' and '.join(chosen)} exclude each other (pick one)")
     cfg = load_train_config(args.config, args.overrides, check_model=False)
     sources: tuple = ()
     if args.sources == ["all"]:
@@ -61,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     prior = fit_tree_prior_from_config(cfg, sources=sources, pixels_per_scene=args.pixels, max_iter=args.iterations,
                                        max_leaf_nodes=args.leaves, log=log, on_linear=args.on_linear,
-                                       relative=args.relative)
+                                       relative=args.relative, per_set=args.per_set)
     prior.save(out)
     print(f"wrote {os.path.relpath(out)}: {prior.n_trees} trees, {prior.n_nodes:,} nodes, targets "
           f"{', '.join(prior.describe()['targets'])}")

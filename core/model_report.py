@@ -61,6 +61,8 @@ def _composition(training: Mapping) -> List[Tuple[str, str]]:
                      f"fitted on {trees.get('pixels_per_scene', '?')} pixels per training scene"
                      + ("; each band over the pixel's brightness" if trees.get("relative") not in (None, "no") else "")
                      + ("; on the linear fit's residual" if str(trees.get("base", "")).startswith("linear") else "")
+                     + ("; per target one ensemble for all other bands, one for the L30 bands and one for any "
+                        "other source set" if trees.get("per_set") not in (None, "no") else "")
                      + "); "
                      + (f"output = {1 - w:g} x network + {w:g} x trees" if isinstance(w, (int, float)) else "")))
     return rows

@@ -344,6 +344,89 @@ def test_relative_trees_scale_with_brightness_and_match_in_the_graph(fitted, tmp
         assert np.abs(out[i, 0] - want).max() < 1e-5, i
 
 
+def test_per_set_trees_route_by_the_bands_present_and_match_in_the_graph(fitted, tmp_path, capsys):
+    """``per_set``: each target has three ensembles (any source set; only the rows with all other bands;
+    only the rows with the L30 bands).  The route follows the bands present: a Sentinel-2 scene's other
+    bands, the L30 bands (cirrus, coastal, thermal optional), anything else (a core band missing, a red edge
+    band among L30 bands, a partial Sentinel-2 set).  Each routed prediction is that ensemble's scikit-learn
+    prediction; the arrays survive save/load and a set_has that disagrees with the trees is named; in the
+    graph, one batch with items on every route of one target outputs the blend to 1e-5 on real Spain pixels;
+    the model report says so; --per-set with --relative is refused before any scene is read."""
+    from hls_translate.cli import main
+    from hls_translate.core.errors import ModelError
+    from hls_translate.core.metadata import read_metadata
+    from hls_translate.core.model_report import model_report
+    from hls_translate.training.export import export_checkpoint
+    from hls_translate.training.trees import (ALL_OTHERS, L30_SET, SHARED, TreePrior, fit_tree_prior,
+                                              source_set_route)
+
+    def route(keep, t):
+        present = np.zeros((1, 15), bool)
+        present[0, sorted(keep)] = True
+        return int(source_set_route(present, t)[0])
+
+    s2 = set(range(13))
+    l30 = {0, 1, 2, 3, 8, 10, 11, 12}
+    assert route(s2 - {4}, 4) == ALL_OTHERS and route(s2 - {9, 10, 4}, 4) == ALL_OTHERS  # an L2A scene
+    assert route(s2 - {11}, 11) == ALL_OTHERS and route((s2 | {13, 14}) - {7}, 7) == ALL_OTHERS
+    assert route(l30 - {11}, 11) == L30_SET and route(l30 - {0, 10}, 4) == L30_SET  # T37MEM's L30 bands
+    assert route(l30 | {13, 14}, 5) == L30_SET and route(l30 - {3}, 3) == L30_SET  # Landsat with thermal
+    assert route(l30 - {2}, 4) == SHARED  # a core band missing
+    assert route(l30 | {9}, 4) == SHARED and route(l30 | {5}, 4) == SHARED  # not the L30 set, not all
+    assert route(s2 - {4, 6}, 4) == SHARED and route({2, 3}, 11) == SHARED
+
+    scenes, regs = fitted["scenes"], {}
+    prior = fit_tree_prior(scenes, (4, 11), tuple(range(15)), pixels_per_scene=3000, max_iter=10, seed=0,
+                           regressors=regs, per_set=True)
+    assert prior.per_set and prior.n_trees == 2 * 3 * 10 and prior.set_has.tolist() == [[1, 1], [1, 1]]
+    assert prior.info["per_set"] != "no" and fitted["prior"].info["per_set"] == "no"
+    scene = scenes[0]
+    for t in (4, 11):
+        for keep, kind in ((set(scene.band_ids) - {t}, ALL_OTHERS), (l30 - {t}, L30_SET), ({2, 3}, SHARED)):
+            x = _features(scene, keep)
+            assert (prior.route(~np.isnan(x), t) == kind).all()
+            reg, cols = regs[t] if kind == SHARED else regs[(t, kind)]
+            assert np.abs(prior.predict(x, t) - reg.predict(x[:, cols].astype(np.float64))).max() < 1e-9, (t, kind)
+            if kind != SHARED:  # the set's own ensemble is not the shared one
+                assert np.abs(prior.predict(x, t) - regs[t][0].predict(x[:, regs[t][1]].astype(np.float64))).mean() > 1e-4
+    path = prior.save(tmp_path / "per_set.npz")
+    back = TreePrior.load(path)
+    assert back.per_set and all(np.array_equal(getattr(back, k), getattr(prior, k))
+                                for k in ("tree_set", "set_base", "set_has", "tree_target", "nodes_value"))
+    assert not TreePrior.load(fitted["prior"].save(tmp_path / "plain.npz")).per_set
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    has = arrays["set_has"].copy()
+    has[1, 0] = 0
+    np.savez(tmp_path / "bad.npz", **{**arrays, "set_has": has})
+    with pytest.raises(ModelError, match="bad.npz: target class 11: set_has says no ensemble for all other bands, "
+                                         "the trees say 10"):
+        TreePrior.load(tmp_path / "bad.npz")
+    np.savez(tmp_path / "part.npz", **{k: v for k, v in arrays.items() if k != "set_base"})
+    with pytest.raises(ModelError, match="part.npz: missing array set_base"):
+        TreePrior.load(tmp_path / "part.npz")
+    with pytest.raises(ModelError, match="per_set"):
+        fit_tree_prior(scenes, (4,), tuple(range(15)), pixels_per_scene=300, max_iter=2, per_set=True, relative=True)
+
+    plain, hybrid = tmp_path / "plain.onnx", tmp_path / "hybrid.onnx"
+    export_checkpoint(str(fitted["ckpt"]), str(plain))
+    export_checkpoint(str(fitted["ckpt"]), str(hybrid), trees=back, tree_weight=0.5)  # its own check passes
+    keeps = [s2 - {11}, l30 - {11}, {2, 3}, s2 - {4}]  # target 11 on all three routes, then 4
+    targets = np.array([11, 11, 11, 4], np.int64)
+    feeds = _spain_feeds(150, 250, 48, 40, keeps, targets)
+    net, out = _run(plain, feeds), _run(hybrid, feeds)
+    for i in range(4):
+        want = 0.5 * net[i, 0] + 0.5 * back.predict(_item_rows(feeds, i), int(targets[i])).reshape(40, 48)
+        assert np.abs(out[i, 0] - want).max() < 1e-5, i
+    trees_line = dict(r for sec in model_report(read_metadata(str(hybrid))) for r in sec.rows)["trees"]
+    assert "one ensemble for all other bands, one for the L30 bands and one for any other source set" in trees_line
+
+    cfg = write_config(tmp_path / "c.yaml", fitted["raw"])
+    capsys.readouterr()
+    assert main(["fit-trees", "--config", str(cfg), "--out", str(tmp_path / "x.npz"), "--per-set", "--relative"]) == 2
+    assert "--relative and --per-set exclude each other" in capsys.readouterr().err
+
+
 def test_an_exported_model_gets_new_trees_without_its_checkpoint(fitted, tmp_path, capsys):
     """``export --onnx MODEL --trees T``: the tree prior of an exported model is replaced (or added) with the
     network kept node for node: replacing a model's trees with another prior gives what exporting the

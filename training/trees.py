@@ -6,8 +6,11 @@ fits such trees once per *target* (scikit-learn's ``HistGradientBoostingRegresso
 scenes' pixels, with the features every band class (physical units) and an absent band given as NaN, so
 that one ensemble serves any source set: each sampled pixel is seen three times, with all other bands, with
 the Landsat / HLS L30 bands and with a random subset (the trainer's source-set mixture, each kind once), and
-the trees learn which side of a split an absent band goes.  The result is a :class:`TreePrior`, plain
-arrays (saved as ``.npz``, read without pickle).
+the trees learn which side of a split an absent band goes.  With ``per_set`` (``fit-trees --per-set``) each
+target also gets one ensemble fitted only on the rows with all other bands and one fitted only on the rows
+with the L30 bands; a pixel's present bands choose which ensemble predicts it (:func:`source_set_route`),
+and the shared ensemble serves every other source set.  The result is a :class:`TreePrior`, plain arrays
+(saved as ``.npz``, read without pickle).
 
 :func:`graft_tree_prior` adds the trees to an exported network's graph with ONNX-ML's
 ``TreeEnsembleRegressor`` (run by every ONNX Runtime build), one per target inside an ``If`` that runs it
@@ -39,6 +42,8 @@ _ARRAYS = {"targets": np.int64, "base": np.float64, "tree_target": np.int64, "tr
            "nodes_missing_left": np.uint8, "nodes_leaf": np.uint8, "nodes_value": np.float64}
 #: The arrays of a prior fitted on the linear fit's residual.
 _LINEAR = ("linear_moments", "linear_bands", "linear_weights", "sources")
+#: The arrays of a prior with ensembles per source set, and their dtypes.
+_PER_SET = {"tree_set": np.int64, "set_base": np.float64, "set_has": np.uint8}
 #: The reflective band classes: a relative prior's brightness is their mean, and its features their ratio to it
 #: (thermal classes, in degrees Celsius, stay as they are).
 REFLECTIVE = np.array([not c.is_thermal for c in BAND_CLASSES])
@@ -46,6 +51,33 @@ REFLECTIVE = np.array([not c.is_thermal for c in BAND_CLASSES])
 BRIGHTNESS_FLOOR = np.float32(0.01)
 #: The Landsat 8/9 and HLS L30 band classes (the trainer's named source set, the evaluation's use case).
 L30_KEYS = ("coastal_aerosol", "blue", "green", "red", "nir_narrow", "swir_1", "swir_2", "cirrus")
+#: The ensembles of a per-set prior, in :attr:`TreePrior.tree_set`: the shared one (any source set), the one
+#: fitted on the rows with all other bands, the one fitted on the rows with the L30 bands.
+SHARED, ALL_OTHERS, L30_SET = 0, 1, 2
+SET_NAMES = {SHARED: "any source set", ALL_OTHERS: "all other bands", L30_SET: "the L30 bands"}
+#: The reflective classes every training product has (Sentinel-2, Landsat 8/9, HLS): a pixel goes to a
+#: per-set ensemble only when all of them (but the target) are present.
+CORE_KEYS = ("blue", "green", "red", "nir_narrow", "swir_1", "swir_2")
+#: Sentinel-2's classes that Landsat lacks and every Sentinel-2 product keeps: all of them (but the target)
+#: present sends a pixel to the all-other-bands ensemble; none of them, nor water vapour, to the L30 one.
+S2_KEYS = ("red_edge_1", "red_edge_2", "red_edge_3", "nir_broad")
+_CORE = np.array([c.key in CORE_KEYS for c in BAND_CLASSES])
+_S2 = np.array([c.key in S2_KEYS for c in BAND_CLASSES])
+_NOT_L30 = np.array([c.key in S2_KEYS or c.key == "water_vapour" for c in BAND_CLASSES])
+
+
+def source_set_route(present: np.ndarray, target: int) -> np.ndarray:
+    """Which ensemble of a per-set prior predicts each row: ``present`` [P, 15] bool -> [P] int64,
+    :data:`ALL_OTHERS` where every class of :data:`CORE_KEYS` and :data:`S2_KEYS` but ``target`` is present
+    (a Sentinel-2 scene's other bands), :data:`L30_SET` where every core class but ``target`` is present and
+    none of :data:`S2_KEYS` nor water vapour (a Landsat / HLS L30 scene, or those bands of any scene),
+    :data:`SHARED` otherwise.  The grafted graph decides the same from each item's presence."""
+    present = np.asarray(present, dtype=bool).reshape(-1, NUM_CLASSES)
+    other = np.arange(NUM_CLASSES) != int(target)
+    core = (present | ~(_CORE & other)).all(axis=1)
+    s2_all = (present | ~(_S2 & other)).all(axis=1)
+    s2_none = ~(present & (_NOT_L30 & other)).any(axis=1)
+    return np.where(core & s2_all, ALL_OTHERS, np.where(core & s2_none, L30_SET, SHARED)).astype(np.int64)
 
 
 def _floor32(t: np.ndarray) -> np.ndarray:
@@ -136,6 +168,12 @@ class TreePrior:
     # brightness (:func:`relative_features`, feature 15 the brightness) and predict the target divided by
     # it; the prediction is multiplied back, so it scales with a brighter scene of the same spectral shape
     relative: bool = False
+    # per source set (``--per-set``): the ensemble each tree belongs to (SHARED, ALL_OTHERS, L30_SET), and per
+    # target (rows of ``targets``) the base of its ALL_OTHERS and L30_SET ensembles and whether it has them;
+    # None for a prior of shared ensembles only
+    tree_set: Optional[np.ndarray] = None  # int64 [K]
+    set_base: Optional[np.ndarray] = None  # float64 [T, 2]
+    set_has: Optional[np.ndarray] = None  # uint8 [T, 2]
 
     @property
     def n_trees(self) -> int:
@@ -144,6 +182,36 @@ class TreePrior:
     @property
     def n_nodes(self) -> int:
         return int(len(self.nodes_feature))
+
+    @property
+    def per_set(self) -> bool:
+        """Whether targets have ensembles per source set (:func:`source_set_route` picks one per pixel)."""
+        return self.tree_set is not None
+
+    def ensembles(self, target: int) -> List[Tuple[int, np.ndarray, float]]:
+        """``(set, tree indices, base)`` of each ensemble of class ``target``, the shared one first."""
+        rows = np.flatnonzero(self.targets == int(target))
+        if rows.size == 0:
+            raise ModelError(f"tree prior: no trees for target class {int(target)}")
+        row = int(rows[0])
+        mine = self.tree_target == int(target)
+        sets = self.tree_set if self.per_set else np.zeros(self.n_trees, dtype=np.int64)
+        out = [(SHARED, np.flatnonzero(mine & (sets == SHARED)), float(self.base[row]))]
+        if self.per_set:
+            for j, s in enumerate((ALL_OTHERS, L30_SET)):
+                if self.set_has[row, j]:
+                    out.append((s, np.flatnonzero(mine & (sets == s)), float(self.set_base[row, j])))
+        return out
+
+    def route(self, present: np.ndarray, target: int) -> np.ndarray:
+        """The ensemble (its set) that predicts each row of ``present`` [P, 15] bool for ``target``:
+        :func:`source_set_route`, the shared one where the target has no ensemble of that set."""
+        present = np.asarray(present, dtype=bool).reshape(-1, NUM_CLASSES)
+        if not self.per_set:
+            return np.zeros(len(present), dtype=np.int64)
+        have = [s for s, _, _ in self.ensembles(target)]
+        r = source_set_route(present, target)
+        return np.where(np.isin(r, have), r, SHARED)
 
     @property
     def on_linear(self) -> bool:
@@ -167,15 +235,22 @@ class TreePrior:
     def predict(self, x: np.ndarray, target: int) -> np.ndarray:
         """``x`` [P, 15] float32 (NaN: absent) -> [P] float64, for class ``target`` (numpy, the reference)."""
         x = np.asarray(x, dtype=np.float32)
+        ensembles = self.ensembles(target)
+        route = self.route(~np.isnan(x), target)  # from the bands present, before any transform
         scale = None
         if self.relative:
             x, scale = relative_features(x)
-        rows = np.flatnonzero(self.targets == int(target))
-        if rows.size == 0:
-            raise ModelError(f"tree prior: no trees for target class {int(target)}")
-        out = np.full(len(x), float(self.base[rows[0]]), dtype=np.float64)
+        out = np.zeros(len(x), dtype=np.float64)
+        for kind, trees, base in ensembles:
+            on = np.flatnonzero(route == kind)
+            out[on] = self._traverse(x[on], trees, base)
+        return out if scale is None else out * scale.astype(np.float64)
+
+    def _traverse(self, x: np.ndarray, trees: np.ndarray, base: float) -> np.ndarray:
+        """``base`` plus the leaf values of ``trees`` (indices) for the rows of ``x`` [P, F]; [P] float64."""
+        out = np.full(len(x), base, dtype=np.float64)
         idx = np.arange(len(x))
-        for k in np.flatnonzero(self.tree_target == int(target)):
+        for k in trees:
             s = int(self.tree_start[k])
             node = np.zeros(len(x), dtype=np.int64)
             while True:
@@ -188,7 +263,7 @@ class TreePrior:
                 nxt = np.where(left, self.nodes_left[g], self.nodes_right[g])
                 node = np.where(leaf, node, nxt)
             out += self.nodes_value[s + node]
-        return out if scale is None else out * scale.astype(np.float64)
+        return out
 
     # -- files ------------------------------------------------------------------------------------------
     def save(self, path: str) -> str:
@@ -196,7 +271,8 @@ class TreePrior:
         import json
 
         path = os.path.abspath(os.fspath(path))
-        arrays = {k: np.asarray(getattr(self, k)) for k in (*_ARRAYS, *(_LINEAR if self.on_linear else ()))}
+        arrays = {k: np.asarray(getattr(self, k)) for k in (*_ARRAYS, *(_LINEAR if self.on_linear else ()),
+                                                             *(_PER_SET if self.per_set else ()))}
         if self.relative:
             arrays["relative"] = np.array(1, dtype=np.uint8)
         with atomic_path(path) as tmp:
@@ -233,6 +309,11 @@ class TreePrior:
             if len(present) != len(_LINEAR):
                 raise ModelError(f"tree prior {path}: missing array {[k for k in _LINEAR if k not in data][0]}")
             prior = dataclasses.replace(prior, **{k: data[k].astype(np.float64) for k in _LINEAR})
+        present = [k for k in _PER_SET if k in data]
+        if present:
+            if len(present) != len(_PER_SET):
+                raise ModelError(f"tree prior {path}: missing array {[k for k in _PER_SET if k not in data][0]}")
+            prior = dataclasses.replace(prior, **{k: data[k].astype(dt) for k, dt in _PER_SET.items()})
         if "relative" in data:
             if data["relative"].shape != () or int(data["relative"]) not in (0, 1):
                 raise ModelError(f"tree prior {path}: its relative flag is not 0 or 1")
@@ -269,6 +350,22 @@ class TreePrior:
                 return "a split points outside its tree"
         if not (np.isfinite(self.nodes_value).all() and np.isfinite(self.base).all()):
             return "a leaf value or base is not finite"
+        if self.per_set:
+            t = len(self.targets)
+            if self.tree_set.shape != (k,) or self.set_base.shape != (t, 2) or self.set_has.shape != (t, 2):
+                return "the per-set arrays (tree_set, set_base, set_has) have the wrong shape"
+            if not np.isin(self.tree_set, (SHARED, ALL_OTHERS, L30_SET)).all() or not np.isin(self.set_has, (0, 1)).all():
+                return "tree_set must hold 0, 1 or 2 and set_has 0 or 1"
+            if self.relative or self.on_linear:
+                return "a per-set prior is neither relative nor fitted on the linear fit's residual"
+            if not np.isfinite(self.set_base).all():
+                return "a per-set base is not finite"
+            for row, target in enumerate(self.targets.tolist()):
+                for j, kind in enumerate((ALL_OTHERS, L30_SET)):
+                    n = int(np.sum((self.tree_target == target) & (self.tree_set == kind)))
+                    if (n > 0) != bool(self.set_has[row, j]):
+                        return (f"target class {target}: set_has says {'an' if self.set_has[row, j] else 'no'} "
+                                f"ensemble for {SET_NAMES[kind]}, the trees say {n}")
         if self.on_linear:
             k = len(self.linear_moments)
             if self.linear_moments.shape != (k, 1 + NUM_CLASSES, 1 + NUM_CLASSES) or k == 0 \
@@ -331,8 +428,8 @@ def sample_pixels(scenes: Sequence[Any], pixels_per_scene: int, seed: int) -> Li
 
 def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Sequence[int], *,
                    pixels_per_scene: int = 20000, max_iter: int = 300, max_leaf_nodes: int = 31, seed: int = 0,
-                   log=None, regressors: Optional[Dict[int, Any]] = None, on_linear: bool = False,
-                   relative: bool = False) -> TreePrior:
+                   log=None, regressors: Optional[Dict[Any, Any]] = None, on_linear: bool = False,
+                   relative: bool = False, per_set: bool = False) -> TreePrior:
     """Fit one ``HistGradientBoostingRegressor`` per target on the training ``scenes`` (see the module
     docstring): a fixed random sample of ``pixels_per_scene`` pixels valid in every band per scene (a glob
     entry's matches share one budget), each scene weighted by its sampling weight, like the evaluation's
@@ -344,7 +441,10 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
     ``relative``: the trees see :func:`relative_features` (each reflective band over the pixel's brightness,
     and the brightness) and fit ``target / brightness``, each row weighted by the brightness squared (the
     squared error of the product), so that the prediction, multiplied back, scales with a brighter or darker
-    scene of the same spectral shape; ``regressors`` then receive the columns of those 16 features."""
+    scene of the same spectral shape; ``regressors`` then receive the columns of those 16 features.
+    ``per_set``: each target also gets an ensemble fitted only on the rows with all other bands and one
+    fitted only on the rows with the L30 bands (same settings; :func:`source_set_route` picks one per
+    pixel); ``regressors`` receive them under ``(target, ALL_OTHERS)`` and ``(target, L30_SET)``."""
     try:
         from sklearn.ensemble import HistGradientBoostingRegressor
     except ImportError:
@@ -353,12 +453,16 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
 
     if on_linear and relative:
         raise ModelError("tree prior: relative and on_linear exclude each other (pick one)")
+    if per_set and (on_linear or relative):
+        raise ModelError("tree prior: per_set is fitted on the bands as they are (not with relative or on_linear)")
     if pixels_per_scene < 100 or max_iter < 1 or max_leaf_nodes < 2:
         raise ModelError("tree prior: pixels_per_scene must be >= 100, max_iter >= 1, max_leaf_nodes >= 2")
     l30 = [c.id for c in BAND_CLASSES if c.key in L30_KEYS]
     picks = sample_pixels(scenes, pixels_per_scene, seed)
     fields: Dict[str, List[np.ndarray]] = {k: [] for k in list(_ARRAYS)[2:]}
     fields["tree_start"] = []
+    tree_set: List[np.ndarray] = []
+    set_base, set_has = [], []
     linear: Dict[str, np.ndarray] = {}
     if on_linear:
         from .evaluate.baseline import LinearBaseline
@@ -371,45 +475,19 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
             bands01[k, list(g.bands)] = 1.0
         linear = {"linear_moments": np.stack([g.moments for g in lb.grams]), "linear_bands": bands01,
                   "linear_weights": np.array([g.weight for g in lb.grams], dtype=np.float64), "sources": mask}
-    kept, base, offset = [], [], 0
+    kept, base = [], []
+    offset = 0
     t_all = time.time()
-    for target in targets:
-        xs, ys, ws = [], [], []
-        for i, (s, pick) in enumerate(zip(scenes, picks)):
-            if not s.has(target) or pick.size == 0 or len([c for c in s.band_ids if c != target]) == 0:
-                continue
-            x, y = _rows(s, target, pick, np.random.default_rng([seed, i, 1 + int(target)]), sources, l30)
-            xs.append(x)
-            ys.append(y)
-            ws.append(np.full(len(y), s.weight / len(y)))
-        if not xs:
-            if log:
-                log(f"tree prior: no training scene has {BAND_CLASSES[int(target)].key}; no trees for it")
-            continue
-        t0 = time.time()
-        w = np.concatenate(ws)
-        reg = HistGradientBoostingRegressor(max_iter=max_iter, max_leaf_nodes=max_leaf_nodes, early_stopping=False,
-                                            random_state=seed)
-        x = np.concatenate(xs)
-        y = np.concatenate(ys).astype(np.float64)
-        if on_linear:
-            y = y - _linear_fit(x, int(target), *(linear[k] for k in _LINEAR))
-        if relative:
-            x, b = relative_features(x)
-            y = y / b
-            w = w * b.astype(np.float64) ** 2
-        cols = np.flatnonzero(~np.isnan(x).all(axis=0))  # classes no scene has (and the target) are no feature
-        reg.fit(x[:, cols], y, sample_weight=w / w.mean())
-        kept.append(int(target))
-        if regressors is not None:
-            regressors[int(target)] = (reg, cols)
-        base.append(float(np.ravel(reg._baseline_prediction)[0]))  # the initial constant of the boosting
+
+    def add_trees(reg, cols, target: int, kind: int) -> None:
+        nonlocal offset
         for stage in reg._predictors:
             nodes = stage[0].nodes
             if np.any(nodes["is_categorical"]):
                 raise ModelError("tree prior: a categorical split (not expected for reflectance features)")
             fields["tree_target"].append(np.array([target], dtype=np.int64))
             fields["tree_start"].append(np.array([offset], dtype=np.int64))
+            tree_set.append(np.array([kind], dtype=np.int64))
             leaf = nodes["is_leaf"].astype(np.uint8)
             fields["nodes_feature"].append(np.where(leaf, 0, cols[np.where(leaf, 0, nodes["feature_idx"])]).astype(np.int64))
             fields["nodes_threshold"].append(np.where(leaf, 0.0, _floor32(nodes["num_threshold"])).astype(np.float32))
@@ -419,8 +497,62 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
             fields["nodes_leaf"].append(leaf)
             fields["nodes_value"].append(np.where(leaf, nodes["value"], 0.0).astype(np.float64))
             offset += len(nodes)
+
+    def fit(x, y, w):
+        reg = HistGradientBoostingRegressor(max_iter=max_iter, max_leaf_nodes=max_leaf_nodes, early_stopping=False,
+                                            random_state=seed)
+        cols = np.flatnonzero(~np.isnan(x).all(axis=0))  # classes no scene has (and the target) are no feature
+        reg.fit(x[:, cols], y, sample_weight=w / w.mean())
+        return reg, cols
+
+    for target in targets:
+        xs, ys, ws, ks = [], [], [], []
+        for i, (s, pick) in enumerate(zip(scenes, picks)):
+            if not s.has(target) or pick.size == 0 or len([c for c in s.band_ids if c != target]) == 0:
+                continue
+            x, y = _rows(s, target, pick, np.random.default_rng([seed, i, 1 + int(target)]), sources, l30)
+            xs.append(x)
+            ys.append(y)
+            ws.append(np.full(len(y), s.weight / len(y)))
+            ks.append(np.repeat(np.array([ALL_OTHERS, L30_SET, SHARED]), pick.size))  # _rows' three copies
+        if not xs:
+            if log:
+                log(f"tree prior: no training scene has {BAND_CLASSES[int(target)].key}; no trees for it")
+            continue
+        t0 = time.time()
+        w = np.concatenate(ws)
+        x = np.concatenate(xs)
+        y = np.concatenate(ys).astype(np.float64)
+        if on_linear:
+            y = y - _linear_fit(x, int(target), *(linear[k] for k in _LINEAR))
+        if relative:
+            x, b = relative_features(x)
+            y = y / b
+            w = w * b.astype(np.float64) ** 2
+        reg, cols = fit(x, y, w)
+        kept.append(int(target))
+        if regressors is not None:
+            regressors[int(target)] = (reg, cols)
+        base.append(float(np.ravel(reg._baseline_prediction)[0]))  # the initial constant of the boosting
+        add_trees(reg, cols, int(target), SHARED)
+        n_trees = len(reg._predictors)
+        if per_set:
+            kinds = np.concatenate(ks)
+            b2, h2 = [0.0, 0.0], [0, 0]
+            for j, kind in enumerate((ALL_OTHERS, L30_SET)):
+                on = kinds == kind
+                if not on.any():
+                    continue
+                r, c = fit(x[on], y[on], w[on])
+                if regressors is not None:
+                    regressors[(int(target), kind)] = (r, c)
+                b2[j], h2[j] = float(np.ravel(r._baseline_prediction)[0]), 1
+                add_trees(r, c, int(target), kind)
+                n_trees += len(r._predictors)
+            set_base.append(b2)
+            set_has.append(h2)
         if log:
-            log(f"tree prior: {BAND_CLASSES[int(target)].key}: {len(w):,} rows, {len(reg._predictors)} trees, "
+            log(f"tree prior: {BAND_CLASSES[int(target)].key}: {len(w):,} rows, {n_trees} trees, "
                 f"{time.time() - t0:.1f} s")
     if not kept:
         raise ModelError("tree prior: no target band has training pixels")
@@ -428,6 +560,9 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
     info = {"fitted_with": "sklearn.ensemble.HistGradientBoostingRegressor", "max_iter": int(max_iter),
             "max_leaf_nodes": int(max_leaf_nodes), "pixels_per_scene": int(pixels_per_scene), "seed": int(seed),
             "source_sets": "each pixel with all other bands, with the Landsat / HLS L30 bands, with a random subset",
+            "per_set": ("per target one ensemble on all three source sets' rows, one only on the rows with all other "
+                        "bands and one only on the rows with the L30 bands; the bands present choose one"
+                        ) if per_set else "no",
             "training_scenes": [s.name for s in scenes], "fit_seconds": round(time.time() - t_all, 1),
             "base": "linear fit (the trees fit its residual)" if on_linear else "none",
             "relative": ("the trees see each reflective band over the pixel's mean reflective band (and that "
@@ -437,7 +572,9 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
                       nodes_feature=cat["nodes_feature"], nodes_threshold=cat["nodes_threshold"],
                       nodes_left=cat["nodes_left"], nodes_right=cat["nodes_right"],
                       nodes_missing_left=cat["nodes_missing_left"], nodes_leaf=cat["nodes_leaf"],
-                      nodes_value=cat["nodes_value"], info=info, relative=bool(relative), **linear)
+                      nodes_value=cat["nodes_value"], info=info, relative=bool(relative), **linear,
+                      **(dict(tree_set=np.concatenate(tree_set), set_base=np.array(set_base, dtype=np.float64),
+                              set_has=np.array(set_has, dtype=np.uint8)) if per_set else {}))
     problem = prior.problems()
     if problem:  # pragma: no cover - a scikit-learn whose tree layout changed
         raise ModelError(f"tree prior: the fitted trees do not convert ({problem})")
@@ -451,13 +588,16 @@ _GRAFT_PREFIX = "tree_prior/"
 _NETWORK_OUTPUT = _GRAFT_PREFIX + "network_output"
 
 
-def tree_ensemble_attributes(prior: TreePrior, target: int) -> Dict[str, Any]:
-    """The attributes of the ONNX-ML ``TreeEnsembleRegressor`` holding the trees of ``target`` (a class the
-    prior covers): one output, the sum of the leaves plus the target's base."""
-    row = int(np.flatnonzero(prior.targets == int(target))[0])
+def tree_ensemble_attributes(prior: TreePrior, target: int, kind: int = SHARED) -> Dict[str, Any]:
+    """The attributes of the ONNX-ML ``TreeEnsembleRegressor`` holding the trees of ``target``'s ensemble
+    ``kind`` (a class and an ensemble the prior has): one output, the sum of the leaves plus its base."""
+    found = [(trees, b) for k, trees, b in prior.ensembles(target) if k == kind]
+    if not found:
+        raise ModelError(f"tree prior: target class {int(target)} has no ensemble for {SET_NAMES[kind]}")
+    trees, base = found[0]
     treeids, nodeids, featureids, values, modes, trues, falses, missing = [], [], [], [], [], [], [], []
     t_tree, t_node, t_weight = [], [], []
-    for j, k in enumerate(np.flatnonzero(prior.tree_target == int(target))):
+    for j, k in enumerate(trees):
         s, e = int(prior.tree_start[k]), int(prior.tree_start[k + 1])
         leaf = prior.nodes_leaf[s:e].astype(bool)
         treeids.append(np.full(e - s, j, dtype=np.int64))
@@ -474,7 +614,7 @@ def tree_ensemble_attributes(prior: TreePrior, target: int) -> Dict[str, Any]:
         t_weight.append(prior.nodes_value[s:e][local])
     cat = np.concatenate
     return dict(n_targets=1, aggregate_function="SUM", post_transform="NONE",
-                base_values=[float(prior.base[row])],
+                base_values=[float(base)],
                 nodes_treeids=cat(treeids).tolist(), nodes_nodeids=cat(nodeids).tolist(),
                 nodes_featureids=cat(featureids).astype(np.int64).tolist(),
                 nodes_values=cat(values).astype(np.float32).tolist(), nodes_modes=modes,
@@ -493,7 +633,9 @@ def graft_tree_prior(proto, prior: TreePrior, weight: float, *, bands: str, pres
     trees``, in place.  A target the prior has no trees for keeps the network's output alone.
 
     Each target's trees are one ``TreeEnsembleRegressor`` inside an ``If`` that runs only when some item of
-    the batch asks for that target (the engine's batches have one target: one ensemble runs per call)."""
+    the batch asks for that target (the engine's batches have one target: one ensemble runs per call).  A
+    per-set prior has up to three per target; each item's presence chooses one (:func:`source_set_route`,
+    computed in the graph), and each ``If`` runs only when some item asks for its target and set."""
     from onnx import TensorProto, helper, numpy_helper
 
     if not 0.0 < float(weight) <= 1.0:
@@ -537,22 +679,36 @@ def graft_tree_prior(proto, prior: TreePrior, weight: float, *, bands: str, pres
     if prior.relative:
         features = _relative_nodes(nodes, const, p + "rows", p + "relative/")
     total = p + "zeros"
-    for t in prior.targets.tolist():
-        q = f"{p}t{t}/"
+    routes = _route_nodes(nodes, const, presence, target, p + "route/") if prior.per_set else {}
+    for t, kind, q in ((t, k, f"{p}t{t}/" + ("" if k == SHARED else f"set{k}/"))
+                       for t in prior.targets.tolist() for k, _, _ in prior.ensembles(t)):
         scaled = [helper.make_node("Mul", [q + "tree_ratio", p + "relative/b"], [q + "tree_rows"])] \
             if prior.relative else []
         then = helper.make_graph(
             [helper.make_node("TreeEnsembleRegressor", [features],
                               [q + ("tree_ratio" if prior.relative else "tree_rows")], domain=ML_DOMAIN,
-                              **tree_ensemble_attributes(prior, t)),
+                              **tree_ensemble_attributes(prior, t, kind)),
              *scaled,
              helper.make_node("Reshape", [q + "tree_rows", p + "shape1"], [q + "then_out"])],
             f"trees_{t}", [], [helper.make_tensor_value_info(q + "then_out", TensorProto.FLOAT, None)])
         other = helper.make_graph([helper.make_node("Identity", [p + "zeros"], [q + "else_out"])], f"no_trees_{t}", [],
                                   [helper.make_tensor_value_info(q + "else_out", TensorProto.FLOAT, None)])
         nodes += [
-            helper.make_node("Equal", [p + "t4", const(f"c{t}", np.array(t, np.int64))], [q + "is"]),
-            helper.make_node("Cast", [q + "is"], [q + "isf"], to=TensorProto.FLOAT),
+            helper.make_node("Equal", [p + "t4", const(f"c{t}", np.array(t, np.int64))], [q + "is_t"]),
+            helper.make_node("Cast", [q + "is_t"], [q + "isf" if not prior.per_set else q + "is_tf"],
+                             to=TensorProto.FLOAT),
+        ]
+        if prior.per_set:  # this ensemble's items: the target's, routed to its set (the shared: all the rest)
+            have = [k for k, _, _ in prior.ensembles(t)]
+            if kind == SHARED:
+                mine = const("one_f", np.array(1.0, np.float32))
+                for k in have[1:]:
+                    nodes.append(helper.make_node("Sub", [mine, routes[k]], [q + f"minus{k}"]))
+                    mine = q + f"minus{k}"
+            else:
+                mine = routes[kind]
+            nodes.append(helper.make_node("Mul", [q + "is_tf", mine], [q + "isf"]))
+        nodes += [
             helper.make_node("ReduceMax", [q + "isf"], [q + "any_f"], keepdims=0),
             helper.make_node("Greater", [q + "any_f", const("half", np.array(0.5, np.float32))], [q + "any"]),
             helper.make_node("If", [q + "any"], [q + "trees"], then_branch=then, else_branch=other),
@@ -610,6 +766,40 @@ def strip_tree_prior(proto, output: str) -> bool:
         del proto.opset_import[:]
         proto.opset_import.extend(ops)
     return True
+
+
+def _route_nodes(nodes: list, const, presence: str, target: str, q: str) -> Dict[int, str]:
+    """Append to ``nodes`` the graph of :func:`source_set_route` on each item's ``presence`` [N, 15] and
+    ``target`` [N]: returns the names of the [N, 1, 1, 1] float indicators of ALL_OTHERS and L30_SET (an
+    item is in at most one; the shared ensemble takes the rest)."""
+    from onnx import TensorProto, helper
+
+    col = lambda m: m.astype(np.float32).reshape(NUM_CLASSES, 1)  # noqa: E731
+    nodes += [
+        helper.make_node("Greater", [presence, const("half", np.array(0.5, np.float32))], [q + "on"]),
+        helper.make_node("Cast", [q + "on"], [q + "onf"], to=TensorProto.FLOAT),
+        helper.make_node("Gather", [const("route_others", (1.0 - np.eye(NUM_CLASSES)).astype(np.float32)), target],
+                         [q + "others"]),  # [N, 15]: 1 but at the item's target
+        helper.make_node("Sub", [const("one_f", np.array(1.0, np.float32)), q + "onf"], [q + "off"]),
+        helper.make_node("Mul", [q + "off", q + "others"], [q + "absent"]),
+        helper.make_node("Mul", [q + "onf", q + "others"], [q + "there"]),
+        helper.make_node("MatMul", [q + "absent", const("route_core", col(_CORE))], [q + "core_missing"]),
+        helper.make_node("MatMul", [q + "absent", const("route_s2", col(_S2))], [q + "s2_missing"]),
+        helper.make_node("MatMul", [q + "there", const("route_not_l30", col(_NOT_L30))], [q + "not_l30_present"]),
+    ]
+    for name in ("core_missing", "s2_missing", "not_l30_present"):
+        nodes += [helper.make_node("Less", [q + name, const("half", np.array(0.5, np.float32))], [q + name + "_no"]),
+                  helper.make_node("Cast", [q + name + "_no"], [q + name + "_nof"], to=TensorProto.FLOAT)]
+    nodes += [
+        helper.make_node("Mul", [q + "core_missing_nof", q + "s2_missing_nof"], [q + "all"]),
+        helper.make_node("Mul", [q + "core_missing_nof", q + "not_l30_present_nof"], [q + "l30"]),
+    ]
+    out = {}
+    for kind, name in ((ALL_OTHERS, "all"), (L30_SET, "l30")):
+        nodes.append(helper.make_node("Reshape", [q + name, const("n111", np.array([-1, 1, 1, 1], np.int64))],
+                                      [q + name + "4"]))
+        out[kind] = q + name + "4"
+    return out
 
 
 def _relative_nodes(nodes: list, const, rows: str, q: str) -> str:
@@ -714,7 +904,8 @@ def _linear_nodes(proto, prior: TreePrior, *, bands: str, presence: str, target:
 
 def fit_tree_prior_from_config(cfg, *, sources: Sequence[int] = (), targets: Sequence[int] = (),
                                pixels_per_scene: int = 20000, max_iter: int = 300, max_leaf_nodes: int = 31,
-                               log=None, on_linear: bool = False, relative: bool = False) -> TreePrior:
+                               log=None, on_linear: bool = False, relative: bool = False,
+                               per_set: bool = False) -> TreePrior:
     """:func:`fit_tree_prior` on the training scenes of a training config (``data.train``, read as the
     trainer reads them, ``data.toa_only`` included), for its targets from its sources, seed ``run.seed``.
     Default targets: the config's ``data.targets`` (else every class); default sources: the classes the
@@ -733,10 +924,11 @@ def fit_tree_prior_from_config(cfg, *, sources: Sequence[int] = (), targets: Seq
     sources = tuple(sources)
     prior = fit_tree_prior(scenes, targets, sources, pixels_per_scene=pixels_per_scene, max_iter=max_iter,
                            max_leaf_nodes=max_leaf_nodes, seed=cfg.run.seed, log=log, on_linear=on_linear,
-                           relative=relative)
+                           relative=relative, per_set=per_set)
     return dataclasses.replace(prior, info={**dict(prior.info), "sources": [BAND_CLASSES[c].key for c in sources]})
 
 
 __all__ = ["TreePrior", "fit_tree_prior", "fit_tree_prior_from_config", "graft_tree_prior", "strip_tree_prior", "sample_pixels",
            "tree_ensemble_attributes", "brightness", "relative_features", "SCHEMA", "L30_KEYS", "REFLECTIVE",
-           "BRIGHTNESS_FLOOR"]
+           "BRIGHTNESS_FLOOR", "source_set_route", "SHARED", "ALL_OTHERS", "L30_SET", "SET_NAMES", "CORE_KEYS",
+           "S2_KEYS"]
