@@ -8,7 +8,7 @@ the L30 bands as input (docs/evaluation.md, runs 20 and 21).
       does telling the trees the sensor help?  (a) the 13 source classes; (b) (a) + a sensor flag (Landsat 1,
       Sentinel-2 0); (c) every class, thermal included, as run 16 (thermal absent in the left-out place's
       rows, as the engine feeds them)
-  .venv/bin/python scripts/leave_place_out_trees.py dedicated OUT.json
+  .venv/bin/python scripts/leave_place_out_trees.py dedicated OUT.json  # about 40 min on 2 cores
       one shared ensemble per target fitted on the three source sets at once (run 16's trees) against an
       ensemble per target and source set, fitted only on that set's rows (all other bands; the L30 bands)
 
