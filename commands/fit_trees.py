@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="per target, besides the ensemble on every source set, one ensemble fitted only on the "
                              "rows with all other bands and one only on the rows with the L30 bands; a pixel's "
                              "present bands choose one (three times the trees; not with --relative or --on-linear)")
+    parser.add_argument("--set-mix", type=float, default=1.0, metavar="M",
+                        help="with --per-set: a routed pixel gets M x its set's ensemble + (1 - M) x the shared one "
+                             "(0 < M <= 1; default 1, its set's ensemble alone)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
               if on]
     if len(chosen) > 1:  # refused before the scenes are read
         raise ConfigError(f"fit-trees: {' and '.join(chosen)} exclude each other (pick one)")
+    if args.set_mix != 1.0 and not args.per_set:
+        raise ConfigError("fit-trees: --set-mix weighs the per-set ensembles: it needs --per-set")
+    if not 0.0 < args.set_mix <= 1.0:
+        raise ConfigError(f"fit-trees: --set-mix must be in (0, 1], got {args.set_mix:g}")
     cfg = load_train_config(args.config, args.overrides, check_model=False)
     sources: tuple = ()
     if args.sources == ["all"]:
@@ -69,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     prior = fit_tree_prior_from_config(cfg, sources=sources, pixels_per_scene=args.pixels, max_iter=args.iterations,
                                        max_leaf_nodes=args.leaves, log=log, on_linear=args.on_linear,
-                                       relative=args.relative, per_set=args.per_set)
+                                       relative=args.relative, per_set=args.per_set, set_mix=args.set_mix)
     prior.save(out)
     print(f"wrote {os.path.relpath(out)}: {prior.n_trees} trees, {prior.n_nodes:,} nodes, targets "
           f"{', '.join(prior.describe()['targets'])}")

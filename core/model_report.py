@@ -63,6 +63,8 @@ def _composition(training: Mapping) -> List[Tuple[str, str]]:
                      + ("; on the linear fit's residual" if str(trees.get("base", "")).startswith("linear") else "")
                      + ("; per target one ensemble for all other bands, one for the L30 bands and one for any "
                         "other source set" if trees.get("per_set") not in (None, "no") else "")
+                     + (f", a set's own weighted {trees['set_mix']:g} against the shared one's {1 - trees['set_mix']:g}"
+                        if isinstance(trees.get("set_mix"), (int, float)) and trees.get("set_mix") != 1 else "")
                      + "); "
                      + (f"output = {1 - w:g} x network + {w:g} x trees" if isinstance(w, (int, float)) else "")))
     return rows

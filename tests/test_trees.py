@@ -6,6 +6,7 @@ Checked against scikit-learn's own predictions (the trees' conversion), against 
 the plain network's ONNX output (the graft), through ``predict`` on a real scene (georeferencing kept,
 tiled = whole), and on the refusals (bad weight, a fixed-band model, a file that is not a prior)."""
 
+import dataclasses
 import json
 import zipfile
 
@@ -420,11 +421,43 @@ def test_per_set_trees_route_by_the_bands_present_and_match_in_the_graph(fitted,
         assert np.abs(out[i, 0] - want).max() < 1e-5, i
     trees_line = dict(r for sec in model_report(read_metadata(str(hybrid))) for r in sec.rows)["trees"]
     assert "one ensemble for all other bands, one for the L30 bands and one for any other source set" in trees_line
+    assert "weighted" not in trees_line
+
+    # set_mix 0.25: a routed row gets 0.25 x its set's ensemble + 0.75 x the shared one; a shared row the shared
+    mixed = dataclasses.replace(back, set_mix=0.25, info={**back.info, "set_mix": 0.25})
+    for t in (4, 11):
+        for keep, kind in ((set(scene.band_ids) - {t}, ALL_OTHERS), (l30 - {t}, L30_SET), ({2, 3}, SHARED)):
+            x = _features(scene, keep)
+            own, cols = regs[t] if kind == SHARED else regs[(t, kind)]
+            shared = regs[t][0].predict(x[:, regs[t][1]].astype(np.float64))
+            want = shared if kind == SHARED else 0.25 * own.predict(x[:, cols].astype(np.float64)) + 0.75 * shared
+            assert np.abs(mixed.predict(x, t) - want).max() < 1e-9, (t, kind)
+    again = TreePrior.load(mixed.save(tmp_path / "mixed.npz"))
+    assert again.set_mix == 0.25 and TreePrior.load(path).set_mix == 1.0
+    with np.load(tmp_path / "mixed.npz") as z:
+        np.savez(tmp_path / "badmix.npz", **{**{k: z[k] for k in z.files}, "set_mix": np.array(1.5)})
+    with pytest.raises(ModelError, match=r"badmix.npz: set_mix must be in \(0, 1\], got 1.5"):
+        TreePrior.load(tmp_path / "badmix.npz")
+    with pytest.raises(ModelError, match="set_mix"):
+        fit_tree_prior(scenes, (4,), tuple(range(15)), pixels_per_scene=300, max_iter=2, set_mix=0.5)
+    blend = tmp_path / "mixed.onnx"
+    export_checkpoint(str(fitted["ckpt"]), str(blend), trees=again, tree_weight=0.5)
+    out = _run(blend, feeds)
+    for i in range(4):
+        want = 0.5 * net[i, 0] + 0.5 * again.predict(_item_rows(feeds, i), int(targets[i])).reshape(40, 48)
+        assert np.abs(out[i, 0] - want).max() < 1e-5, i
+    trees_line = dict(r for sec in model_report(read_metadata(str(blend))) for r in sec.rows)["trees"]
+    assert "a set's own weighted 0.25 against the shared one's 0.75" in trees_line
 
     cfg = write_config(tmp_path / "c.yaml", fitted["raw"])
     capsys.readouterr()
     assert main(["fit-trees", "--config", str(cfg), "--out", str(tmp_path / "x.npz"), "--per-set", "--relative"]) == 2
     assert "--relative and --per-set exclude each other" in capsys.readouterr().err
+    assert main(["fit-trees", "--config", str(cfg), "--out", str(tmp_path / "x.npz"), "--set-mix", "0.5"]) == 2
+    assert "--set-mix weighs the per-set ensembles: it needs --per-set" in capsys.readouterr().err
+    assert main(["fit-trees", "--config", str(cfg), "--out", str(tmp_path / "x.npz"), "--per-set",
+                 "--set-mix", "0"]) == 2
+    assert "--set-mix must be in (0, 1], got 0" in capsys.readouterr().err
 
 
 def test_an_exported_model_gets_new_trees_without_its_checkpoint(fitted, tmp_path, capsys):

@@ -174,6 +174,9 @@ class TreePrior:
     tree_set: Optional[np.ndarray] = None  # int64 [K]
     set_base: Optional[np.ndarray] = None  # float64 [T, 2]
     set_has: Optional[np.ndarray] = None  # uint8 [T, 2]
+    # per source set: the weight of a set's own ensemble on the rows routed to it, the shared ensemble taking
+    # the rest there (1: the own ensemble alone; 0.5: the mean of the two)
+    set_mix: float = 1.0
 
     @property
     def n_trees(self) -> int:
@@ -241,9 +244,15 @@ class TreePrior:
         if self.relative:
             x, scale = relative_features(x)
         out = np.zeros(len(x), dtype=np.float64)
+        m = float(self.set_mix)
         for kind, trees, base in ensembles:
-            on = np.flatnonzero(route == kind)
-            out[on] = self._traverse(x[on], trees, base)
+            if kind == SHARED:  # its own rows, and with a mix below 1 its share of every routed row
+                on = np.flatnonzero((route == SHARED) | (m < 1.0))
+                w = np.where(route[on] == SHARED, 1.0, 1.0 - m)
+            else:
+                on = np.flatnonzero(route == kind)
+                w = m
+            out[on] += w * self._traverse(x[on], trees, base)
         return out if scale is None else out * scale.astype(np.float64)
 
     def _traverse(self, x: np.ndarray, trees: np.ndarray, base: float) -> np.ndarray:
@@ -275,6 +284,8 @@ class TreePrior:
                                                              *(_PER_SET if self.per_set else ()))}
         if self.relative:
             arrays["relative"] = np.array(1, dtype=np.uint8)
+        if self.per_set:
+            arrays["set_mix"] = np.array(float(self.set_mix), dtype=np.float64)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
                 np.savez_compressed(f, schema=np.array(SCHEMA), info=np.array(json.dumps(dict(self.info))), **arrays)
@@ -314,6 +325,10 @@ class TreePrior:
             if len(present) != len(_PER_SET):
                 raise ModelError(f"tree prior {path}: missing array {[k for k in _PER_SET if k not in data][0]}")
             prior = dataclasses.replace(prior, **{k: data[k].astype(dt) for k, dt in _PER_SET.items()})
+            if "set_mix" in data:  # files written before the mix existed: the own ensemble alone
+                if data["set_mix"].shape != () or not np.issubdtype(data["set_mix"].dtype, np.floating):
+                    raise ModelError(f"tree prior {path}: its set_mix is not one number")
+                prior = dataclasses.replace(prior, set_mix=float(data["set_mix"]))
         if "relative" in data:
             if data["relative"].shape != () or int(data["relative"]) not in (0, 1):
                 raise ModelError(f"tree prior {path}: its relative flag is not 0 or 1")
@@ -360,6 +375,8 @@ class TreePrior:
                 return "a per-set prior is neither relative nor fitted on the linear fit's residual"
             if not np.isfinite(self.set_base).all():
                 return "a per-set base is not finite"
+            if not 0.0 < float(self.set_mix) <= 1.0:
+                return f"set_mix must be in (0, 1], got {float(self.set_mix)}"
             for row, target in enumerate(self.targets.tolist()):
                 for j, kind in enumerate((ALL_OTHERS, L30_SET)):
                     n = int(np.sum((self.tree_target == target) & (self.tree_set == kind)))
@@ -429,7 +446,7 @@ def sample_pixels(scenes: Sequence[Any], pixels_per_scene: int, seed: int) -> Li
 def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Sequence[int], *,
                    pixels_per_scene: int = 20000, max_iter: int = 300, max_leaf_nodes: int = 31, seed: int = 0,
                    log=None, regressors: Optional[Dict[Any, Any]] = None, on_linear: bool = False,
-                   relative: bool = False, per_set: bool = False) -> TreePrior:
+                   relative: bool = False, per_set: bool = False, set_mix: float = 1.0) -> TreePrior:
     """Fit one ``HistGradientBoostingRegressor`` per target on the training ``scenes`` (see the module
     docstring): a fixed random sample of ``pixels_per_scene`` pixels valid in every band per scene (a glob
     entry's matches share one budget), each scene weighted by its sampling weight, like the evaluation's
@@ -444,7 +461,8 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
     scene of the same spectral shape; ``regressors`` then receive the columns of those 16 features.
     ``per_set``: each target also gets an ensemble fitted only on the rows with all other bands and one
     fitted only on the rows with the L30 bands (same settings; :func:`source_set_route` picks one per
-    pixel); ``regressors`` receive them under ``(target, ALL_OTHERS)`` and ``(target, L30_SET)``."""
+    pixel); ``regressors`` receive them under ``(target, ALL_OTHERS)`` and ``(target, L30_SET)``.
+    ``set_mix``: the weight of a set's own ensemble on its rows (the shared one takes ``1 - set_mix``)."""
     try:
         from sklearn.ensemble import HistGradientBoostingRegressor
     except ImportError:
@@ -455,6 +473,8 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
         raise ModelError("tree prior: relative and on_linear exclude each other (pick one)")
     if per_set and (on_linear or relative):
         raise ModelError("tree prior: per_set is fitted on the bands as they are (not with relative or on_linear)")
+    if not 0.0 < float(set_mix) <= 1.0 or (set_mix != 1.0 and not per_set):
+        raise ModelError(f"tree prior: set_mix must be in (0, 1] and needs per_set, got {set_mix}")
     if pixels_per_scene < 100 or max_iter < 1 or max_leaf_nodes < 2:
         raise ModelError("tree prior: pixels_per_scene must be >= 100, max_iter >= 1, max_leaf_nodes >= 2")
     l30 = [c.id for c in BAND_CLASSES if c.key in L30_KEYS]
@@ -562,7 +582,9 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
             "source_sets": "each pixel with all other bands, with the Landsat / HLS L30 bands, with a random subset",
             "per_set": ("per target one ensemble on all three source sets' rows, one only on the rows with all other "
                         "bands and one only on the rows with the L30 bands; the bands present choose one"
-                        ) if per_set else "no",
+                        + ("" if set_mix == 1.0 else f", weighted {set_mix:g} against the shared one's "
+                           f"{1.0 - set_mix:g}")) if per_set else "no",
+            **({"set_mix": float(set_mix)} if per_set else {}),
             "training_scenes": [s.name for s in scenes], "fit_seconds": round(time.time() - t_all, 1),
             "base": "linear fit (the trees fit its residual)" if on_linear else "none",
             "relative": ("the trees see each reflective band over the pixel's mean reflective band (and that "
@@ -574,7 +596,7 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
                       nodes_missing_left=cat["nodes_missing_left"], nodes_leaf=cat["nodes_leaf"],
                       nodes_value=cat["nodes_value"], info=info, relative=bool(relative), **linear,
                       **(dict(tree_set=np.concatenate(tree_set), set_base=np.array(set_base, dtype=np.float64),
-                              set_has=np.array(set_has, dtype=np.uint8)) if per_set else {}))
+                              set_has=np.array(set_has, dtype=np.uint8), set_mix=float(set_mix)) if per_set else {}))
     problem = prior.problems()
     if problem:  # pragma: no cover - a scikit-learn whose tree layout changed
         raise ModelError(f"tree prior: the fitted trees do not convert ({problem})")
@@ -698,19 +720,30 @@ def graft_tree_prior(proto, prior: TreePrior, weight: float, *, bands: str, pres
             helper.make_node("Cast", [q + "is_t"], [q + "isf" if not prior.per_set else q + "is_tf"],
                              to=TensorProto.FLOAT),
         ]
-        if prior.per_set:  # this ensemble's items: the target's, routed to its set (the shared: all the rest)
+        if prior.per_set:  # this ensemble's weight per item: its set's items (the shared: all the rest), the
+            # mix's share of them; the shared one the rest of every routed item when the mix is below 1
             have = [k for k, _, _ in prior.ensembles(t)]
+            mix = float(prior.set_mix)
             if kind == SHARED:
                 mine = const("one_f", np.array(1.0, np.float32))
                 for k in have[1:]:
-                    nodes.append(helper.make_node("Sub", [mine, routes[k]], [q + f"minus{k}"]))
+                    routed = routes[k]
+                    if mix < 1.0:
+                        nodes.append(helper.make_node("Mul", [routed, const("mix", np.array(mix, np.float32))],
+                                                      [q + f"mixed{k}"]))
+                        routed = q + f"mixed{k}"
+                    nodes.append(helper.make_node("Sub", [mine, routed], [q + f"minus{k}"]))
                     mine = q + f"minus{k}"
             else:
                 mine = routes[kind]
+                if mix < 1.0:
+                    nodes.append(helper.make_node("Mul", [mine, const("mix", np.array(mix, np.float32))],
+                                                  [q + "mixed"]))
+                    mine = q + "mixed"
             nodes.append(helper.make_node("Mul", [q + "is_tf", mine], [q + "isf"]))
-        nodes += [
+        nodes += [  # the trees run only when some item takes a share of them
             helper.make_node("ReduceMax", [q + "isf"], [q + "any_f"], keepdims=0),
-            helper.make_node("Greater", [q + "any_f", const("half", np.array(0.5, np.float32))], [q + "any"]),
+            helper.make_node("Greater", [q + "any_f", const("zero_f", np.array(0.0, np.float32))], [q + "any"]),
             helper.make_node("If", [q + "any"], [q + "trees"], then_branch=then, else_branch=other),
             helper.make_node("Mul", [q + "trees", q + "isf"], [q + "mine"]),
             helper.make_node("Add", [total, q + "mine"], [q + "total"]),
@@ -905,7 +938,7 @@ def _linear_nodes(proto, prior: TreePrior, *, bands: str, presence: str, target:
 def fit_tree_prior_from_config(cfg, *, sources: Sequence[int] = (), targets: Sequence[int] = (),
                                pixels_per_scene: int = 20000, max_iter: int = 300, max_leaf_nodes: int = 31,
                                log=None, on_linear: bool = False, relative: bool = False,
-                               per_set: bool = False) -> TreePrior:
+                               per_set: bool = False, set_mix: float = 1.0) -> TreePrior:
     """:func:`fit_tree_prior` on the training scenes of a training config (``data.train``, read as the
     trainer reads them, ``data.toa_only`` included), for its targets from its sources, seed ``run.seed``.
     Default targets: the config's ``data.targets`` (else every class); default sources: the classes the
@@ -924,7 +957,7 @@ def fit_tree_prior_from_config(cfg, *, sources: Sequence[int] = (), targets: Seq
     sources = tuple(sources)
     prior = fit_tree_prior(scenes, targets, sources, pixels_per_scene=pixels_per_scene, max_iter=max_iter,
                            max_leaf_nodes=max_leaf_nodes, seed=cfg.run.seed, log=log, on_linear=on_linear,
-                           relative=relative, per_set=per_set)
+                           relative=relative, per_set=per_set, set_mix=set_mix)
     return dataclasses.replace(prior, info={**dict(prior.info), "sources": [BAND_CLASSES[c].key for c in sources]})
 
 
