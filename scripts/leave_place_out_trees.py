@@ -10,7 +10,8 @@ the L30 bands as input (docs/evaluation.md, runs 20 and 21).
       rows, as the engine feeds them)
   .venv/bin/python scripts/leave_place_out_trees.py dedicated OUT.json  # about 40 min on 2 cores
       one shared ensemble per target fitted on the three source sets at once (run 16's trees) against an
-      ensemble per target and source set, fitted only on that set's rows (all other bands; the L30 bands)
+      ensemble per target and source set, fitted only on that set's rows (all other bands; the L30 bands),
+      and against mixes m x dedicated + (1 - m) x shared, m 0.25, 0.5, 0.75
 
 Each training pixel gives three rows (all other bands, the L30 bands, a random subset); every row keeps its
 set's label, so a place of several scenes (Slovenia, BigEarthNet) is scored on the right rows.  (Before
@@ -83,7 +84,10 @@ def experiment_dedicated(x, y, w, xt, flag, flag_t, kind=None, kind_t=None):
         c = np.flatnonzero(~np.isnan(x[on]).all(axis=0))
         own[kind_t == k] = gbt().fit(x[on][:, c], y[on], sample_weight=w[on] / w[on].mean()).predict(
             xt[kind_t == k][:, c])
-    return {"shared": shared, "dedicated": own}
+    routed = ~np.isnan(own)  # the mixes: m x dedicated + (1 - m) x shared where a set has its own ensemble
+    mix = {f"mix{int(m * 100)}": np.where(routed, m * np.where(routed, own, 0.0) + (1 - m) * shared, shared)
+           for m in (0.25, 0.5, 0.75)}
+    return {"shared": shared, "dedicated": own, **mix}
 
 
 
