@@ -12,6 +12,9 @@ the L30 bands as input (docs/evaluation.md, runs 20 and 21).
       one shared ensemble per target fitted on the three source sets at once (run 16's trees) against an
       ensemble per target and source set, fitted only on that set's rows (all other bands; the L30 bands),
       and against mixes m x dedicated + (1 - m) x shared, m 0.25, 0.5, 0.75
+  .venv/bin/python scripts/leave_place_out_trees.py extrapolate OUT.json  # about 30 min on 2 cores
+      the dedicated ensembles against the same on inputs clipped to their set's training range plus the
+      linear fit's increment beyond it (trees(clip x) + lin(x) - lin(clip x)), and the linear fit alone
 
 Each training pixel gives three rows (all other bands, the L30 bands, a random subset); every row keeps its
 set's label, so a place of several scenes (Slovenia, BigEarthNet) is scored on the right rows.  (Before
@@ -90,10 +93,29 @@ def experiment_dedicated(x, y, w, xt, flag, flag_t, kind=None, kind_t=None):
     return {"shared": shared, "dedicated": own, **mix}
 
 
+def experiment_extrapolate(x, y, w, xt, flag, flag_t, kind=None, kind_t=None, lin=None, target=None):
+    """per-set trees (run 22's dedicated ensembles) against the same trees on the left-out rows clipped to
+    their set's training range, feature by feature, plus the linear fit's increment beyond it:
+    trees(clip(x)) + lin(x) - lin(clip(x)) (inside the range exactly the trees; outside it, linear from the
+    edge of the box on); and the linear fit alone (the training places' moments)."""
+    own = np.full(len(xt), np.nan)
+    box = np.full(len(xt), np.nan)
+    for k in (ALL, L30):
+        on, ont = kind == k, kind_t == k
+        c = np.flatnonzero(~np.isnan(x[on]).all(axis=0))
+        reg = gbt().fit(x[on][:, c], y[on], sample_weight=w[on] / w[on].mean())
+        lo, hi = np.nanmin(x[on], axis=0), np.nanmax(x[on], axis=0)
+        xk = xt[ont]
+        xc = np.where(np.isnan(lo)[None, :], xk, np.clip(xk, lo, hi))  # a class no training row has: unclipped
+        own[ont] = reg.predict(xk[:, c])
+        box[ont] = reg.predict(xc[:, c]) + lin(xk, target) - lin(xc, target)
+    return {"dedicated": own, "extrapolate": box, "linear": lin(xt, target)}
+
+
 
 def main(kind, out_path):
     experiment = {"relative": experiment_relative, "sensor": experiment_sensor,
-                  "dedicated": experiment_dedicated}[kind]
+                  "dedicated": experiment_dedicated, "extrapolate": experiment_extrapolate}[kind]
     cfg = load_train_config("training/configs/bundled.yaml", ["data.toa_only=[water_vapour]"], check_model=False)
     d = cfg.data
     scenes = load_scenes(d.train, d, "train", chip=d.chip_size, log=None)
@@ -111,6 +133,19 @@ def main(kind, out_path):
             flag = np.full((len(y), 1), 1.0 if names[s.spec_index] in LANDSAT else 0.0, np.float32)
             sets = np.repeat(np.array([ALL, L30, RANDOM]), len(y) // 3)  # _rows' order
             rows[(i, t)] = (x, y.astype(np.float64), np.full(len(y), s.weight / len(y)), flag, sets)
+    folds_linear = {}
+    if kind == "extrapolate":  # per fold: the linear fit from the other places' moments (all classes sources)
+        from hls_translate.training.evaluate.baseline import LinearBaseline
+        from hls_translate.training.trees import _linear_fit
+
+        for hold in places:
+            lb = LinearBaseline.fit([s for s in scenes if s.spec_index != hold])
+            bands01 = np.zeros((len(lb.grams), NUM_CLASSES))
+            for k, g in enumerate(lb.grams):
+                bands01[k, list(g.bands)] = 1.0
+            args = (np.stack([g.moments for g in lb.grams]), bands01,
+                    np.array([g.weight for g in lb.grams], dtype=np.float64), np.ones(NUM_CLASSES))
+            folds_linear[hold] = lambda xx, tt, a=args: _linear_fit(xx, tt, *a)
     res = []
     for hold in places:
         t0 = time.time()
@@ -121,7 +156,9 @@ def main(kind, out_path):
                 continue
             x, y, w, flag, sets = (np.concatenate([v[j] for v in tr]) for j in range(5))
             xt, yt, _, flag_t, sets_t = (np.concatenate([v[j] for v in te]) for j in range(5))
-            extra = dict(kind=sets, kind_t=sets_t) if kind == "dedicated" else {}
+            extra = dict(kind=sets, kind_t=sets_t) if kind in ("dedicated", "extrapolate") else {}
+            if kind == "extrapolate":
+                extra.update(lin=folds_linear[hold], target=t)
             pred = experiment(x, y, w, xt.copy(), flag, flag_t, **extra)
             for name, sl in (("all", sets_t == ALL), ("l30", sets_t == L30)):
                 res.append(dict(place=names[hold], target=BAND_CLASSES[t].key, set=name,
@@ -143,6 +180,6 @@ def main(kind, out_path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("relative", "sensor", "dedicated"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("relative", "sensor", "dedicated", "extrapolate"):
         sys.exit(__doc__)
     main(sys.argv[1], sys.argv[2])
