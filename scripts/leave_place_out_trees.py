@@ -113,9 +113,12 @@ def experiment_extrapolate(x, y, w, xt, flag, flag_t, kind=None, kind_t=None, li
 
 
 
+EXPERIMENTS = {"relative": experiment_relative, "sensor": experiment_sensor, "dedicated": experiment_dedicated,
+               "extrapolate": experiment_extrapolate}
+
+
 def main(kind, out_path):
-    experiment = {"relative": experiment_relative, "sensor": experiment_sensor,
-                  "dedicated": experiment_dedicated, "extrapolate": experiment_extrapolate}[kind]
+    experiment = EXPERIMENTS[kind]
     cfg = load_train_config("training/configs/bundled.yaml", ["data.toa_only=[water_vapour]"], check_model=False)
     d = cfg.data
     scenes = load_scenes(d.train, d, "train", chip=d.chip_size, log=None)
@@ -134,17 +137,12 @@ def main(kind, out_path):
             sets = np.repeat(np.array([ALL, L30, RANDOM]), len(y) // 3)  # _rows' order
             rows[(i, t)] = (x, y.astype(np.float64), np.full(len(y), s.weight / len(y)), flag, sets)
     folds_linear = {}
-    if kind == "extrapolate":  # per fold: the linear fit from the other places' moments (all classes sources)
-        from hls_translate.training.evaluate.baseline import LinearBaseline
-        from hls_translate.training.trees import _linear_fit
+    if kind == "extrapolate":  # per fold: the linear fit from the other places' moments (every class a source)
+        from hls_translate.training.trees import _LINEAR, _linear_fit, linear_fit_arrays
 
         for hold in places:
-            lb = LinearBaseline.fit([s for s in scenes if s.spec_index != hold])
-            bands01 = np.zeros((len(lb.grams), NUM_CLASSES))
-            for k, g in enumerate(lb.grams):
-                bands01[k, list(g.bands)] = 1.0
-            args = (np.stack([g.moments for g in lb.grams]), bands01,
-                    np.array([g.weight for g in lb.grams], dtype=np.float64), np.ones(NUM_CLASSES))
+            arrays = linear_fit_arrays([s for s in scenes if s.spec_index != hold], range(NUM_CLASSES))
+            args = tuple(arrays[k] for k in _LINEAR)
             folds_linear[hold] = lambda xx, tt, a=args: _linear_fit(xx, tt, *a)
     res = []
     for hold in places:
@@ -180,6 +178,6 @@ def main(kind, out_path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("relative", "sensor", "dedicated", "extrapolate"):
+    if len(sys.argv) != 3 or sys.argv[1] not in EXPERIMENTS:
         sys.exit(__doc__)
     main(sys.argv[1], sys.argv[2])

@@ -109,6 +109,22 @@ def _linear_fit(x: np.ndarray, target: int, moments: np.ndarray, group_bands: np
     return c[:, 0] + np.einsum("pc,pc->p", np.where(have, x, 0.0).astype(np.float64), c[:, 1:])
 
 
+def linear_fit_arrays(scenes: Sequence[Any], sources: Sequence[int]) -> Dict[str, np.ndarray]:
+    """The least-squares fit's arrays of a prior (:data:`_LINEAR`: the moments of ``scenes`` as
+    :class:`~.evaluate.LinearBaseline` keeps them, the classes each scene has, their weights, and a 0/1 mask
+    of ``sources``), for :func:`_linear_fit` (``_linear_fit(x, target, *(arrays[k] for k in _LINEAR))``)."""
+    from .evaluate.baseline import LinearBaseline
+
+    lb = LinearBaseline.fit(scenes)
+    mask = np.zeros(NUM_CLASSES)
+    mask[list(sources)] = 1.0
+    bands01 = np.zeros((len(lb.grams), NUM_CLASSES))
+    for k, g in enumerate(lb.grams):
+        bands01[k, list(g.bands)] = 1.0
+    return {"linear_moments": np.stack([g.moments for g in lb.grams]), "linear_bands": bands01,
+            "linear_weights": np.array([g.weight for g in lb.grams], dtype=np.float64), "sources": mask}
+
+
 def brightness(x: np.ndarray) -> np.ndarray:
     """A relative prior's brightness of each row of ``x`` [P, 15] float32 (NaN: absent): the mean of its
     present reflective classes, at least :data:`BRIGHTNESS_FLOOR` (1 where none is present); [P] float32.
@@ -483,18 +499,7 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
     fields["tree_start"] = []
     tree_set: List[np.ndarray] = []
     set_base, set_has = [], []
-    linear: Dict[str, np.ndarray] = {}
-    if on_linear:
-        from .evaluate.baseline import LinearBaseline
-
-        lb = LinearBaseline.fit(scenes)
-        mask = np.zeros(NUM_CLASSES)
-        mask[list(sources)] = 1.0
-        bands01 = np.zeros((len(lb.grams), NUM_CLASSES))
-        for k, g in enumerate(lb.grams):
-            bands01[k, list(g.bands)] = 1.0
-        linear = {"linear_moments": np.stack([g.moments for g in lb.grams]), "linear_bands": bands01,
-                  "linear_weights": np.array([g.weight for g in lb.grams], dtype=np.float64), "sources": mask}
+    linear: Dict[str, np.ndarray] = linear_fit_arrays(scenes, sources) if on_linear else {}
     kept, base = [], []
     offset = 0
     t_all = time.time()
@@ -961,7 +966,7 @@ def fit_tree_prior_from_config(cfg, *, sources: Sequence[int] = (), targets: Seq
     return dataclasses.replace(prior, info={**dict(prior.info), "sources": [BAND_CLASSES[c].key for c in sources]})
 
 
-__all__ = ["TreePrior", "fit_tree_prior", "fit_tree_prior_from_config", "graft_tree_prior", "strip_tree_prior", "sample_pixels",
+__all__ = ["TreePrior", "fit_tree_prior", "fit_tree_prior_from_config", "graft_tree_prior", "strip_tree_prior", "sample_pixels", "linear_fit_arrays",
            "tree_ensemble_attributes", "brightness", "relative_features", "SCHEMA", "L30_KEYS", "REFLECTIVE",
            "BRIGHTNESS_FLOOR", "source_set_route", "SHARED", "ALL_OTHERS", "L30_SET", "SET_NAMES", "CORE_KEYS",
            "S2_KEYS"]
