@@ -15,6 +15,10 @@ the L30 bands as input (docs/evaluation.md, runs 20 and 21).
   .venv/bin/python scripts/leave_place_out_trees.py extrapolate OUT.json  # about 30 min on 2 cores
       the dedicated ensembles against the same on inputs clipped to their set's training range plus the
       linear fit's increment beyond it (trees(clip x) + lin(x) - lin(clip x)), and the linear fit alone
+  .venv/bin/python scripts/leave_place_out_trees.py linmix OUT.json     # about 30 min on 2 cores
+      the dedicated ensembles (run 22's trees) against their mix with the linear fit, m x trees + (1 - m) x
+      linear, m 0.5 to 0.9, and the linear fit alone (run 25's check); thermal absent in the left-out rows,
+      as the engine feeds them
 
 Each training pixel gives three rows (all other bands, the L30 bands, a random subset); every row keeps its
 set's label, so a place of several scenes (Slovenia, BigEarthNet) is scored on the right rows.  (Before
@@ -112,9 +116,23 @@ def experiment_extrapolate(x, y, w, xt, flag, flag_t, kind=None, kind_t=None, li
     return {"dedicated": own, "extrapolate": box, "linear": lin(xt, target)}
 
 
+def experiment_linmix(x, y, w, xt, flag, flag_t, kind=None, kind_t=None, lin=None, target=None):
+    """per-set trees (run 22's dedicated ensembles) against m x trees + (1 - m) x the linear fit (the
+    training places' moments), m 0.5 ... 0.9, and the linear fit alone; the left-out rows' thermal classes
+    absent (the engine never feeds them to the model)."""
+    xt[:, THERMAL] = np.nan
+    own = np.full(len(xt), np.nan)
+    for k in (ALL, L30):
+        on, ont = kind == k, kind_t == k
+        c = np.flatnonzero(~np.isnan(x[on]).all(axis=0))
+        own[ont] = gbt().fit(x[on][:, c], y[on], sample_weight=w[on] / w[on].mean()).predict(xt[ont][:, c])
+    linear = lin(xt, target)
+    mixes = {f"linmix{int(round(m * 100))}": m * own + (1 - m) * linear for m in (0.5, 0.6, 0.7, 0.8, 0.9)}
+    return {"dedicated": own, **mixes, "linear": linear}
+
 
 EXPERIMENTS = {"relative": experiment_relative, "sensor": experiment_sensor, "dedicated": experiment_dedicated,
-               "extrapolate": experiment_extrapolate}
+               "extrapolate": experiment_extrapolate, "linmix": experiment_linmix}
 
 
 def main(kind, out_path):
@@ -137,7 +155,7 @@ def main(kind, out_path):
             sets = np.repeat(np.array([ALL, L30, RANDOM]), len(y) // 3)  # _rows' order
             rows[(i, t)] = (x, y.astype(np.float64), np.full(len(y), s.weight / len(y)), flag, sets)
     folds_linear = {}
-    if kind == "extrapolate":  # per fold: the linear fit from the other places' moments (every class a source)
+    if kind in ("extrapolate", "linmix"):  # per fold: the linear fit from the other places' moments (every class a source)
         from hls_translate.training.trees import _LINEAR, _linear_fit, linear_fit_arrays
 
         for hold in places:
@@ -154,8 +172,8 @@ def main(kind, out_path):
                 continue
             x, y, w, flag, sets = (np.concatenate([v[j] for v in tr]) for j in range(5))
             xt, yt, _, flag_t, sets_t = (np.concatenate([v[j] for v in te]) for j in range(5))
-            extra = dict(kind=sets, kind_t=sets_t) if kind in ("dedicated", "extrapolate") else {}
-            if kind == "extrapolate":
+            extra = dict(kind=sets, kind_t=sets_t) if kind in ("dedicated", "extrapolate", "linmix") else {}
+            if kind in ("extrapolate", "linmix"):
                 extra.update(lin=folds_linear[hold], target=t)
             pred = experiment(x, y, w, xt.copy(), flag, flag_t, **extra)
             for name, sl in (("all", sets_t == ALL), ("l30", sets_t == L30)):
