@@ -40,6 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set-mix", type=float, default=1.0, metavar="M",
                         help="with --per-set: a routed pixel gets M x its set's ensemble + (1 - M) x the shared one "
                              "(0 < M <= 1; default 1, its set's ensemble alone)")
+    parser.add_argument("--linear-mix", type=float, default=1.0, metavar="M",
+                        help="the tree branch of the exported graph becomes M x trees + (1 - M) x the per-pixel "
+                             "least-squares fit of each pixel's source set (solved in the graph from the training "
+                             "scenes' moments; 0 < M <= 1; default 1, the trees alone; not with --on-linear)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,6 +66,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("fit-trees: --set-mix weighs the per-set ensembles: it needs --per-set")
     if not 0.0 < args.set_mix <= 1.0:
         raise ConfigError(f"fit-trees: --set-mix must be in (0, 1], got {args.set_mix:g}")
+    if not 0.0 < args.linear_mix <= 1.0:
+        raise ConfigError(f"fit-trees: --linear-mix must be in (0, 1], got {args.linear_mix:g}")
+    if args.linear_mix != 1.0 and args.on_linear:
+        raise ConfigError("fit-trees: --linear-mix and --on-linear exclude each other (the trees either fit the "
+                          "linear fit's residual or are mixed with it)")
     cfg = load_train_config(args.config, args.overrides, check_model=False)
     sources: tuple = ()
     if args.sources == ["all"]:
@@ -76,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
     prior = fit_tree_prior_from_config(cfg, sources=sources, pixels_per_scene=args.pixels, max_iter=args.iterations,
                                        max_leaf_nodes=args.leaves, log=log, on_linear=args.on_linear,
-                                       relative=args.relative, per_set=args.per_set, set_mix=args.set_mix)
+                                       relative=args.relative, per_set=args.per_set, set_mix=args.set_mix,
+                                       linear_mix=args.linear_mix)
     prior.save(out)
     print(f"wrote {os.path.relpath(out)}: {prior.n_trees} trees, {prior.n_nodes:,} nodes, targets "
           f"{', '.join(prior.describe()['targets'])}")

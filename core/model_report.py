@@ -65,6 +65,9 @@ def _composition(training: Mapping) -> List[Tuple[str, str]]:
                         "other source set" if trees.get("per_set") not in (None, "no") else "")
                      + (f", a set's own weighted {trees['set_mix']:g} against the shared one's {1 - trees['set_mix']:g}"
                         if isinstance(trees.get("set_mix"), (int, float)) and trees.get("set_mix") != 1 else "")
+                     + (f"; the tree branch {trees['linear_mix']:g} x trees + {1 - trees['linear_mix']:g} x the "
+                        "linear fit" if isinstance(trees.get("linear_mix"), (int, float))
+                        and trees.get("linear_mix") != 1 else "")
                      + "); "
                      + (f"output = {1 - w:g} x network + {w:g} x trees" if isinstance(w, (int, float)) else "")))
     return rows

@@ -9,8 +9,10 @@ the Landsat / HLS L30 bands and with a random subset (the trainer's source-set m
 the trees learn which side of a split an absent band goes.  With ``per_set`` (``fit-trees --per-set``) each
 target also gets one ensemble fitted only on the rows with all other bands and one fitted only on the rows
 with the L30 bands; a pixel's present bands choose which ensemble predicts it (:func:`source_set_route`),
-and the shared ensemble serves every other source set.  The result is a :class:`TreePrior`, plain arrays
-(saved as ``.npz``, read without pickle).
+and the shared ensemble serves every other source set.  With ``linear_mix`` M below 1 (``fit-trees
+--linear-mix M``) the tree branch is ``M x trees + (1 - M) x`` the least-squares fit of the pixel's own source
+set from the training scenes' moments (the solve ``on_linear`` adds back).  The result is a
+:class:`TreePrior`, plain arrays (saved as ``.npz``, read without pickle).
 
 :func:`graft_tree_prior` adds the trees to an exported network's graph with ONNX-ML's
 ``TreeEnsembleRegressor`` (run by every ONNX Runtime build), one per target inside an ``If`` that runs it
@@ -174,8 +176,9 @@ class TreePrior:
     nodes_leaf: np.ndarray  # uint8 [M]
     nodes_value: np.ndarray  # float64 [M] (leaves)
     info: Mapping[str, Any]  # how it was fitted (recorded in the model's metadata)
-    # fitted on the residual of the linear fit (``--on-linear``): the training scenes' moments, as
-    # ``LinearBaseline`` keeps them, and the source classes the fit may use; None otherwise
+    # the linear fit, for a prior fitted on its residual (``--on-linear``) or mixed with it (``linear_mix``
+    # below 1): the training scenes' moments, as ``LinearBaseline`` keeps them, and the source classes the fit
+    # may use; None otherwise
     linear_moments: Optional[np.ndarray] = None  # float64 [K, 16, 16]
     linear_bands: Optional[np.ndarray] = None  # float64 [K, 15] 1 where the scene has the class
     linear_weights: Optional[np.ndarray] = None  # float64 [K]
@@ -193,6 +196,9 @@ class TreePrior:
     # per source set: the weight of a set's own ensemble on the rows routed to it, the shared ensemble taking
     # the rest there (1: the own ensemble alone; 0.5: the mean of the two)
     set_mix: float = 1.0
+    # the weight of the trees in the tree branch, the linear fit (the arrays above) taking the rest: the branch
+    # outputs linear_mix x trees + (1 - linear_mix) x linear fit (1: the trees alone)
+    linear_mix: float = 1.0
 
     @property
     def n_trees(self) -> int:
@@ -233,9 +239,19 @@ class TreePrior:
         return np.where(np.isin(r, have), r, SHARED)
 
     @property
+    def has_linear(self) -> bool:
+        """Whether the prior carries the linear fit (fitted on its residual, or mixed with it)."""
+        return self.linear_moments is not None
+
+    @property
+    def mixes_linear(self) -> bool:
+        """Whether the tree branch is ``linear_mix x trees + (1 - linear_mix) x`` the linear fit."""
+        return float(self.linear_mix) < 1.0
+
+    @property
     def on_linear(self) -> bool:
         """Whether the trees predict the residual of the linear fit (added back by :meth:`predict_full`)."""
-        return self.linear_moments is not None
+        return self.has_linear and not self.mixes_linear
 
     def linear(self, x: np.ndarray, target: int) -> np.ndarray:
         """The least-squares fit of ``target`` from each row's present source bands (``x`` [P, 15], NaN:
@@ -244,9 +260,14 @@ class TreePrior:
 
     def predict_full(self, x: np.ndarray, target: int) -> np.ndarray:
         """What the grafted graph's tree branch outputs: the trees, plus the linear fit when fitted on its
-        residual; [P] float64."""
+        residual, or mixed with it (``linear_mix``); [P] float64."""
         out = self.predict(x, target)
-        return out + self.linear(x, target) if self.on_linear else out
+        if self.on_linear:
+            return out + self.linear(x, target)
+        if self.mixes_linear:
+            m = float(self.linear_mix)
+            return m * out + (1.0 - m) * self.linear(x, target)
+        return out
 
     def has_target(self, class_id: int) -> bool:
         return int(class_id) in set(int(t) for t in self.targets)
@@ -296,12 +317,14 @@ class TreePrior:
         import json
 
         path = os.path.abspath(os.fspath(path))
-        arrays = {k: np.asarray(getattr(self, k)) for k in (*_ARRAYS, *(_LINEAR if self.on_linear else ()),
+        arrays = {k: np.asarray(getattr(self, k)) for k in (*_ARRAYS, *(_LINEAR if self.has_linear else ()),
                                                              *(_PER_SET if self.per_set else ()))}
         if self.relative:
             arrays["relative"] = np.array(1, dtype=np.uint8)
         if self.per_set:
             arrays["set_mix"] = np.array(float(self.set_mix), dtype=np.float64)
+        if self.mixes_linear:
+            arrays["linear_mix"] = np.array(float(self.linear_mix), dtype=np.float64)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
                 np.savez_compressed(f, schema=np.array(SCHEMA), info=np.array(json.dumps(dict(self.info))), **arrays)
@@ -345,6 +368,10 @@ class TreePrior:
                 if data["set_mix"].shape != () or not np.issubdtype(data["set_mix"].dtype, np.floating):
                     raise ModelError(f"tree prior {path}: its set_mix is not one number")
                 prior = dataclasses.replace(prior, set_mix=float(data["set_mix"]))
+        if "linear_mix" in data:
+            if data["linear_mix"].shape != () or not np.issubdtype(data["linear_mix"].dtype, np.floating):
+                raise ModelError(f"tree prior {path}: its linear_mix is not one number")
+            prior = dataclasses.replace(prior, linear_mix=float(data["linear_mix"]))
         if "relative" in data:
             if data["relative"].shape != () or int(data["relative"]) not in (0, 1):
                 raise ModelError(f"tree prior {path}: its relative flag is not 0 or 1")
@@ -399,7 +426,11 @@ class TreePrior:
                     if (n > 0) != bool(self.set_has[row, j]):
                         return (f"target class {target}: set_has says {'an' if self.set_has[row, j] else 'no'} "
                                 f"ensemble for {SET_NAMES[kind]}, the trees say {n}")
-        if self.on_linear:
+        if not 0.0 < float(self.linear_mix) <= 1.0:
+            return f"linear_mix must be in (0, 1], got {float(self.linear_mix)}"
+        if self.mixes_linear and not self.has_linear:
+            return "a prior mixed with the linear fit (linear_mix below 1) needs the linear fit's arrays"
+        if self.has_linear:
             k = len(self.linear_moments)
             if self.linear_moments.shape != (k, 1 + NUM_CLASSES, 1 + NUM_CLASSES) or k == 0 \
                     or self.linear_bands.shape != (k, NUM_CLASSES) or self.linear_weights.shape != (k,) \
@@ -462,7 +493,8 @@ def sample_pixels(scenes: Sequence[Any], pixels_per_scene: int, seed: int) -> Li
 def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Sequence[int], *,
                    pixels_per_scene: int = 20000, max_iter: int = 300, max_leaf_nodes: int = 31, seed: int = 0,
                    log=None, regressors: Optional[Dict[Any, Any]] = None, on_linear: bool = False,
-                   relative: bool = False, per_set: bool = False, set_mix: float = 1.0) -> TreePrior:
+                   relative: bool = False, per_set: bool = False, set_mix: float = 1.0,
+                   linear_mix: float = 1.0) -> TreePrior:
     """Fit one ``HistGradientBoostingRegressor`` per target on the training ``scenes`` (see the module
     docstring): a fixed random sample of ``pixels_per_scene`` pixels valid in every band per scene (a glob
     entry's matches share one budget), each scene weighted by its sampling weight, like the evaluation's
@@ -478,7 +510,9 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
     ``per_set``: each target also gets an ensemble fitted only on the rows with all other bands and one
     fitted only on the rows with the L30 bands (same settings; :func:`source_set_route` picks one per
     pixel); ``regressors`` receive them under ``(target, ALL_OTHERS)`` and ``(target, L30_SET)``.
-    ``set_mix``: the weight of a set's own ensemble on its rows (the shared one takes ``1 - set_mix``)."""
+    ``set_mix``: the weight of a set's own ensemble on its rows (the shared one takes ``1 - set_mix``).
+    ``linear_mix``: below 1, the prior carries the linear fit (as ``on_linear`` does) and its tree branch is
+    ``linear_mix x trees + (1 - linear_mix) x linear fit`` (the trees fitted on the bands as they are)."""
     try:
         from sklearn.ensemble import HistGradientBoostingRegressor
     except ImportError:
@@ -491,6 +525,8 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
         raise ModelError("tree prior: per_set is fitted on the bands as they are (not with relative or on_linear)")
     if not 0.0 < float(set_mix) <= 1.0 or (set_mix != 1.0 and not per_set):
         raise ModelError(f"tree prior: set_mix must be in (0, 1] and needs per_set, got {set_mix}")
+    if not 0.0 < float(linear_mix) <= 1.0 or (linear_mix != 1.0 and on_linear):
+        raise ModelError(f"tree prior: linear_mix must be in (0, 1] and excludes on_linear, got {linear_mix}")
     if pixels_per_scene < 100 or max_iter < 1 or max_leaf_nodes < 2:
         raise ModelError("tree prior: pixels_per_scene must be >= 100, max_iter >= 1, max_leaf_nodes >= 2")
     l30 = [c.id for c in BAND_CLASSES if c.key in L30_KEYS]
@@ -499,7 +535,7 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
     fields["tree_start"] = []
     tree_set: List[np.ndarray] = []
     set_base, set_has = [], []
-    linear: Dict[str, np.ndarray] = linear_fit_arrays(scenes, sources) if on_linear else {}
+    linear: Dict[str, np.ndarray] = linear_fit_arrays(scenes, sources) if on_linear or linear_mix != 1.0 else {}
     kept, base = [], []
     offset = 0
     t_all = time.time()
@@ -590,6 +626,9 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
                         + ("" if set_mix == 1.0 else f", weighted {set_mix:g} against the shared one's "
                            f"{1.0 - set_mix:g}")) if per_set else "no",
             **({"set_mix": float(set_mix)} if per_set else {}),
+            **({"linear_mix": float(linear_mix), "mixed_with": (
+                f"{linear_mix:g} x trees + {1.0 - linear_mix:g} x the least-squares fit of the pixel's own source "
+                "set (the training scenes' moments)")} if linear_mix != 1.0 else {}),
             "training_scenes": [s.name for s in scenes], "fit_seconds": round(time.time() - t_all, 1),
             "base": "linear fit (the trees fit its residual)" if on_linear else "none",
             "relative": ("the trees see each reflective band over the pixel's mean reflective band (and that "
@@ -601,7 +640,8 @@ def fit_tree_prior(scenes: Sequence[Any], targets: Sequence[int], sources: Seque
                       nodes_missing_left=cat["nodes_missing_left"], nodes_leaf=cat["nodes_leaf"],
                       nodes_value=cat["nodes_value"], info=info, relative=bool(relative), **linear,
                       **(dict(tree_set=np.concatenate(tree_set), set_base=np.array(set_base, dtype=np.float64),
-                              set_has=np.array(set_has, dtype=np.uint8), set_mix=float(set_mix)) if per_set else {}))
+                              set_has=np.array(set_has, dtype=np.uint8), set_mix=float(set_mix)) if per_set else {}),
+                      linear_mix=float(linear_mix))
     problem = prior.problems()
     if problem:  # pragma: no cover - a scikit-learn whose tree layout changed
         raise ModelError(f"tree prior: the fitted trees do not convert ({problem})")
@@ -757,6 +797,16 @@ def graft_tree_prior(proto, prior: TreePrior, weight: float, *, bands: str, pres
     if prior.on_linear:  # the trees fit the linear fit's residual: add the fit (solved in the graph) back
         lin = _linear_nodes(proto, prior, bands=bands, presence=presence, target=target, prefix=p + "linear/")
         nodes.append(helper.make_node("Add", [total, lin], [p + "trees_and_linear"]))
+        total = p + "trees_and_linear"
+    elif prior.mixes_linear:  # m x trees + (1 - m) x the linear fit = lin + m (trees - lin)
+        lin = _linear_nodes(proto, prior, bands=bands, presence=presence, target=target, prefix=p + "linear/")
+        nodes += [
+            helper.make_node("Sub", [total, lin], [p + "trees_minus_linear"]),
+            helper.make_node("Mul", [p + "trees_minus_linear",
+                                     const("linear_mix", np.array(float(prior.linear_mix), np.float32))],
+                             [p + "mixed_increment"]),
+            helper.make_node("Add", [lin, p + "mixed_increment"], [p + "trees_and_linear"]),
+        ]
         total = p + "trees_and_linear"
     nodes += [
         # w where the prior has the target's trees, else 0; out = net + w (trees - net)
@@ -943,7 +993,7 @@ def _linear_nodes(proto, prior: TreePrior, *, bands: str, presence: str, target:
 def fit_tree_prior_from_config(cfg, *, sources: Sequence[int] = (), targets: Sequence[int] = (),
                                pixels_per_scene: int = 20000, max_iter: int = 300, max_leaf_nodes: int = 31,
                                log=None, on_linear: bool = False, relative: bool = False,
-                               per_set: bool = False, set_mix: float = 1.0) -> TreePrior:
+                               per_set: bool = False, set_mix: float = 1.0, linear_mix: float = 1.0) -> TreePrior:
     """:func:`fit_tree_prior` on the training scenes of a training config (``data.train``, read as the
     trainer reads them, ``data.toa_only`` included), for its targets from its sources, seed ``run.seed``.
     Default targets: the config's ``data.targets`` (else every class); default sources: the classes the
@@ -962,7 +1012,7 @@ def fit_tree_prior_from_config(cfg, *, sources: Sequence[int] = (), targets: Seq
     sources = tuple(sources)
     prior = fit_tree_prior(scenes, targets, sources, pixels_per_scene=pixels_per_scene, max_iter=max_iter,
                            max_leaf_nodes=max_leaf_nodes, seed=cfg.run.seed, log=log, on_linear=on_linear,
-                           relative=relative, per_set=per_set, set_mix=set_mix)
+                           relative=relative, per_set=per_set, set_mix=set_mix, linear_mix=linear_mix)
     return dataclasses.replace(prior, info={**dict(prior.info), "sources": [BAND_CLASSES[c].key for c in sources]})
 
 
