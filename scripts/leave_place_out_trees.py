@@ -19,6 +19,10 @@ the L30 bands as input (docs/evaluation.md, runs 20 and 21).
       the dedicated ensembles (run 22's trees) against their mix with the linear fit, m x trees + (1 - m) x
       linear, m 0.5 to 0.9, and the linear fit alone (run 25's check); thermal absent in the left-out rows,
       as the engine feeds them
+  .venv/bin/python scripts/leave_place_out_trees.py boxmix OUT.json     # about 25 min on 2 cores
+      run 25's mix (0.5 x trees + 0.5 x linear) only for rows inside their set's training range (every present
+      band between that set's training minimum and maximum), the trees alone outside it (run 26's check);
+      with the trees alone and run 25's mix everywhere, and the share of rows outside the range
 
 Each training pixel gives three rows (all other bands, the L30 bands, a random subset); every row keeps its
 set's label, so a place of several scenes (Slovenia, BigEarthNet) is scored on the right rows.  (Before
@@ -130,9 +134,29 @@ def experiment_linmix(x, y, w, xt, flag, flag_t, kind=None, kind_t=None, lin=Non
     mixes = {f"linmix{int(round(m * 100))}": m * own + (1 - m) * linear for m in (0.5, 0.6, 0.7, 0.8, 0.9)}
     return {"dedicated": own, **mixes, "linear": linear}
 
+def experiment_boxmix(x, y, w, xt, flag, flag_t, kind=None, kind_t=None, lin=None, target=None):
+    """run 25's mix inside each set's training range, the trees alone outside it; thermal absent in the
+    left-out rows as in ``linmix``.  ``outside``: 1 for a row outside its set's range (its mean over the
+    cell's rows is the share outside, reported under the same key)."""
+    xt[:, THERMAL] = np.nan
+    own = np.full(len(xt), np.nan)
+    out = np.zeros(len(xt))
+    for k in (ALL, L30):
+        on, ont = kind == k, kind_t == k
+        c = np.flatnonzero(~np.isnan(x[on]).all(axis=0))
+        own[ont] = gbt().fit(x[on][:, c], y[on], sample_weight=w[on] / w[on].mean()).predict(xt[ont][:, c])
+        lo, hi = np.nanmin(x[on], axis=0), np.nanmax(x[on], axis=0)
+        xk = xt[ont]
+        with np.errstate(invalid="ignore"):
+            off = ((xk < lo[None, :]) | (xk > hi[None, :])) & ~np.isnan(xk) & ~np.isnan(lo)[None, :]
+        out[ont] = off.any(axis=1)
+    mix = 0.5 * own + 0.5 * lin(xt, target)
+    return {"dedicated": own, "linmix50": mix, "boxmix50": np.where(out > 0, own, mix), "outside": out}
+
 
 EXPERIMENTS = {"relative": experiment_relative, "sensor": experiment_sensor, "dedicated": experiment_dedicated,
-               "extrapolate": experiment_extrapolate, "linmix": experiment_linmix}
+               "extrapolate": experiment_extrapolate, "linmix": experiment_linmix,
+               "boxmix": experiment_boxmix}
 
 
 def main(kind, out_path):
@@ -155,7 +179,7 @@ def main(kind, out_path):
             sets = np.repeat(np.array([ALL, L30, RANDOM]), len(y) // 3)  # _rows' order
             rows[(i, t)] = (x, y.astype(np.float64), np.full(len(y), s.weight / len(y)), flag, sets)
     folds_linear = {}
-    if kind in ("extrapolate", "linmix"):  # per fold: the linear fit from the other places' moments (every class a source)
+    if kind in ("extrapolate", "linmix", "boxmix"):  # per fold: the linear fit from the other places' moments (every class a source)
         from hls_translate.training.trees import _LINEAR, _linear_fit, linear_fit_arrays
 
         for hold in places:
@@ -172,13 +196,14 @@ def main(kind, out_path):
                 continue
             x, y, w, flag, sets = (np.concatenate([v[j] for v in tr]) for j in range(5))
             xt, yt, _, flag_t, sets_t = (np.concatenate([v[j] for v in te]) for j in range(5))
-            extra = dict(kind=sets, kind_t=sets_t) if kind in ("dedicated", "extrapolate", "linmix") else {}
-            if kind in ("extrapolate", "linmix"):
+            extra = dict(kind=sets, kind_t=sets_t) if kind in ("dedicated", "extrapolate", "linmix", "boxmix") else {}
+            if kind in ("extrapolate", "linmix", "boxmix"):
                 extra.update(lin=folds_linear[hold], target=t)
             pred = experiment(x, y, w, xt.copy(), flag, flag_t, **extra)
             for name, sl in (("all", sets_t == ALL), ("l30", sets_t == L30)):
                 res.append(dict(place=names[hold], target=BAND_CLASSES[t].key, set=name,
-                                **{k: float(np.sqrt(np.mean((p[sl] - yt[sl]) ** 2))) for k, p in pred.items()}))
+                                **{k: float(np.mean(p[sl]) if k == "outside" else np.sqrt(np.mean((p[sl] - yt[sl]) ** 2)))
+                                   for k, p in pred.items()}))
         print(f"fold {names[hold]} {time.time() - t0:.0f}s", flush=True)
         with open(out_path, "w") as f:
             json.dump(res, f)
